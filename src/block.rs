@@ -1,0 +1,246 @@
+//! Block: `&[MatchRecord] -> Blocking` (de-duplicated candidate pairs, with counts per rule).
+//!
+//! Each rule groups records that share a key (several rules are OR-ed). A block larger than
+//! `max_block_size` (a hot key such as a placeholder phone shared by thousands of rows) is
+//! skipped and reported instead of exploding into millions of pairs; the total number of
+//! pairs is checked against a budget before any pair is made.
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::score::MatchRecord;
+
+/// A pair of record indices, `a < b`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CandidatePair {
+    pub a: u32,
+    pub b: u32,
+}
+
+/// Parts a blocking key can be built from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyPart {
+    Email,
+    Phone,
+    GivenName,
+    GivenInitial,
+    FamilyName,
+    BirthDate,
+    Postcode,
+    City,
+    Street,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BlockingRule {
+    pub name: String,
+    pub parts: Vec<KeyPart>,
+}
+
+impl BlockingRule {
+    fn new(parts: &[KeyPart]) -> Self {
+        let name = parts
+            .iter()
+            .map(|p| {
+                serde_json::to_value(p)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join("+");
+        BlockingRule {
+            name,
+            parts: parts.to_vec(),
+        }
+    }
+}
+
+/// Rules that together find nearly every true pair while keeping blocks small.
+pub fn default_rules() -> Vec<BlockingRule> {
+    use KeyPart::*;
+    [
+        &[Email][..],
+        &[Phone],
+        &[FamilyName, Postcode],
+        &[FamilyName, BirthDate],
+        &[GivenName, BirthDate],
+        &[GivenInitial, FamilyName, City],
+        &[Street, Postcode],
+    ]
+    .into_iter()
+    .map(BlockingRule::new)
+    .collect()
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RuleStats {
+    pub rule: String,
+    /// Pairs this rule proposed (before de-duplication across rules).
+    pub pairs: u64,
+    pub blocks: u64,
+    /// Blocks over the size cap, skipped.
+    pub capped_blocks: u64,
+    /// Records in those blocks.
+    pub capped_records: u64,
+    pub largest_block: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Blocking {
+    pub pairs: Vec<CandidatePair>,
+    pub stats: Vec<RuleStats>,
+}
+
+/// The keys (hashes) one record has under one rule; several when it has several e-mails
+/// or phones.
+fn keys(record: &MatchRecord, rule: &BlockingRule, out: &mut Vec<u64>) {
+    let mut combos: Vec<xxhash_rust::xxh3::Xxh3> = vec![xxhash_rust::xxh3::Xxh3::new()];
+    for part in &rule.parts {
+        let values: Vec<&str> = match part {
+            KeyPart::Email => record.emails.iter().map(String::as_str).collect(),
+            KeyPart::Phone => record.phones.iter().map(String::as_str).collect(),
+            KeyPart::GivenName => record.given.as_deref().into_iter().collect(),
+            KeyPart::GivenInitial => record.given.as_deref().and_then(|g| g.get(..1)).into_iter().collect(),
+            KeyPart::FamilyName => record.family.as_deref().into_iter().collect(),
+            KeyPart::BirthDate => record.birth_date.as_deref().into_iter().collect(),
+            KeyPart::Postcode => record.postcode.as_deref().into_iter().collect(),
+            KeyPart::City => record.city.as_deref().into_iter().collect(),
+            KeyPart::Street => record.street.as_deref().into_iter().collect(),
+        };
+        if values.is_empty() {
+            return;
+        }
+        let mut next = Vec::with_capacity(combos.len() * values.len());
+        for c in &combos {
+            for v in &values {
+                let mut h = c.clone();
+                h.update(v.as_bytes());
+                h.update(&[0x1f]);
+                next.push(h);
+            }
+        }
+        combos = next;
+    }
+    out.extend(combos.into_iter().map(|h| h.digest()));
+}
+
+pub fn block(
+    records: &[MatchRecord],
+    rules: &[BlockingRule],
+    max_block_size: usize,
+    pair_budget: u64,
+) -> Result<Blocking> {
+    let mut stats = Vec::with_capacity(rules.len());
+    let mut groups_per_rule = Vec::with_capacity(rules.len());
+    let mut total: u64 = 0;
+    for rule in rules {
+        let mut keyed: Vec<(u64, u32)> = records
+            .par_iter()
+            .enumerate()
+            .flat_map_iter(|(i, r)| {
+                let mut ks = Vec::new();
+                keys(r, rule, &mut ks);
+                ks.sort_unstable();
+                ks.dedup();
+                ks.into_iter().map(move |k| (k, i as u32))
+            })
+            .collect();
+        keyed.par_sort_unstable();
+        let mut s = RuleStats {
+            rule: rule.name.clone(),
+            ..RuleStats::default()
+        };
+        let mut groups: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut start = 0;
+        while start < keyed.len() {
+            let mut end = start + 1;
+            while end < keyed.len() && keyed[end].0 == keyed[start].0 {
+                end += 1;
+            }
+            let n = (end - start) as u64;
+            if n >= 2 {
+                s.blocks += 1;
+                s.largest_block = s.largest_block.max(n);
+                if n as usize > max_block_size {
+                    s.capped_blocks += 1;
+                    s.capped_records += n;
+                } else {
+                    s.pairs += n * (n - 1) / 2;
+                    groups.push(start..end);
+                }
+            }
+            start = end;
+        }
+        total += s.pairs;
+        stats.push(s);
+        groups_per_rule.push((keyed, groups));
+    }
+    if total > pair_budget {
+        return Err(Error::PairBudget {
+            pairs: total,
+            budget: pair_budget,
+        });
+    }
+    let mut pairs: Vec<CandidatePair> = groups_per_rule
+        .par_iter()
+        .flat_map_iter(|(keyed, groups)| {
+            groups.iter().flat_map(move |g| {
+                let members = &keyed[g.clone()];
+                members.iter().enumerate().flat_map(move |(x, &(_, a))| {
+                    members[x + 1..].iter().filter(move |&&(_, b)| a != b).map(move |&(_, b)| CandidatePair {
+                        a: a.min(b),
+                        b: a.max(b),
+                    })
+                })
+            })
+        })
+        .collect();
+    pairs.par_sort_unstable();
+    pairs.dedup();
+    Ok(Blocking { pairs, stats })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(email: &str, phone: &str, family: &str) -> MatchRecord {
+        MatchRecord {
+            emails: (!email.is_empty()).then(|| email.to_string()).into_iter().collect(),
+            phones: (!phone.is_empty()).then(|| phone.to_string()).into_iter().collect(),
+            family: (!family.is_empty()).then(|| family.to_string()),
+            ..MatchRecord::default()
+        }
+    }
+
+    #[test]
+    fn pairs_are_deduplicated_across_rules() {
+        let records = vec![rec("a@x.de", "+491", "muller"), rec("a@x.de", "+491", "muller"), rec("b@x.de", "", "smith")];
+        let b = block(&records, &default_rules(), 100, 1000).unwrap();
+        assert_eq!(b.pairs, vec![CandidatePair { a: 0, b: 1 }]);
+        assert_eq!(b.stats[0].pairs, 1);
+        assert_eq!(b.stats[1].pairs, 1);
+    }
+
+    #[test]
+    fn hot_keys_are_capped_and_reported() {
+        let mut records: Vec<MatchRecord> = (0..500).map(|i| rec(&format!("p{i}@x.de"), "+490000000", "")).collect();
+        records.push(rec("p1@x.de", "", ""));
+        let b = block(&records, &default_rules(), 50, 10_000).unwrap();
+        let phone = &b.stats[1];
+        assert_eq!(phone.capped_blocks, 1);
+        assert_eq!(phone.capped_records, 500);
+        assert_eq!(phone.pairs, 0);
+        assert_eq!(b.pairs, vec![CandidatePair { a: 1, b: 500 }]);
+    }
+
+    #[test]
+    fn pair_budget_stops_the_run() {
+        let records: Vec<MatchRecord> = (0..100).map(|_| rec("same@x.de", "", "")).collect();
+        let e = block(&records, &default_rules(), 1000, 100).unwrap_err();
+        assert!(e.to_string().contains("4950 candidate pairs"), "{e}");
+    }
+}

@@ -1,0 +1,270 @@
+//! Cleanse: `SourceRecord -> Customer`.
+//!
+//! Standardises every mapped value for display and derives the keys matching uses. A value
+//! that fails cleansing is kept as given, flagged with an issue code and not used for
+//! matching; the record is still loaded.
+
+pub mod address;
+pub mod date;
+pub mod email;
+pub mod empty;
+pub mod name;
+pub mod phone;
+pub mod text;
+
+use chrono::NaiveDate;
+use rayon::prelude::*;
+
+use crate::mapping::Mapping;
+use crate::record::{Customer, Field, Issue, SourceRecord, Value};
+
+/// Stable dotted code of a cleansing problem, such as `email.invalid`.
+pub type IssueCode = &'static str;
+
+/// What cleansing needs to know about one source.
+#[derive(Debug, Clone)]
+pub struct CleanseContext<'a> {
+    pub mapping: &'a Mapping,
+    /// Birth dates after this day are flagged.
+    pub today: NaiveDate,
+}
+
+impl<'a> CleanseContext<'a> {
+    pub fn new(mapping: &'a Mapping, today: NaiveDate) -> Self {
+        CleanseContext { mapping, today }
+    }
+
+    fn format(&self, field: Field) -> Option<&str> {
+        self.mapping
+            .field(field)
+            .and_then(|f| f.format.as_deref())
+            .or(self.mapping.date_format.as_deref().filter(|_| field == Field::BirthDate))
+    }
+}
+
+/// Cleanse every record of one source, in parallel, keeping input order.
+pub fn cleanse_all(records: Vec<SourceRecord>, ctx: &CleanseContext<'_>) -> Vec<Customer> {
+    records.into_par_iter().map(|r| cleanse(r, ctx)).collect()
+}
+
+pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
+    let mut c = Customer {
+        source: record.source,
+        key: record.key.clone(),
+        line: record.line,
+        hash: record.hash,
+        ..Customer::default()
+    };
+    let mut issues: Vec<Issue> = Vec::new();
+    let mut flag = |field: Field, codes: &[IssueCode]| {
+        issues.extend(codes.iter().map(|&code| Issue { field, code }));
+    };
+
+    // Country first: postcodes and phones are read in its light.
+    let country = record.first(Field::Country).map(|raw| {
+        match address::country_code(raw) {
+            Some(code) => Value::valid(code.to_string(), code.to_string()),
+            None => {
+                flag(Field::Country, &["country.unknown"]);
+                Value::invalid(text::normalize(raw))
+            }
+        }
+    });
+    let country_code = country.as_ref().and_then(|v| v.key.clone());
+    c.country = country;
+
+    // Names: explicit parts win over a parsed full name.
+    let order = ctx
+        .mapping
+        .field(Field::FullName)
+        .map(|f| f.order)
+        .unwrap_or_default();
+    let parsed = record
+        .first(Field::FullName)
+        .map(|raw| name::parse_full_name(raw, order));
+    if let Some((_, codes)) = &parsed {
+        flag(Field::FullName, codes);
+    }
+    let parsed = parsed.map(|(n, _)| n).unwrap_or_default();
+    let part = |field: Field, from_full: &Option<String>| -> Option<String> {
+        record
+            .first(field)
+            .map(name::clean_name_part)
+            .or_else(|| from_full.clone())
+            .filter(|s| !s.is_empty())
+    };
+    let given = part(Field::GivenName, &parsed.given);
+    let family = part(Field::FamilyName, &parsed.family);
+    c.title = record.first(Field::Title).map(text::normalize).or(parsed.title.clone());
+    c.middle_name = part(Field::MiddleName, &parsed.middle);
+    c.suffix = record.first(Field::Suffix).map(text::normalize).or(parsed.suffix.clone());
+    c.given_name = given.map(|g| {
+        let k = name::name_key(&g);
+        Value::valid(g, k)
+    });
+    c.family_name = family.map(|f| {
+        let k = name::name_key(&f);
+        Value::valid(f, k)
+    });
+    let assembled = name::PersonName {
+        title: c.title.clone(),
+        given: c.given_name.as_ref().map(|v| v.display.clone()),
+        middle: c.middle_name.clone(),
+        family: c.family_name.as_ref().map(|v| v.display.clone()),
+        suffix: c.suffix.clone(),
+    }
+    .display();
+    c.full_name = (!assembled.is_empty()).then_some(assembled);
+
+    for raw in record.all(Field::Email) {
+        let e = email::cleanse_email(raw);
+        flag(Field::Email, &e.issues);
+        if !c.emails.iter().any(|v| v.display == e.value) {
+            c.emails.push(Value {
+                display: e.value,
+                key: e.key,
+            });
+        }
+    }
+    let region = country_code.as_deref().or(ctx.mapping.phone_region.as_deref());
+    for raw in record.all(Field::Phone) {
+        let p = phone::cleanse_phone(raw, region);
+        flag(Field::Phone, &p.issues);
+        let display = match &p.extension {
+            Some(ext) => format!("{} ext. {ext}", p.value),
+            None => p.value,
+        };
+        if !c.phones.iter().any(|v| v.display == display) {
+            c.phones.push(Value {
+                display,
+                key: p.e164,
+            });
+        }
+    }
+
+    c.address_line1 = record.first(Field::AddressLine1).map(|raw| {
+        let display = address::standardise_street(raw, country_code.as_deref());
+        let key = address::street_key(raw, country_code.as_deref());
+        Value::valid(display, key)
+    });
+    c.address_line2 = record.first(Field::AddressLine2).map(text::normalize);
+    c.city = record.first(Field::City).map(|raw| {
+        let display = name::clean_name_part(raw);
+        let key = text::fold_key(&display);
+        Value::valid(display, key)
+    });
+    c.region = record.first(Field::Region).map(text::normalize);
+    c.postcode = record.first(Field::Postcode).map(|raw| {
+        match address::normalise_postcode(raw, country_code.as_deref()) {
+            Ok(pc) => Value::valid(pc.clone(), pc.replace(' ', "")),
+            Err(code) => {
+                flag(Field::Postcode, &[code]);
+                Value::invalid(text::normalize(raw))
+            }
+        }
+    });
+
+    c.birth_date = record.first(Field::BirthDate).map(|raw| {
+        match date::parse_date(raw, ctx.format(Field::BirthDate)) {
+            Ok(d) => match date::check_birth_date(d, ctx.today) {
+                None => {
+                    let s = d.format("%Y-%m-%d").to_string();
+                    Value::valid(s.clone(), s)
+                }
+                Some(code) => {
+                    flag(Field::BirthDate, &[code]);
+                    Value::invalid(d.format("%Y-%m-%d").to_string())
+                }
+            },
+            Err(code) => {
+                flag(Field::BirthDate, &[code]);
+                Value::invalid(text::normalize(raw))
+            }
+        }
+    });
+    c.company = record.first(Field::Company).map(|raw| {
+        let display = text::normalize(raw);
+        let key = text::fold_key(&display);
+        Value::valid(display, key)
+    });
+    for (field, slot) in [(Field::CreatedAt, &mut c.created_at), (Field::UpdatedAt, &mut c.updated_at)] {
+        if let Some(raw) = record.first(field) {
+            match date::parse_timestamp(raw, ctx.format(field)) {
+                Ok(t) => *slot = Some(t),
+                Err(code) => flag(field, &[code]),
+            }
+        }
+    }
+    if let Some(raw) = record.first(Field::MarketingConsent) {
+        let token = raw.trim().to_lowercase();
+        let fm = ctx.mapping.field(Field::MarketingConsent);
+        match fm {
+            Some(fm) if fm.yes.contains(&token) => c.marketing_consent = Some(true),
+            Some(fm) if fm.no.contains(&token) => c.marketing_consent = Some(false),
+            _ => flag(Field::MarketingConsent, &["consent.unknown"]),
+        }
+    }
+    c.extra = record.extra;
+    issues.sort();
+    issues.dedup();
+    c.issues = issues;
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceFormat;
+    use std::path::Path;
+
+    fn mapping() -> Mapping {
+        Mapping::parse(
+            Path::new("m.toml"),
+            "key = \"id\"\nphone_region = \"DE\"\n[fields]\nfull_name = { column = \"n\", order = \"last_first\" }\nbirth_date = { column = \"b\", format = \"%d.%m.%Y\" }\nemail = \"e\"\nphone = [\"p\", \"m\"]\ncountry = \"c\"\npostcode = \"z\"\nmarketing_consent = \"nl\"\n",
+            SourceFormat::Csv,
+        )
+        .unwrap()
+    }
+
+    fn record(values: &[(Field, &str)]) -> SourceRecord {
+        SourceRecord {
+            source: 0,
+            key: "k1".into(),
+            line: 2,
+            hash: 7,
+            values: values.iter().map(|(f, v)| (*f, v.to_string())).collect(),
+            extra: vec![],
+        }
+    }
+
+    #[test]
+    fn cleanses_a_record_and_flags_bad_values() {
+        let m = mapping();
+        let ctx = CleanseContext::new(&m, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        let c = cleanse(
+            record(&[
+                (Field::FullName, "MÜLLER, HANS"),
+                (Field::Email, "Hans@Example.DE"),
+                (Field::Email, "hans@@example.de"),
+                (Field::Phone, "030 1234567"),
+                (Field::Phone, "12"),
+                (Field::Country, "Deutschland"),
+                (Field::Postcode, "1011"),
+                (Field::BirthDate, "01.02.2090"),
+                (Field::MarketingConsent, "ja"),
+            ]),
+            &ctx,
+        );
+        assert_eq!(c.full_name.as_deref(), Some("Hans Müller"));
+        assert_eq!(c.family_name.as_ref().unwrap().key.as_deref(), Some("muller"));
+        assert_eq!(c.emails[0].key.as_deref(), Some("hans@example.de"));
+        assert_eq!(c.emails[1].key, None);
+        assert_eq!(c.phones[0].key.as_deref(), Some("+49301234567"));
+        assert_eq!(c.phones[1].display, "12");
+        assert_eq!(c.country.as_ref().unwrap().display, "DE");
+        assert_eq!(c.marketing_consent, Some(true));
+        let codes: Vec<&str> = c.issues.iter().map(|i| i.code).collect();
+        assert_eq!(codes, ["email.invalid", "phone.invalid", "postcode.invalid", "dob.future"]);
+        assert_eq!(c.birth_date.as_ref().unwrap().key, None);
+    }
+}

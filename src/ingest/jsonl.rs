@@ -1,0 +1,224 @@
+//! JSON Lines adapter: one JSON object per line, nested values addressed by dotted paths
+//! (`contact.email`, `phones.0`); a path ending at an array of scalars gives several values.
+
+use std::path::Path;
+
+use serde_json::Value as Json;
+
+use super::{Ingested, Row, RowBuilder, decode};
+use crate::error::{Error, Result};
+use crate::mapping::Mapping;
+use crate::record::{Field, QuarantineReason};
+
+pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) -> Result<Ingested> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let paths: Vec<(Field, Vec<&str>)> = mapping
+        .fields
+        .iter()
+        .flat_map(|fm| fm.columns.iter().map(move |c| (fm.field, c.split('.').collect())))
+        .collect();
+    let key_path: Vec<&str> = mapping.key.split('.').collect();
+    let mut path_seen = vec![false; paths.len()];
+    let mut builder = RowBuilder::new(mapping, source);
+    let mut line_no = 0u64;
+    for raw in bytes.split(|&b| b == b'\n') {
+        line_no += 1;
+        let trimmed = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if trimmed.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let Some(text) = decode(trimmed, mapping) else {
+            builder.quarantine(
+                line_no,
+                trimmed,
+                None,
+                QuarantineReason::Encoding,
+                format!("the line is not valid {}", mapping.encoding.name()),
+            );
+            continue;
+        };
+        let value: Json = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => {
+                builder.quarantine(
+                    line_no,
+                    trimmed,
+                    None,
+                    QuarantineReason::InvalidJson,
+                    format!("invalid JSON at column {}: {}", e.column(), e.classify_name()),
+                );
+                continue;
+            }
+        };
+        if !value.is_object() {
+            builder.quarantine(
+                line_no,
+                trimmed,
+                None,
+                QuarantineReason::NotAnObject,
+                "the line is JSON but not an object".into(),
+            );
+            continue;
+        }
+        let key = lookup(&value, &key_path).and_then(|v| scalars(v).into_iter().next());
+        let mut values = Vec::new();
+        for (i, (field, p)) in paths.iter().enumerate() {
+            let Some(found) = lookup(&value, p) else { continue };
+            path_seen[i] = true;
+            let vals = scalars(found);
+            if field.is_multi() {
+                values.extend(vals.into_iter().map(|v| (*field, v)));
+            } else if !values.iter().any(|(f, _)| f == field)
+                && let Some(v) = vals.into_iter().find(|v| !mapping.empty.is_empty(v))
+            {
+                values.push((*field, v));
+            }
+        }
+        let mut extra = Vec::new();
+        if mapping.keep_unmapped {
+            let mapped: Vec<String> = mapping.columns().map(str::to_string).collect();
+            flatten(&value, String::new(), &mapped, &mut extra);
+        }
+        builder.push(Row {
+            line: line_no,
+            raw: trimmed,
+            key,
+            values,
+            extra,
+        });
+    }
+    if !builder.out.records.is_empty() {
+        let key_seen = !builder.out.records.is_empty();
+        let missing: Vec<String> = paths
+            .iter()
+            .zip(&path_seen)
+            .filter(|(_, seen)| !**seen)
+            .map(|((_, p), _)| p.join("."))
+            .collect();
+        if key_seen && !missing.is_empty() {
+            return Err(Error::Config {
+                path: mapping.path.clone(),
+                message: format!(
+                    "path(s) {} occur in none of the {} rows of {}; check the mapping",
+                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                    builder.out.records.len(),
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(builder.out)
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Eof => "the line ends before the JSON does (truncated?)",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "unexpected data",
+            serde_json::error::Category::Io => "read error",
+        }
+    }
+}
+
+fn lookup<'v>(value: &'v Json, path: &[&str]) -> Option<&'v Json> {
+    let mut cur = value;
+    for part in path {
+        cur = match cur {
+            Json::Object(map) => map.get(*part)?,
+            Json::Array(items) => items.get(part.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    (!cur.is_null()).then_some(cur)
+}
+
+/// Scalar values as text; an array of scalars gives each.
+fn scalars(value: &Json) -> Vec<String> {
+    match value {
+        Json::String(s) => vec![s.clone()],
+        Json::Number(n) => vec![n.to_string()],
+        Json::Bool(b) => vec![b.to_string()],
+        Json::Array(items) => items.iter().flat_map(scalars).collect(),
+        Json::Null | Json::Object(_) => Vec::new(),
+    }
+}
+
+fn flatten(value: &Json, prefix: String, mapped: &[String], out: &mut Vec<(String, String)>) {
+    if mapped.contains(&prefix) {
+        return;
+    }
+    match value {
+        Json::Object(map) => {
+            for (k, v) in map {
+                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                flatten(v, p, mapped, out);
+            }
+        }
+        Json::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                flatten(v, format!("{prefix}.{i}"), mapped, out);
+            }
+        }
+        Json::Null => {}
+        other => out.push((prefix, scalars(other).concat())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceFormat;
+
+    fn mapping(text: &str) -> Mapping {
+        Mapping::parse(Path::new("m.toml"), text, SourceFormat::Jsonl).unwrap()
+    }
+
+    const M: &str = "key = \"id\"\n[fields]\ngiven_name = \"name.first\"\nemail = \"contact.email\"\nphone = \"contact.phones\"\ncity = \"addresses.0.city\"\n";
+
+    #[test]
+    fn reads_nested_paths_arrays_and_extras() {
+        let m = mapping(M);
+        let data = br#"{"id": "W-1", "name": {"first": "Anna"}, "contact": {"email": "a@example.com", "phones": ["030 1", "030 2"]}, "addresses": [{"city": "Berlin"}], "vip": true}
+"#;
+        let got = read(Path::new("w.jsonl"), data, &m, 1).unwrap();
+        let r = &got.records[0];
+        assert_eq!(r.key, "W-1");
+        assert_eq!(r.source, 1);
+        assert_eq!(r.all(Field::Phone).collect::<Vec<_>>(), ["030 1", "030 2"]);
+        assert_eq!(r.first(Field::City), Some("Berlin"));
+        assert_eq!(r.extra, vec![("vip".to_string(), "true".to_string())]);
+    }
+
+    #[test]
+    fn broken_lines_are_quarantined() {
+        let m = mapping("key = \"id\"\n[fields]\nemail = \"e\"\n");
+        let data = b"{\"id\": 1, \"e\": \"x\"}\n{\"id\": 2, \"e\": \n[1,2]\n{\"e\": \"y\"}\n\n{\"id\": \"3\", \"e\": \"\xff\"}\n";
+        let got = read(Path::new("w.jsonl"), data, &m, 0).unwrap();
+        assert_eq!(got.records.len(), 1);
+        assert_eq!(got.records[0].key, "1");
+        let reasons: Vec<(u64, &str)> = got
+            .quarantined
+            .iter()
+            .map(|q| (q.line, q.reason.code()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [(2, "invalid_json"), (3, "not_an_object"), (4, "missing_key"), (6, "encoding")]
+        );
+        assert!(got.quarantined[0].detail.contains("truncated"));
+    }
+
+    #[test]
+    fn a_path_that_never_occurs_is_an_error() {
+        let m = mapping("key = \"id\"\n[fields]\nemail = \"contact.mail\"\n");
+        let e = read(Path::new("w.jsonl"), b"{\"id\": 1, \"contact\": {\"email\": \"x\"}}\n", &m, 0)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`contact.mail` occur in none of the 1 rows"), "{e}");
+    }
+}

@@ -1,0 +1,187 @@
+//! Ingest: a source's export file -> `Vec<SourceRecord>` + `Vec<Quarantined>`.
+//!
+//! Every row read becomes exactly one record or one quarantine entry. File-level problems
+//! (a missing file, a mapping column the file does not have) are errors before any row is
+//! loaded.
+
+mod csv;
+mod jsonl;
+#[cfg(feature = "polars")]
+mod parquet;
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use crate::config::{Source, SourceFormat};
+use crate::error::{Error, Result};
+use crate::hash::{Sha256Hex, content_hash};
+use crate::mapping::Mapping;
+use crate::record::{Field, QuarantineReason, Quarantined, SourceRecord};
+
+/// What reading one source gave.
+#[derive(Debug, Default)]
+pub struct Ingested {
+    pub records: Vec<SourceRecord>,
+    pub quarantined: Vec<Quarantined>,
+    /// SHA-256 of the file, hex.
+    pub checksum: String,
+    pub bytes: u64,
+}
+
+impl Ingested {
+    pub fn rows_read(&self) -> u64 {
+        (self.records.len() + self.quarantined.len()) as u64
+    }
+}
+
+/// Read one source with its mapping. `index` is the source's position in the pipeline.
+pub fn read_source(source: &Source, index: u16) -> Result<Ingested> {
+    let bytes = std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?;
+    let mut sha = Sha256Hex::new();
+    sha.update(&bytes);
+    let checksum = sha.finish();
+    let mut out = match source.format {
+        SourceFormat::Csv => csv::read(&source.path, &bytes, &source.mapping, index)?,
+        SourceFormat::Jsonl => jsonl::read(&source.path, &bytes, &source.mapping, index)?,
+        #[cfg(feature = "polars")]
+        SourceFormat::Parquet => parquet::read(&source.path, &source.mapping, index)?,
+        #[cfg(not(feature = "polars"))]
+        SourceFormat::Parquet => {
+            return Err(Error::Config {
+                path: source.path.clone(),
+                message: "parquet sources need crmfuse built with `--features polars`".into(),
+            });
+        }
+    };
+    out.checksum = checksum;
+    out.bytes = bytes.len() as u64;
+    Ok(out)
+}
+
+/// Turns one row's decoded values into a record or a quarantine entry, and tracks keys.
+pub(crate) struct RowBuilder<'a> {
+    mapping: &'a Mapping,
+    source: u16,
+    seen_keys: HashSet<String>,
+    pub out: Ingested,
+}
+
+/// One row's values, as the adapter found them.
+pub(crate) struct Row<'r> {
+    pub line: u64,
+    /// The row's raw text (for quarantine) and the bytes its content hash is taken over.
+    pub raw: &'r [u8],
+    pub key: Option<String>,
+    /// (field, value) in mapping order; empty tokens are removed here.
+    pub values: Vec<(Field, String)>,
+    pub extra: Vec<(String, String)>,
+}
+
+impl<'a> RowBuilder<'a> {
+    pub fn new(mapping: &'a Mapping, source: u16) -> Self {
+        RowBuilder {
+            mapping,
+            source,
+            seen_keys: HashSet::new(),
+            out: Ingested::default(),
+        }
+    }
+
+    pub fn quarantine(
+        &mut self,
+        line: u64,
+        raw: &[u8],
+        key: Option<String>,
+        reason: QuarantineReason,
+        detail: String,
+    ) {
+        self.out.quarantined.push(Quarantined {
+            source: self.source,
+            line,
+            key,
+            reason,
+            detail,
+            raw: raw_text(raw, self.mapping),
+        });
+    }
+
+    pub fn push(&mut self, row: Row<'_>) {
+        let key = row.key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+        let Some(key) = key else {
+            self.quarantine(
+                row.line,
+                row.raw,
+                None,
+                QuarantineReason::MissingKey,
+                format!("the key `{}` is empty", self.mapping.key),
+            );
+            return;
+        };
+        if !self.seen_keys.insert(key.clone()) {
+            self.quarantine(
+                row.line,
+                row.raw,
+                Some(key),
+                QuarantineReason::DuplicateKey,
+                "the key repeats an earlier row of this file".into(),
+            );
+            return;
+        }
+        let empty = &self.mapping.empty;
+        let values = row
+            .values
+            .into_iter()
+            .filter(|(_, v)| !empty.is_empty(v))
+            .collect();
+        let extra = row
+            .extra
+            .into_iter()
+            .filter(|(_, v)| !empty.is_empty(v))
+            .collect();
+        self.out.records.push(SourceRecord {
+            source: self.source,
+            key,
+            line: row.line,
+            hash: content_hash(trim_newline(row.raw)),
+            values,
+            extra,
+        });
+    }
+}
+
+fn trim_newline(raw: &[u8]) -> &[u8] {
+    let mut end = raw.len();
+    while end > 0 && (raw[end - 1] == b'\n' || raw[end - 1] == b'\r') {
+        end -= 1;
+    }
+    &raw[..end]
+}
+
+/// The raw row as text for the quarantine table: decoded lossily in the source's encoding,
+/// capped at 64 KiB so that one absurd row does not bloat the store.
+fn raw_text(raw: &[u8], mapping: &Mapping) -> String {
+    const CAP: usize = 64 * 1024;
+    let raw = trim_newline(raw);
+    let (text, _, _) = mapping.encoding.decode(&raw[..raw.len().min(CAP)]);
+    let mut s = text.into_owned();
+    if raw.len() > CAP {
+        s.push_str(&format!(" [... {} more bytes]", raw.len() - CAP));
+    }
+    s
+}
+
+/// A field value decoded in the mapping's encoding; `None` when its bytes are invalid.
+pub(crate) fn decode<'b>(bytes: &'b [u8], mapping: &Mapping) -> Option<std::borrow::Cow<'b, str>> {
+    if mapping.encoding == encoding_rs::UTF_8 {
+        std::str::from_utf8(bytes).ok().map(std::borrow::Cow::Borrowed)
+    } else {
+        mapping
+            .encoding
+            .decode_without_bom_handling_and_without_replacement(bytes)
+    }
+}
+
+/// Human-facing name of a path for error messages.
+pub(crate) fn show(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,232 @@
+//! A whole run: resolve the sources, plan the load against the store, and apply it in one
+//! transaction (or, for a dry run, stop after planning without touching the store).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{SecondsFormat, Utc};
+use rusqlite::TransactionBehavior;
+use serde::Serialize;
+
+use crate::block::RuleStats;
+use crate::config::Pipeline;
+use crate::error::{Error, Result};
+use crate::load::{self, CustomerCounts, LoadPlan, RunRecord};
+use crate::pipeline::{self, Resolution};
+use crate::progress::Progress;
+use crate::store;
+
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    pub dry_run: bool,
+    /// Show progress bars (they hide themselves when stderr is not a terminal).
+    pub progress: bool,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceSummary {
+    pub name: String,
+    pub rows_read: u64,
+    pub loaded: u64,
+    pub quarantined: u64,
+    /// rows_read = loaded + quarantined
+    pub balanced: bool,
+    pub quarantine_reasons: BTreeMap<String, u64>,
+    pub issues: BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TableChanges {
+    pub table: &'static str,
+    pub inserted: u64,
+    pub updated: u64,
+    pub deleted: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    pub dry_run: bool,
+    /// The run's id in the store (the id it would get, for a dry run).
+    pub run_id: i64,
+    pub store: String,
+    pub sources: Vec<SourceSummary>,
+    pub records: u64,
+    pub candidate_pairs: u64,
+    pub links: u64,
+    pub customers: u64,
+    pub customer_changes: CustomerCounts,
+    /// Audit events the run records; zero when nothing changed.
+    pub changes: u64,
+    pub tables: Vec<TableChanges>,
+    pub blocking: Vec<RuleStats>,
+    pub timings_ms: Vec<(String, u64)>,
+}
+
+pub struct RunOutcome {
+    pub summary: Summary,
+    pub resolution: Resolution,
+    pub plan: LoadPlan,
+}
+
+pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
+    let started_at = now();
+    let mut progress = Progress::new(opts.progress);
+    let resolution = pipeline::resolve(pipeline, Utc::now().date_naive(), &mut progress)?;
+    let path = &pipeline.store_path;
+    let plan = if opts.dry_run {
+        let conn = store::open_ro(path)?;
+        load::plan(conn.as_ref(), pipeline, &resolution)?
+    } else {
+        let stage = progress.stage("load", None);
+        let mut conn = store::open_rw(path)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| locked(path, e))?;
+        let plan = load::plan(Some(&tx), pipeline, &resolution)?;
+        let summary = summarise(pipeline, &resolution, &plan, &progress, true);
+        let record = RunRecord {
+            started_at,
+            finished_at: now(),
+            command: "run".into(),
+            rows_read: summary.sources.iter().map(|s| s.rows_read).sum(),
+            records_loaded: summary.records,
+            rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
+            links: summary.links,
+            summary_json: serde_json::to_string(&summary).map_err(|e| Error::Other(e.to_string()))?,
+        };
+        load::apply(&tx, pipeline, &plan, &record)?;
+        tx.commit().map_err(|e| Error::store(path, e))?;
+        progress.finish(stage);
+        plan
+    };
+    let summary = summarise(pipeline, &resolution, &plan, &progress, !opts.dry_run);
+    Ok(RunOutcome {
+        summary: Summary {
+            dry_run: opts.dry_run,
+            ..summary
+        },
+        resolution,
+        plan,
+    })
+}
+
+fn locked(path: &std::path::Path, e: rusqlite::Error) -> Error {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => Error::Store {
+            path: path.to_path_buf(),
+            message: "another crmfuse run is writing this store; try again when it has finished".into(),
+        },
+        _ => Error::store(path, e),
+    }
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn summarise(pipeline: &Pipeline, res: &Resolution, plan: &LoadPlan, progress: &Progress, _applied: bool) -> Summary {
+    let mut sources: Vec<SourceSummary> = res
+        .sources
+        .iter()
+        .map(|s| SourceSummary {
+            name: s.name.clone(),
+            rows_read: s.rows_read,
+            loaded: s.records,
+            quarantined: s.quarantined,
+            balanced: s.rows_read == s.records + s.quarantined,
+            quarantine_reasons: BTreeMap::new(),
+            issues: BTreeMap::new(),
+        })
+        .collect();
+    for q in &res.quarantined {
+        *sources[q.source as usize]
+            .quarantine_reasons
+            .entry(q.reason.code().to_string())
+            .or_default() += 1;
+    }
+    for r in &res.records {
+        for i in &r.issues {
+            *sources[r.source as usize].issues.entry(i.code.to_string()).or_default() += 1;
+        }
+    }
+    Summary {
+        dry_run: false,
+        run_id: plan.run_id,
+        store: pipeline.store_path.display().to_string(),
+        sources,
+        records: res.records.len() as u64,
+        candidate_pairs: res.scored.len() as u64,
+        links: res.links().count() as u64,
+        customers: res.clusters.len() as u64,
+        customer_changes: plan.counts.clone(),
+        changes: plan.events.len() as u64,
+        tables: plan
+            .deltas
+            .iter()
+            .map(|d| TableChanges {
+                table: d.table,
+                inserted: d.inserts.len() as u64,
+                updated: d.updates.len() as u64,
+                deleted: d.deletes.len() as u64,
+            })
+            .collect(),
+        blocking: res.blocking.clone(),
+        timings_ms: progress
+            .timings
+            .0
+            .iter()
+            .map(|(s, d)| (s.to_string(), d.as_millis() as u64))
+            .collect(),
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let would = if self.dry_run { "would be " } else { "" };
+        if self.dry_run {
+            writeln!(f, "DRY RUN: nothing was written to {}", self.store)?;
+        } else {
+            writeln!(f, "run {} loaded into {}", self.run_id, self.store)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "{:<16} {:>10} {:>10} {:>12}  balance", "source", "read", "loaded", "quarantined")?;
+        for s in &self.sources {
+            writeln!(
+                f,
+                "{:<16} {:>10} {:>10} {:>12}  {}",
+                s.name,
+                s.rows_read,
+                s.loaded,
+                s.quarantined,
+                if s.balanced { "ok" } else { "MISMATCH" }
+            )?;
+            for (reason, n) in &s.quarantine_reasons {
+                writeln!(f, "{:<16}   quarantined {reason}: {n}", "")?;
+            }
+            for (code, n) in &s.issues {
+                writeln!(f, "{:<16}   issue {code}: {n}", "")?;
+            }
+        }
+        writeln!(f)?;
+        let c = &self.customer_changes;
+        writeln!(
+            f,
+            "{} records, {} candidate pairs, {} links -> {} customers",
+            self.records, self.candidate_pairs, self.links, self.customers
+        )?;
+        writeln!(
+            f,
+            "customers {would}created {}, {would}updated {}, unchanged {}, {would}merged {}, {would}retired {}",
+            c.created, c.updated, c.unchanged, c.merged, c.retired
+        )?;
+        for b in self.blocking.iter().filter(|b| b.capped_blocks > 0) {
+            writeln!(
+                f,
+                "blocking rule {}: {} oversized block(s) with {} records skipped (largest {})",
+                b.rule, b.capped_blocks, b.capped_records, b.largest_block
+            )?;
+        }
+        write!(f, "{} change(s) {}recorded", self.changes, would)?;
+        Ok(())
+    }
+}

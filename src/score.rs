@@ -1,0 +1,458 @@
+//! Score: `(&[MatchRecord], &[CandidatePair]) -> Vec<ScoredPair>`.
+//!
+//! A Fellegi–Sunter model: each comparison puts a pair at one of its levels, each level
+//! carries a match weight `log2(m/u)`, and the total weight plus the prior gives the match
+//! probability. Levels marked as vetoes (different birth dates, clearly different given
+//! names, Jr against Sr) forbid a link whatever the other evidence says: over-merging two
+//! customers is the expensive error.
+
+use rayon::prelude::*;
+use serde::Serialize;
+use strsim::jaro_winkler;
+
+use crate::block::CandidatePair;
+use crate::record::Customer;
+
+/// The keys a record is compared on, derived once from the cleansed record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MatchRecord {
+    pub given: Option<String>,
+    pub family: Option<String>,
+    pub suffix: Option<String>,
+    /// `YYYY-MM-DD`
+    pub birth_date: Option<String>,
+    pub emails: Vec<String>,
+    pub phones: Vec<String>,
+    pub postcode: Option<String>,
+    pub street: Option<String>,
+    pub city: Option<String>,
+}
+
+impl MatchRecord {
+    pub fn from_customer(c: &Customer) -> MatchRecord {
+        let key = |v: &Option<crate::record::Value>| v.as_ref().and_then(|v| v.key.clone());
+        MatchRecord {
+            given: key(&c.given_name),
+            family: key(&c.family_name),
+            suffix: c.suffix.as_ref().map(|s| s.to_lowercase().replace('.', "")),
+            birth_date: key(&c.birth_date),
+            emails: c.emails.iter().filter_map(|v| v.key.clone()).collect(),
+            phones: c.phones.iter().filter_map(|v| v.key.clone()).collect(),
+            postcode: key(&c.postcode),
+            street: key(&c.address_line1),
+            city: key(&c.city),
+        }
+    }
+}
+
+/// One comparison of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Comparison {
+    GivenName,
+    FamilyName,
+    BirthDate,
+    Email,
+    Phone,
+    Address,
+    Suffix,
+}
+
+/// A level of a comparison with its m and u probabilities.
+#[derive(Debug, Clone, Serialize)]
+pub struct Level {
+    pub name: &'static str,
+    pub m: f64,
+    pub u: f64,
+    /// A pair at this level is never linked.
+    pub veto: bool,
+}
+
+impl Level {
+    pub fn weight(&self) -> f64 {
+        (self.m / self.u).log2()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ComparisonModel {
+    pub comparison: Comparison,
+    /// Levels from the strongest agreement down to disagreement; "null" (a side missing)
+    /// is not a level and weighs 0.
+    pub levels: Vec<Level>,
+}
+
+const fn lv(name: &'static str, m: f64, u: f64) -> Level {
+    Level { name, m, u, veto: false }
+}
+
+const fn veto(name: &'static str, m: f64, u: f64) -> Level {
+    Level { name, m, u, veto: true }
+}
+
+/// The model's parameters.
+#[derive(Debug, Clone, Serialize)]
+pub struct Model {
+    pub comparisons: Vec<ComparisonModel>,
+    /// log2 of the prior odds that two records compared are the same customer.
+    pub prior_weight: f64,
+    /// Match probability at or above which a pair is linked.
+    pub threshold: f64,
+}
+
+impl Model {
+    /// Defaults that suit customer data; `prior_weight` is set from the data by
+    /// [`estimate_prior`].
+    pub fn default_model(threshold: f64) -> Model {
+        use Comparison::*;
+        let c = |comparison, levels: Vec<Level>| ComparisonModel { comparison, levels };
+        Model {
+            comparisons: vec![
+                c(GivenName, vec![
+                    lv("exact", 0.82, 0.01),
+                    lv("jaro_winkler_0.92", 0.10, 0.006),
+                    lv("jaro_winkler_0.80", 0.04, 0.03),
+                    lv("initial", 0.03, 0.05),
+                    veto("different", 0.01, 0.904),
+                ]),
+                c(FamilyName, vec![
+                    lv("exact", 0.85, 0.004),
+                    lv("jaro_winkler_0.92", 0.07, 0.004),
+                    lv("jaro_winkler_0.80", 0.03, 0.02),
+                    lv("different", 0.05, 0.972),
+                ]),
+                c(BirthDate, vec![
+                    lv("exact", 0.93, 0.0003),
+                    lv("one_component_or_swapped", 0.05, 0.005),
+                    veto("different", 0.02, 0.9947),
+                ]),
+                c(Email, vec![
+                    lv("exact", 0.60, 0.00001),
+                    lv("local_part", 0.05, 0.0005),
+                    lv("different", 0.35, 0.99949),
+                ]),
+                c(Phone, vec![
+                    lv("exact", 0.60, 0.0001),
+                    lv("last_7_digits", 0.03, 0.001),
+                    lv("different", 0.37, 0.9989),
+                ]),
+                c(Address, vec![
+                    lv("street_and_postcode", 0.65, 0.0005),
+                    lv("street_fuzzy_same_area", 0.10, 0.002),
+                    lv("same_postcode", 0.05, 0.01),
+                    lv("same_city", 0.05, 0.05),
+                    lv("different", 0.15, 0.9375),
+                ]),
+                c(Suffix, vec![
+                    lv("same", 0.99, 0.9),
+                    veto("conflict", 0.01, 0.1),
+                ]),
+            ],
+            prior_weight: -10.0,
+            threshold,
+        }
+    }
+
+    pub fn threshold_weight(&self) -> f64 {
+        (self.threshold / (1.0 - self.threshold)).log2()
+    }
+}
+
+/// The level one comparison gave a pair: `None` when a side is missing.
+pub fn compare(c: Comparison, x: &MatchRecord, y: &MatchRecord) -> Option<usize> {
+    fn both<'a>(a: &'a Option<String>, b: &'a Option<String>) -> Option<(&'a str, &'a str)> {
+        Some((a.as_deref()?, b.as_deref()?))
+    }
+    match c {
+        Comparison::GivenName => {
+            let (a, b) = both(&x.given, &y.given)?;
+            Some(if a == b || crate::nicknames::same_name(a, b) {
+                0
+            } else {
+                let jw = jaro_winkler(a, b);
+                if jw >= 0.92 {
+                    1
+                } else if jw >= 0.80 {
+                    2
+                } else if a.get(..1) == b.get(..1) && (a.len() == 1 || b.len() == 1) {
+                    3
+                } else {
+                    4
+                }
+            })
+        }
+        Comparison::FamilyName => {
+            let (a, b) = both(&x.family, &y.family)?;
+            Some(if a == b {
+                0
+            } else {
+                let jw = jaro_winkler(a, b);
+                if jw >= 0.92 {
+                    1
+                } else if jw >= 0.80 {
+                    2
+                } else {
+                    3
+                }
+            })
+        }
+        Comparison::BirthDate => {
+            let (a, b) = both(&x.birth_date, &y.birth_date)?;
+            Some(if a == b {
+                0
+            } else if date_near(a, b) {
+                1
+            } else {
+                2
+            })
+        }
+        Comparison::Email => {
+            if x.emails.is_empty() || y.emails.is_empty() {
+                return None;
+            }
+            Some(if x.emails.iter().any(|e| y.emails.contains(e)) {
+                0
+            } else if x.emails.iter().any(|e| {
+                let l = local(e);
+                l.len() >= 4 && y.emails.iter().any(|f| local(f) == l)
+            }) {
+                1
+            } else {
+                2
+            })
+        }
+        Comparison::Phone => {
+            if x.phones.is_empty() || y.phones.is_empty() {
+                return None;
+            }
+            Some(if x.phones.iter().any(|p| y.phones.contains(p)) {
+                0
+            } else if x
+                .phones
+                .iter()
+                .any(|p| p.len() >= 8 && y.phones.iter().any(|q| q.len() >= 8 && tail(p, 7) == tail(q, 7)))
+            {
+                1
+            } else {
+                2
+            })
+        }
+        Comparison::Address => {
+            let street = both(&x.street, &y.street);
+            let postcode = both(&x.postcode, &y.postcode);
+            let city = both(&x.city, &y.city);
+            if street.is_none() && postcode.is_none() && city.is_none() {
+                return None;
+            }
+            let same_pc = postcode.is_some_and(|(a, b)| a == b);
+            let same_city = city.is_some_and(|(a, b)| a == b);
+            Some(match street {
+                Some((a, b)) if a == b && (same_pc || (postcode.is_none() && same_city)) => 0,
+                Some((a, b)) if (same_pc || same_city) && jaro_winkler(a, b) >= 0.90 => 1,
+                _ if same_pc => 2,
+                _ if same_city => 3,
+                _ => 4,
+            })
+        }
+        Comparison::Suffix => {
+            let (a, b) = (x.suffix.as_deref(), y.suffix.as_deref());
+            match (a, b) {
+                (None, None) => None,
+                (Some(a), Some(b)) if a == b => Some(0),
+                // Jr against nothing is ambiguous (the suffix is often left out).
+                (Some(_), None) | (None, Some(_)) => None,
+                _ => Some(1),
+            }
+        }
+    }
+}
+
+fn local(email: &str) -> &str {
+    email.split('@').next().unwrap_or(email)
+}
+
+fn tail(s: &str, n: usize) -> &str {
+    &s[s.len().saturating_sub(n)..]
+}
+
+/// Dates that differ in one component, or with day and month swapped.
+fn date_near(a: &str, b: &str) -> bool {
+    let parts = |s: &str| -> Option<(String, String, String)> {
+        let mut it = s.split('-');
+        Some((it.next()?.into(), it.next()?.into(), it.next()?.into()))
+    };
+    let (Some((ya, ma, da)), Some((yb, mb, db))) = (parts(a), parts(b)) else {
+        return false;
+    };
+    let same = (ya == yb) as u8 + (ma == mb) as u8 + (da == db) as u8;
+    same == 2 || (ya == yb && ma == db && da == mb)
+}
+
+/// The evidence one comparison gave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evidence {
+    pub comparison: Comparison,
+    pub level: &'static str,
+    pub weight: f64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredPair {
+    pub pair: CandidatePair,
+    /// Total match weight (prior included), log2 odds.
+    pub weight: f64,
+    pub probability: f64,
+    /// The pair hit a veto level.
+    pub vetoed: bool,
+    /// Level index per comparison (`u8::MAX` for null), in model order.
+    pub levels: Vec<u8>,
+}
+
+impl ScoredPair {
+    pub fn linked(&self, model: &Model) -> bool {
+        !self.vetoed && self.probability >= model.threshold
+    }
+}
+
+pub fn score_pair(model: &Model, x: &MatchRecord, y: &MatchRecord, pair: CandidatePair) -> ScoredPair {
+    let mut weight = model.prior_weight;
+    let mut vetoed = false;
+    let mut levels = Vec::with_capacity(model.comparisons.len());
+    for cm in &model.comparisons {
+        match compare(cm.comparison, x, y) {
+            Some(l) => {
+                let level = &cm.levels[l];
+                weight += level.weight();
+                vetoed |= level.veto;
+                levels.push(l as u8);
+            }
+            None => levels.push(u8::MAX),
+        }
+    }
+    ScoredPair {
+        pair,
+        weight,
+        probability: probability(weight),
+        vetoed,
+        levels,
+    }
+}
+
+pub fn probability(weight: f64) -> f64 {
+    let odds = weight.exp2();
+    if odds.is_infinite() { 1.0 } else { odds / (1.0 + odds) }
+}
+
+/// Score every candidate pair in parallel; the output keeps the pairs' order.
+pub fn score_all(model: &Model, records: &[MatchRecord], pairs: &[CandidatePair]) -> Vec<ScoredPair> {
+    pairs
+        .par_iter()
+        .map(|&p| score_pair(model, &records[p.a as usize], &records[p.b as usize], p))
+        .collect()
+}
+
+/// The per-comparison evidence of a scored pair, for the audit trail and `explain`.
+pub fn evidence(model: &Model, pair: &ScoredPair) -> Vec<Evidence> {
+    model
+        .comparisons
+        .iter()
+        .zip(&pair.levels)
+        .map(|(cm, &l)| match cm.levels.get(l as usize) {
+            Some(level) => Evidence {
+                comparison: cm.comparison,
+                level: level.name,
+                weight: level.weight(),
+            },
+            None => Evidence {
+                comparison: cm.comparison,
+                level: "null",
+                weight: 0.0,
+            },
+        })
+        .collect()
+}
+
+/// The prior from deterministic rules: pairs that agree exactly on an e-mail, or on given
+/// name, family name and birth date, are taken as sure matches; their share of all possible
+/// pairs is the prior probability that two records are the same customer.
+pub fn estimate_prior(records: &[MatchRecord], pairs: &[CandidatePair]) -> f64 {
+    let n = records.len() as f64;
+    let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
+    let sure = pairs
+        .par_iter()
+        .filter(|p| {
+            let (x, y) = (&records[p.a as usize], &records[p.b as usize]);
+            compare(Comparison::Email, x, y) == Some(0)
+                || (compare(Comparison::GivenName, x, y) == Some(0)
+                    && compare(Comparison::FamilyName, x, y) == Some(0)
+                    && compare(Comparison::BirthDate, x, y) == Some(0))
+        })
+        .count() as f64;
+    let p = (sure.max(1.0) / all_pairs).min(0.5);
+    (p / (1.0 - p)).log2()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(given: &str, family: &str, dob: &str, email: &str) -> MatchRecord {
+        let s = |v: &str| (!v.is_empty()).then(|| v.to_string());
+        MatchRecord {
+            given: s(given),
+            family: s(family),
+            birth_date: s(dob),
+            emails: s(email).into_iter().collect(),
+            ..MatchRecord::default()
+        }
+    }
+
+    #[test]
+    fn comparison_levels() {
+        let a = person("robert", "smith", "1980-03-04", "bob.smith@example.com");
+        let cases: &[(MatchRecord, Comparison, Option<usize>)] = &[
+            (person("bob", "smith", "", ""), Comparison::GivenName, Some(0)),
+            (person("robret", "", "", ""), Comparison::GivenName, Some(1)),
+            (person("r", "", "", ""), Comparison::GivenName, Some(3)),
+            (person("walter", "", "", ""), Comparison::GivenName, Some(4)),
+            (person("", "smiht", "", ""), Comparison::FamilyName, Some(1)),
+            (person("", "smyth", "", ""), Comparison::FamilyName, Some(2)),
+            (person("", "", "1980-04-03", ""), Comparison::BirthDate, Some(1)),
+            (person("", "", "1980-03-05", ""), Comparison::BirthDate, Some(1)),
+            (person("", "", "1975-01-01", ""), Comparison::BirthDate, Some(2)),
+            (person("", "", "", ""), Comparison::BirthDate, None),
+            (person("", "", "", "bob.smith@example.org"), Comparison::Email, Some(1)),
+            (person("", "", "", "bob@example.org"), Comparison::Email, Some(2)),
+            (person("", "", "", "bob.smith@example.com"), Comparison::Email, Some(0)),
+        ];
+        for (b, c, want) in cases {
+            assert_eq!(compare(*c, &a, b), *want, "{c:?} {b:?}");
+        }
+    }
+
+    #[test]
+    fn strong_evidence_links_and_vetoes_win() {
+        let model = Model {
+            prior_weight: -15.0,
+            ..Model::default_model(0.95)
+        };
+        let a = person("anna", "muller", "1980-03-04", "anna@example.com");
+        let same = person("anna", "mueller", "1980-03-04", "anna@example.com");
+        let twin = person("lena", "muller", "1980-03-04", "lena@example.com");
+        let p = CandidatePair { a: 0, b: 1 };
+        assert!(score_pair(&model, &a, &same, p).linked(&model));
+        let t = score_pair(&model, &a, &twin, p);
+        assert!(t.vetoed && !t.linked(&model));
+        let ev = evidence(&model, &t);
+        assert_eq!(ev[0].level, "different");
+        assert!(ev[0].weight < 0.0);
+    }
+
+    #[test]
+    fn probability_is_monotone_and_bounded() {
+        assert_eq!(probability(0.0), 0.5);
+        assert!(probability(10.0) > 0.999);
+        assert!(probability(-10.0) < 0.001);
+        assert_eq!(probability(5000.0), 1.0);
+    }
+}

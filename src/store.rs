@@ -1,0 +1,325 @@
+//! The CRM store (SQLite): schema, opening, and reading what earlier runs loaded.
+//!
+//! Tables users query directly: `runs`, `customers`, `customer_sources`, `field_lineage`,
+//! `match_links`, `quarantine`, `record_issues`, `audit_events`. Only the loader writes.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
+
+use crate::error::{Error, Result};
+use crate::record::GoldenField;
+
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id            INTEGER PRIMARY KEY,
+    started_at        TEXT NOT NULL,
+    finished_at       TEXT NOT NULL,
+    command           TEXT NOT NULL,
+    config_path       TEXT NOT NULL,
+    config_hash       TEXT NOT NULL,
+    tool_version      TEXT NOT NULL,
+    rows_read         INTEGER NOT NULL,
+    records_loaded    INTEGER NOT NULL,
+    rows_quarantined  INTEGER NOT NULL,
+    customers_created INTEGER NOT NULL,
+    customers_updated INTEGER NOT NULL,
+    customers_merged  INTEGER NOT NULL,
+    customers_retired INTEGER NOT NULL,
+    links             INTEGER NOT NULL,
+    changes           INTEGER NOT NULL,
+    summary_json      TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customers (
+    customer_id       TEXT PRIMARY KEY,
+    status            TEXT NOT NULL DEFAULT 'active',
+    merged_into       TEXT,
+    full_name         TEXT,
+    title             TEXT,
+    given_name        TEXT,
+    middle_name       TEXT,
+    family_name       TEXT,
+    suffix            TEXT,
+    email             TEXT,
+    phone             TEXT,
+    address_line1     TEXT,
+    address_line2     TEXT,
+    city              TEXT,
+    region            TEXT,
+    postcode          TEXT,
+    country           TEXT,
+    birth_date        TEXT,
+    company           TEXT,
+    marketing_consent TEXT,
+    created_run_id    INTEGER NOT NULL,
+    updated_run_id    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customer_sources (
+    source       TEXT NOT NULL,
+    source_key   TEXT NOT NULL,
+    customer_id  TEXT NOT NULL REFERENCES customers(customer_id),
+    match_score  REAL,
+    line         INTEGER NOT NULL,
+    record_hash  TEXT NOT NULL,
+    record_json  TEXT NOT NULL,
+    PRIMARY KEY (source, source_key)
+);
+CREATE INDEX IF NOT EXISTS customer_sources_customer ON customer_sources(customer_id);
+CREATE TABLE IF NOT EXISTS field_lineage (
+    customer_id TEXT NOT NULL REFERENCES customers(customer_id),
+    field       TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    source_key  TEXT NOT NULL,
+    rule        TEXT NOT NULL,
+    PRIMARY KEY (customer_id, field)
+);
+CREATE TABLE IF NOT EXISTS match_links (
+    customer_id  TEXT NOT NULL REFERENCES customers(customer_id),
+    source_a     TEXT NOT NULL,
+    key_a        TEXT NOT NULL,
+    source_b     TEXT NOT NULL,
+    key_b        TEXT NOT NULL,
+    weight       REAL NOT NULL,
+    probability  REAL NOT NULL,
+    evidence     TEXT NOT NULL,
+    PRIMARY KEY (source_a, key_a, source_b, key_b)
+);
+CREATE INDEX IF NOT EXISTS match_links_customer ON match_links(customer_id);
+CREATE TABLE IF NOT EXISTS quarantine (
+    source     TEXT NOT NULL,
+    line       INTEGER NOT NULL,
+    source_key TEXT,
+    reason     TEXT NOT NULL,
+    detail     TEXT NOT NULL,
+    raw        TEXT NOT NULL,
+    PRIMARY KEY (source, line)
+);
+CREATE TABLE IF NOT EXISTS record_issues (
+    source     TEXT NOT NULL,
+    source_key TEXT NOT NULL,
+    field      TEXT NOT NULL,
+    code       TEXT NOT NULL,
+    PRIMARY KEY (source, source_key, field, code)
+);
+CREATE TABLE IF NOT EXISTS audit_events (
+    event_id    INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(run_id),
+    customer_id TEXT,
+    event       TEXT NOT NULL,
+    field       TEXT,
+    before      TEXT,
+    after       TEXT,
+    detail      TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_events_run ON audit_events(run_id);
+CREATE INDEX IF NOT EXISTS audit_events_customer ON audit_events(customer_id);
+"#;
+
+/// The golden columns of `customers`, in `GoldenField` order.
+pub fn golden_columns() -> impl Iterator<Item = &'static str> {
+    GoldenField::ALL.into_iter().map(GoldenField::name)
+}
+
+/// Open (creating if needed) a store for writing.
+pub fn open_rw(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).map_err(|e| Error::store(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| Error::store(path, e))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(|e| Error::store(path, e))?;
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+        .map_err(|e| Error::store(path, e))?;
+    if tables > 0 {
+        check_version(&conn, path, false)?;
+    }
+    conn.execute_batch(SCHEMA).map_err(|e| Error::store(path, e))?;
+    check_version(&conn, path, true)?;
+    Ok(conn)
+}
+
+/// Open an existing store read-only; `None` when it does not exist yet. Never creates or
+/// changes the file.
+pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::store(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| Error::store(path, e))?;
+    check_version(&conn, path, false)?;
+    Ok(Some(conn))
+}
+
+/// Open an existing store read-only, or fail with a message that says how to make one.
+pub fn open_existing(path: &Path) -> Result<Connection> {
+    open_ro(path)?.ok_or_else(|| Error::Store {
+        path: path.to_path_buf(),
+        message: "no store here yet; run `crmfuse run CONFIG` first".into(),
+    })
+}
+
+fn check_version(conn: &Connection, path: &Path, set: bool) -> Result<()> {
+    let has_meta: bool = conn
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map_err(|e| Error::store(path, e))?
+        > 0;
+    if !has_meta {
+        return Err(Error::Store {
+            path: path.to_path_buf(),
+            message: "not a crmfuse store (no meta table)".into(),
+        });
+    }
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| Error::store(path, e))?;
+    match v {
+        Some(v) if v == SCHEMA_VERSION.to_string() => Ok(()),
+        Some(v) => Err(Error::Store {
+            path: path.to_path_buf(),
+            message: format!("schema version {v}, this crmfuse reads version {SCHEMA_VERSION}"),
+        }),
+        None if set => {
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema_version', ?1)",
+                [SCHEMA_VERSION.to_string()],
+            )
+            .map_err(|e| Error::store(path, e))?;
+            Ok(())
+        }
+        None => Ok(()),
+    }
+}
+
+pub fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+/// One SQL value, comparable and hashable (reals compare bit for bit), so that rows can
+/// be diffed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cell {
+    Null,
+    Int(i64),
+    Real(u64),
+    Text(String),
+}
+
+impl Cell {
+    pub fn real(v: f64) -> Cell {
+        Cell::Real(v.to_bits())
+    }
+    pub fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+    pub fn opt_text(s: Option<&str>) -> Cell {
+        s.map_or(Cell::Null, Cell::text)
+    }
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Cell::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl rusqlite::ToSql for Cell {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self {
+            Cell::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Cell::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Cell::Real(bits) => ToSqlOutput::Borrowed(ValueRef::Real(f64::from_bits(*bits))),
+            Cell::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+impl rusqlite::types::FromSql for Cell {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        use rusqlite::types::ValueRef;
+        Ok(match v {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(i) => Cell::Int(i),
+            ValueRef::Real(r) => Cell::real(r),
+            ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
+            ValueRef::Blob(b) => Cell::Text(String::from_utf8_lossy(b).into_owned()),
+        })
+    }
+}
+
+/// A table's rows keyed by their primary key.
+pub type TableRows = std::collections::HashMap<Vec<Cell>, Vec<Cell>>;
+
+/// Read `cols` of `table`, keyed by the first `pk` columns.
+pub fn read_table(conn: &Connection, table: &str, cols: &[&str], pk: usize) -> rusqlite::Result<TableRows> {
+    let sql = format!("SELECT {} FROM {table}", cols.join(", "));
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    let mut out = TableRows::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(cols.len());
+        for i in 0..cols.len() {
+            values.push(row.get::<_, Cell>(i)?);
+        }
+        let rest = values.split_off(pk);
+        out.insert(values, rest);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_schema_once_and_reopens_read_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("crm.db");
+        assert!(open_ro(&p).unwrap().is_none());
+        drop(open_rw(&p).unwrap());
+        drop(open_rw(&p).unwrap());
+        let ro = open_ro(&p).unwrap().unwrap();
+        assert_eq!(meta_get(&ro, "schema_version").unwrap().as_deref(), Some("1"));
+        let cols: Vec<String> = ro
+            .prepare("SELECT name FROM pragma_table_info('customers')")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        for c in golden_columns() {
+            assert!(cols.iter().any(|x| x == c), "{c}");
+        }
+    }
+
+    #[test]
+    fn refuses_a_foreign_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("other.db");
+        Connection::open(&p).unwrap().execute_batch("CREATE TABLE t(x)").unwrap();
+        let e = open_ro(&p).unwrap_err().to_string();
+        assert!(e.contains("not a crmfuse store"), "{e}");
+        let e = open_rw(&p).unwrap_err().to_string();
+        assert!(e.contains("not a crmfuse store"), "{e}");
+    }
+}
