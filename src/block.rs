@@ -103,7 +103,12 @@ fn keys(record: &MatchRecord, rule: &BlockingRule, out: &mut Vec<u64>) {
             KeyPart::Email => record.emails.iter().map(String::as_str).collect(),
             KeyPart::Phone => record.phones.iter().map(String::as_str).collect(),
             KeyPart::GivenName => record.given.as_deref().into_iter().collect(),
-            KeyPart::GivenInitial => record.given.as_deref().and_then(|g| g.get(..1)).into_iter().collect(),
+            KeyPart::GivenInitial => record
+                .given
+                .as_deref()
+                .and_then(|g| g.get(..1))
+                .into_iter()
+                .collect(),
             KeyPart::FamilyName => record.family.as_deref().into_iter().collect(),
             KeyPart::BirthDate => record.birth_date.as_deref().into_iter().collect(),
             KeyPart::Postcode => record.postcode.as_deref().into_iter().collect(),
@@ -190,10 +195,13 @@ pub fn block(
             groups.iter().flat_map(move |g| {
                 let members = &keyed[g.clone()];
                 members.iter().enumerate().flat_map(move |(x, &(_, a))| {
-                    members[x + 1..].iter().filter(move |&&(_, b)| a != b).map(move |&(_, b)| CandidatePair {
-                        a: a.min(b),
-                        b: a.max(b),
-                    })
+                    members[x + 1..]
+                        .iter()
+                        .filter(move |&&(_, b)| a != b)
+                        .map(move |&(_, b)| CandidatePair {
+                            a: a.min(b),
+                            b: a.max(b),
+                        })
                 })
             })
         })
@@ -209,8 +217,14 @@ mod tests {
 
     fn rec(email: &str, phone: &str, family: &str) -> MatchRecord {
         MatchRecord {
-            emails: (!email.is_empty()).then(|| email.to_string()).into_iter().collect(),
-            phones: (!phone.is_empty()).then(|| phone.to_string()).into_iter().collect(),
+            emails: (!email.is_empty())
+                .then(|| email.to_string())
+                .into_iter()
+                .collect(),
+            phones: (!phone.is_empty())
+                .then(|| phone.to_string())
+                .into_iter()
+                .collect(),
             family: (!family.is_empty()).then(|| family.to_string()),
             ..MatchRecord::default()
         }
@@ -218,7 +232,11 @@ mod tests {
 
     #[test]
     fn pairs_are_deduplicated_across_rules() {
-        let records = vec![rec("a@x.de", "+491", "muller"), rec("a@x.de", "+491", "muller"), rec("b@x.de", "", "smith")];
+        let records = vec![
+            rec("a@x.de", "+491", "muller"),
+            rec("a@x.de", "+491", "muller"),
+            rec("b@x.de", "", "smith"),
+        ];
         let b = block(&records, &default_rules(), 100, 1000).unwrap();
         assert_eq!(b.pairs, vec![CandidatePair { a: 0, b: 1 }]);
         assert_eq!(b.stats[0].pairs, 1);
@@ -227,7 +245,9 @@ mod tests {
 
     #[test]
     fn hot_keys_are_capped_and_reported() {
-        let mut records: Vec<MatchRecord> = (0..500).map(|i| rec(&format!("p{i}@x.de"), "+490000000", "")).collect();
+        let mut records: Vec<MatchRecord> = (0..500)
+            .map(|i| rec(&format!("p{i}@x.de"), "+490000000", ""))
+            .collect();
         records.push(rec("p1@x.de", "", ""));
         let b = block(&records, &default_rules(), 50, 10_000).unwrap();
         let phone = &b.stats[1];

@@ -222,7 +222,10 @@ impl Pipeline {
         if !(m.threshold > 0.0 && m.threshold < 1.0) {
             return Err(Error::Config {
                 path: path.to_path_buf(),
-                message: format!("matching.threshold must be between 0 and 1, got {}", m.threshold),
+                message: format!(
+                    "matching.threshold must be between 0 and 1, got {}",
+                    m.threshold
+                ),
             });
         }
         Ok(Pipeline {

@@ -61,7 +61,10 @@ pub struct EventView {
 pub fn explain(conn: &Connection, store_path: &std::path::Path, id: &str) -> Result<Explanation> {
     let db = |e: rusqlite::Error| Error::store(store_path, e);
     let cols: Vec<&str> = store::golden_columns().collect();
-    let sql = format!("SELECT status, merged_into, {} FROM customers WHERE customer_id = ?1", cols.join(", "));
+    let sql = format!(
+        "SELECT status, merged_into, {} FROM customers WHERE customer_id = ?1",
+        cols.join(", ")
+    );
     let row: Option<(String, Option<String>, Vec<Option<String>>)> = conn
         .query_row(&sql, [id], |r| {
             let mut vals = Vec::with_capacity(cols.len());
@@ -73,7 +76,10 @@ pub fn explain(conn: &Connection, store_path: &std::path::Path, id: &str) -> Res
         .optional()
         .map_err(db)?;
     let Some((status, merged_into, values)) = row else {
-        return Err(Error::Other(format!("no customer `{id}` in {}", store_path.display())));
+        return Err(Error::Other(format!(
+            "no customer `{id}` in {}",
+            store_path.display()
+        )));
     };
     let mut lineage = conn
         .prepare("SELECT field, source, source_key, rule FROM field_lineage WHERE customer_id = ?1")
@@ -211,14 +217,33 @@ impl std::fmt::Display for Explanation {
         }
         writeln!(f, "\nlinks ({}):", self.links.len())?;
         for l in &self.links {
-            writeln!(f, "  {} ~ {}: weight {:+.2}, probability {:.4}", l.a, l.b, l.weight, l.probability)?;
+            writeln!(
+                f,
+                "  {} ~ {}: weight {:+.2}, probability {:.4}",
+                l.a, l.b, l.weight, l.probability
+            )?;
             if let Some(items) = l.evidence.as_array() {
-                let mut running = l.weight - items.iter().filter_map(|e| e["weight"].as_f64()).sum::<f64>();
-                writeln!(f, "    {:<14} {:<28} {:>8} {:>9}", "prior", "", format!("{running:+.2}"), format!("{running:+.2}"))?;
+                let mut running = l.weight
+                    - items
+                        .iter()
+                        .filter_map(|e| e["weight"].as_f64())
+                        .sum::<f64>();
+                writeln!(
+                    f,
+                    "    {:<14} {:<28} {:>8} {:>9}",
+                    "prior",
+                    "",
+                    format!("{running:+.2}"),
+                    format!("{running:+.2}")
+                )?;
                 for e in items {
                     let w = e["weight"].as_f64().unwrap_or(0.0);
                     running += w;
-                    let bar = if w >= 0.0 { "+".repeat((w.round() as usize).min(20)) } else { "-".repeat(((-w).round() as usize).min(20)) };
+                    let bar = if w >= 0.0 {
+                        "+".repeat((w.round() as usize).min(20))
+                    } else {
+                        "-".repeat(((-w).round() as usize).min(20))
+                    };
                     writeln!(
                         f,
                         "    {:<14} {:<28} {:>8} {:>9}  {bar}",
@@ -234,7 +259,12 @@ impl std::fmt::Display for Explanation {
         for e in &self.history {
             write!(f, "  run {}: {}", e.run_id, e.event)?;
             if let Some(field) = &e.field {
-                write!(f, " {field}: {:?} -> {:?}", e.before.as_deref().unwrap_or(""), e.after.as_deref().unwrap_or(""))?;
+                write!(
+                    f,
+                    " {field}: {:?} -> {:?}",
+                    e.before.as_deref().unwrap_or(""),
+                    e.after.as_deref().unwrap_or("")
+                )?;
             }
             if let Some(d) = &e.detail {
                 write!(f, " ({d})")?;

@@ -98,14 +98,21 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     let (run_id, mut next_number, xref, customers) = match conn {
         Some(c) => {
             let run_id: i64 = c
-                .query_row("SELECT coalesce(max(run_id), 0) + 1 FROM runs", [], |r| r.get(0))
+                .query_row("SELECT coalesce(max(run_id), 0) + 1 FROM runs", [], |r| {
+                    r.get(0)
+                })
                 .map_err(db)?;
             let next: u64 = store::meta_get(c, "next_customer_number")
                 .map_err(db)?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
-            let xref = store::read_table(c, "customer_sources", &["source", "source_key", "customer_id"], 2)
-                .map_err(db)?;
+            let xref = store::read_table(
+                c,
+                "customer_sources",
+                &["source", "source_key", "customer_id"],
+                2,
+            )
+            .map_err(db)?;
             let mut cols: Vec<&str> = CUSTOMER_STATE_COLS.to_vec();
             cols.extend(store::golden_columns());
             cols.push("created_run_id");
@@ -176,7 +183,11 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     };
     for (ci, profile) in res.profiles.iter().enumerate() {
         let id = &cluster_ids[ci];
-        let golden: Vec<Sql> = profile.values.iter().map(|v| opt_text(v.as_deref())).collect();
+        let golden: Vec<Sql> = profile
+            .values
+            .iter()
+            .map(|v| opt_text(v.as_deref()))
+            .collect();
         match customers.get(&vec![text(id.clone())]) {
             None => {
                 counts.created += 1;
@@ -197,7 +208,9 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             Some(old) => {
                 let old_golden = &old[2..2 + GoldenField::ALL.len()];
                 let mut changed = as_str(&old[0]) != Some("active");
-                for (f, (before, after)) in GoldenField::ALL.iter().zip(old_golden.iter().zip(&golden)) {
+                for (f, (before, after)) in
+                    GoldenField::ALL.iter().zip(old_golden.iter().zip(&golden))
+                {
                     if before != after {
                         changed = true;
                         let ev = AuditEvent {
@@ -246,7 +259,9 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         }
     }
     for (id, clusters) in orphans {
-        let Some(old) = customers.get(&vec![text(id.clone())]) else { continue };
+        let Some(old) = customers.get(&vec![text(id.clone())]) else {
+            continue;
+        };
         if as_str(&old[0]) != Some("active") {
             continue;
         }
@@ -307,7 +322,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         if conn.is_some() && old != Some(id.as_str()) {
             // A record new to the store, or moved between customers. New customers'
             // records are covered by their create event.
-            let created_now = customers.get(&vec![text(id.clone())]).is_none();
+            let created_now = !customers.contains_key(&vec![text(id.clone())]);
             if !created_now || old.is_some() {
                 events.push(AuditEvent {
                     customer_id: Some(id.clone()),
@@ -347,8 +362,23 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             });
         }
     }
-    let xref_cols = ["source", "source_key", "customer_id", "match_score", "line", "record_hash", "record_json"];
-    let xref_delta = diff_table(conn, pipeline, "customer_sources", &xref_cols, 2, desired_xref)?;
+    let xref_cols = [
+        "source",
+        "source_key",
+        "customer_id",
+        "match_score",
+        "line",
+        "record_hash",
+        "record_json",
+    ];
+    let xref_delta = diff_table(
+        conn,
+        pipeline,
+        "customer_sources",
+        &xref_cols,
+        2,
+        desired_xref,
+    )?;
 
     // Lineage.
     let mut lineage = TableRows::new();
@@ -358,7 +388,12 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
                 let r = &res.records[l.record as usize];
                 lineage.insert(
                     vec![text(cluster_ids[ci].clone()), text(f.name())],
-                    vec![text(v.clone()), text(source_name(r.source)), text(r.key.clone()), text(l.rule)],
+                    vec![
+                        text(v.clone()),
+                        text(source_name(r.source)),
+                        text(r.key.clone()),
+                        text(l.rule),
+                    ],
                 );
             }
         }
@@ -367,7 +402,14 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         conn,
         pipeline,
         "field_lineage",
-        &["customer_id", "field", "value", "source", "source_key", "rule"],
+        &[
+            "customer_id",
+            "field",
+            "value",
+            "source",
+            "source_key",
+            "rule",
+        ],
         2,
         lineage,
     )?;
@@ -375,22 +417,45 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     // Links inside the final clusters, with their evidence.
     let mut links = TableRows::new();
     for p in res.links() {
-        let (a, b) = (&res.records[p.pair.a as usize], &res.records[p.pair.b as usize]);
+        let (a, b) = (
+            &res.records[p.pair.a as usize],
+            &res.records[p.pair.b as usize],
+        );
         let ci = record_cluster[p.pair.a as usize];
         if ci != record_cluster[p.pair.b as usize] {
             continue;
         }
-        let evidence = serde_json::to_string(&score::evidence(&res.model, p)).map_err(|e| Error::Other(e.to_string()))?;
+        let evidence = serde_json::to_string(&score::evidence(&res.model, p))
+            .map_err(|e| Error::Other(e.to_string()))?;
         links.insert(
-            vec![text(source_name(a.source)), text(a.key.clone()), text(source_name(b.source)), text(b.key.clone())],
-            vec![text(cluster_ids[ci].clone()), Sql::real(p.weight), Sql::real(p.probability), text(evidence)],
+            vec![
+                text(source_name(a.source)),
+                text(a.key.clone()),
+                text(source_name(b.source)),
+                text(b.key.clone()),
+            ],
+            vec![
+                text(cluster_ids[ci].clone()),
+                Sql::real(p.weight),
+                Sql::real(p.probability),
+                text(evidence),
+            ],
         );
     }
     let links_delta = diff_table(
         conn,
         pipeline,
         "match_links",
-        &["source_a", "key_a", "source_b", "key_b", "customer_id", "weight", "probability", "evidence"],
+        &[
+            "source_a",
+            "key_a",
+            "source_b",
+            "key_b",
+            "customer_id",
+            "weight",
+            "probability",
+            "evidence",
+        ],
         4,
         links,
     )?;
@@ -399,7 +464,12 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     for q in &res.quarantined {
         quarantine.insert(
             vec![text(source_name(q.source)), Sql::Int(q.line as i64)],
-            vec![opt_text(q.key.as_deref()), text(q.reason.code()), text(q.detail.clone()), text(q.raw.clone())],
+            vec![
+                opt_text(q.key.as_deref()),
+                text(q.reason.code()),
+                text(q.detail.clone()),
+                text(q.raw.clone()),
+            ],
         );
     }
     let quarantine_delta = diff_table(
@@ -415,7 +485,12 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     for r in &res.records {
         for i in &r.issues {
             issues.insert(
-                vec![text(source_name(r.source)), text(r.key.clone()), text(i.field.name()), text(i.code)],
+                vec![
+                    text(source_name(r.source)),
+                    text(r.key.clone()),
+                    text(i.field.name()),
+                    text(i.code),
+                ],
                 vec![],
             );
         }
@@ -435,7 +510,14 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         counts,
         events,
         // Parents before children: customers first.
-        deltas: vec![cust, xref_delta, lineage_delta, links_delta, quarantine_delta, issues_delta],
+        deltas: vec![
+            cust,
+            xref_delta,
+            lineage_delta,
+            links_delta,
+            quarantine_delta,
+            issues_delta,
+        ],
         next_customer_number: next_number,
         overwrites,
     })
@@ -451,7 +533,8 @@ fn diff_table(
     desired: TableRows,
 ) -> Result<TableDelta> {
     let existing = match conn {
-        Some(c) => store::read_table(c, table, cols, pk).map_err(|e| Error::store(&pipeline.store_path, e))?,
+        Some(c) => store::read_table(c, table, cols, pk)
+            .map_err(|e| Error::store(&pipeline.store_path, e))?,
         None => TableRows::new(),
     };
     let mut delta = TableDelta {
@@ -533,7 +616,11 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
         if d.deletes.is_empty() {
             continue;
         }
-        let cond: Vec<String> = d.cols[..d.pk].iter().enumerate().map(|(i, c)| format!("{c} = ?{}", i + 1)).collect();
+        let cond: Vec<String> = d.cols[..d.pk]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c} = ?{}", i + 1))
+            .collect();
         let sql = format!("DELETE FROM {} WHERE {}", d.table, cond.join(" AND "));
         let mut stmt = tx.prepare_cached(&sql).map_err(db)?;
         for key in &d.deletes {
@@ -545,9 +632,17 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
             continue;
         }
         let placeholders: Vec<String> = (1..=d.cols.len()).map(|i| format!("?{i}")).collect();
-        let set: Vec<String> = d.cols[d.pk..].iter().map(|c| format!("{c} = excluded.{c}")).collect();
+        let set: Vec<String> = d.cols[d.pk..]
+            .iter()
+            .map(|c| format!("{c} = excluded.{c}"))
+            .collect();
         let sql = if set.is_empty() {
-            format!("INSERT OR IGNORE INTO {} ({}) VALUES ({})", d.table, d.cols.join(", "), placeholders.join(", "))
+            format!(
+                "INSERT OR IGNORE INTO {} ({}) VALUES ({})",
+                d.table,
+                d.cols.join(", "),
+                placeholders.join(", ")
+            )
         } else {
             format!(
                 "INSERT INTO {} ({}) VALUES ({}) ON CONFLICT ({}) DO UPDATE SET {}",
@@ -570,8 +665,16 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
         )
         .map_err(db)?;
     for e in &plan.events {
-        stmt.execute(rusqlite::params![plan.run_id, e.customer_id, e.event, e.field, e.before, e.after, e.detail])
-            .map_err(db)?;
+        stmt.execute(rusqlite::params![
+            plan.run_id,
+            e.customer_id,
+            e.event,
+            e.field,
+            e.before,
+            e.after,
+            e.detail
+        ])
+        .map_err(db)?;
     }
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('next_customer_number', ?1)

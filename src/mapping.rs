@@ -147,7 +147,10 @@ impl Mapping {
             }
         };
         if file.key.trim().is_empty() {
-            return Err(err(None, "`key` must name the source's record key column".into()));
+            return Err(err(
+                None,
+                "`key` must name the source's record key column".into(),
+            ));
         }
 
         let mut fields = Vec::with_capacity(file.fields.len());
@@ -218,7 +221,9 @@ fn parse_field(field: Field, value: &toml::Value) -> std::result::Result<FieldMa
         }
     };
     match value {
-        toml::Value::String(_) | toml::Value::Array(_) => fm.columns = strings(value, field.name())?,
+        toml::Value::String(_) | toml::Value::Array(_) => {
+            fm.columns = strings(value, field.name())?
+        }
         toml::Value::Table(t) => {
             for (k, v) in t {
                 match k.as_str() {
@@ -235,7 +240,9 @@ fn parse_field(field: Field, value: &toml::Value) -> std::result::Result<FieldMa
                             Some("auto") => NameOrder::Auto,
                             Some("first_last") => NameOrder::FirstLast,
                             Some("last_first") => NameOrder::LastFirst,
-                            _ => return Err("`order` must be auto, first_last or last_first".into()),
+                            _ => {
+                                return Err("`order` must be auto, first_last or last_first".into());
+                            }
                         }
                     }
                     "yes" if field == Field::MarketingConsent => {
@@ -259,7 +266,12 @@ fn parse_field(field: Field, value: &toml::Value) -> std::result::Result<FieldMa
                 }
             }
         }
-        _ => return Err(format!("field `{}` must be a column name, a list or a table", field.name())),
+        _ => {
+            return Err(format!(
+                "field `{}` must be a column name, a list or a table",
+                field.name()
+            ));
+        }
     }
     if fm.columns.is_empty() || fm.columns.iter().any(|c| c.trim().is_empty()) {
         return Err(format!("field `{}` names no column", field.name()));
@@ -268,7 +280,10 @@ fn parse_field(field: Field, value: &toml::Value) -> std::result::Result<FieldMa
 }
 
 fn is_date(field: Field) -> bool {
-    matches!(field, Field::BirthDate | Field::CreatedAt | Field::UpdatedAt)
+    matches!(
+        field,
+        Field::BirthDate | Field::CreatedAt | Field::UpdatedAt
+    )
 }
 
 fn lower(v: Vec<String>) -> Vec<String> {
@@ -326,14 +341,32 @@ marketing_consent = { column = "NL", yes = ["J"], no = ["N"] }
     #[test]
     fn errors_name_the_line_and_problem() {
         let cases = [
-            ("key = \"id\"\n[fields]\nemial = \"x\"\n", "line 3: unknown field `emial`"),
-            ("key = \"id\"\nencoding = \"klingon\"\n", "encoding `klingon`"),
-            ("key = \"id\"\ndelimiter = \";;\"\n", "line 2: delimiter must be one"),
-            ("key = \"id\"\nphone_region = \"Germany\"\n", "line 2: phone_region"),
-            ("key = \"id\"\n[fields]\nemail = { column = \"m\", order = \"auto\" }\n", "`order` is not an option"),
+            (
+                "key = \"id\"\n[fields]\nemial = \"x\"\n",
+                "line 3: unknown field `emial`",
+            ),
+            (
+                "key = \"id\"\nencoding = \"klingon\"\n",
+                "encoding `klingon`",
+            ),
+            (
+                "key = \"id\"\ndelimiter = \";;\"\n",
+                "line 2: delimiter must be one",
+            ),
+            (
+                "key = \"id\"\nphone_region = \"Germany\"\n",
+                "line 2: phone_region",
+            ),
+            (
+                "key = \"id\"\n[fields]\nemail = { column = \"m\", order = \"auto\" }\n",
+                "`order` is not an option",
+            ),
             ("key = \"id\"\nkye = 1\n", "line 2"),
             ("[fields]\nemail = \"m\"\n", "key"),
-            ("key = \"id\"\n[fields]\nemail = 3\n", "must be a column name"),
+            (
+                "key = \"id\"\n[fields]\nemail = 3\n",
+                "must be a column name",
+            ),
         ];
         for (text, want) in cases {
             let msg = parse(text).unwrap_err().to_string();
@@ -344,9 +377,13 @@ marketing_consent = { column = "NL", yes = ["J"], no = ["N"] }
 
     #[test]
     fn csv_options_rejected_for_jsonl() {
-        let e = Mapping::parse(Path::new("m.toml"), "key = \"id\"\ndelimiter = \";\"\n", SourceFormat::Jsonl)
-            .unwrap_err()
-            .to_string();
+        let e = Mapping::parse(
+            Path::new("m.toml"),
+            "key = \"id\"\ndelimiter = \";\"\n",
+            SourceFormat::Jsonl,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("csv sources only"), "{e}");
     }
 }

@@ -48,7 +48,11 @@ impl Resolution {
     }
 }
 
-pub fn resolve(pipeline: &Pipeline, today: NaiveDate, progress: &mut Progress) -> Result<Resolution> {
+pub fn resolve(
+    pipeline: &Pipeline,
+    today: NaiveDate,
+    progress: &mut Progress,
+) -> Result<Resolution> {
     let (records, quarantined, sources) = ingest_stage(pipeline, progress)?;
     let records = cleanse_stage(pipeline, records, today, progress);
     let match_records = match_records(&records);
@@ -69,7 +73,11 @@ pub fn resolve(pipeline: &Pipeline, today: NaiveDate, progress: &mut Progress) -
     })
 }
 
-type Ingest = (Vec<crate::record::SourceRecord>, Vec<Quarantined>, Vec<SourceStats>);
+type Ingest = (
+    Vec<crate::record::SourceRecord>,
+    Vec<Quarantined>,
+    Vec<SourceStats>,
+);
 
 fn ingest_stage(pipeline: &Pipeline, progress: &mut Progress) -> Result<Ingest> {
     let stage = progress.stage("ingest", Some(pipeline.sources.len() as u64));
@@ -138,7 +146,12 @@ fn block_stage(
 ) -> Result<block::Blocking> {
     let stage = progress.stage("block", None);
     let m = &pipeline.matching;
-    let out = block::block(records, &block::default_rules(), m.max_block_size, m.pair_budget)?;
+    let out = block::block(
+        records,
+        &block::default_rules(),
+        m.max_block_size,
+        m.pair_budget,
+    )?;
     progress.finish(stage);
     Ok(out)
 }
@@ -169,8 +182,13 @@ fn cluster_stage(
     progress: &mut Progress,
 ) -> Vec<Cluster> {
     let stage = progress.stage("cluster", None);
-    let links = scored.iter().filter(|p| p.linked(model)).map(|p| p.pair);
-    let out = cluster::connected_components(n, links);
+    let links: Vec<(CandidatePair, f64)> = scored
+        .iter()
+        .filter(|p| p.linked(model))
+        .map(|p| (p.pair, p.weight))
+        .collect();
+    let cannot: Vec<CandidatePair> = scored.iter().filter(|p| p.vetoed).map(|p| p.pair).collect();
+    let out = cluster::constrained_components(n, &links, &cannot);
     progress.finish(stage);
     out
 }

@@ -92,7 +92,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
             records_loaded: summary.records,
             rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
             links: summary.links,
-            summary_json: serde_json::to_string(&summary).map_err(|e| Error::Other(e.to_string()))?,
+            summary_json: serde_json::to_string(&summary)
+                .map_err(|e| Error::Other(e.to_string()))?,
         };
         load::apply(&tx, pipeline, &plan, &record)?;
         tx.commit().map_err(|e| Error::store(path, e))?;
@@ -112,10 +113,14 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
 
 fn locked(path: &std::path::Path, e: rusqlite::Error) -> Error {
     match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => Error::Store {
-            path: path.to_path_buf(),
-            message: "another crmfuse run is writing this store; try again when it has finished".into(),
-        },
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            Error::Store {
+                path: path.to_path_buf(),
+                message:
+                    "another crmfuse run is writing this store; try again when it has finished"
+                        .into(),
+            }
+        }
         _ => Error::store(path, e),
     }
 }
@@ -124,7 +129,13 @@ fn now() -> String {
     Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn summarise(pipeline: &Pipeline, res: &Resolution, plan: &LoadPlan, progress: &Progress, _applied: bool) -> Summary {
+fn summarise(
+    pipeline: &Pipeline,
+    res: &Resolution,
+    plan: &LoadPlan,
+    progress: &Progress,
+    _applied: bool,
+) -> Summary {
     let mut sources: Vec<SourceSummary> = res
         .sources
         .iter()
@@ -146,7 +157,10 @@ fn summarise(pipeline: &Pipeline, res: &Resolution, plan: &LoadPlan, progress: &
     }
     for r in &res.records {
         for i in &r.issues {
-            *sources[r.source as usize].issues.entry(i.code.to_string()).or_default() += 1;
+            *sources[r.source as usize]
+                .issues
+                .entry(i.code.to_string())
+                .or_default() += 1;
         }
     }
     Summary {
@@ -189,7 +203,11 @@ impl fmt::Display for Summary {
             writeln!(f, "run {} loaded into {}", self.run_id, self.store)?;
         }
         writeln!(f)?;
-        writeln!(f, "{:<16} {:>10} {:>10} {:>12}  balance", "source", "read", "loaded", "quarantined")?;
+        writeln!(
+            f,
+            "{:<16} {:>10} {:>10} {:>12}  balance",
+            "source", "read", "loaded", "quarantined"
+        )?;
         for s in &self.sources {
             writeln!(
                 f,

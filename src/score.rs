@@ -83,11 +83,21 @@ pub struct ComparisonModel {
 }
 
 const fn lv(name: &'static str, m: f64, u: f64) -> Level {
-    Level { name, m, u, veto: false }
+    Level {
+        name,
+        m,
+        u,
+        veto: false,
+    }
 }
 
 const fn veto(name: &'static str, m: f64, u: f64) -> Level {
-    Level { name, m, u, veto: true }
+    Level {
+        name,
+        m,
+        u,
+        veto: true,
+    }
 }
 
 /// The model's parameters.
@@ -108,45 +118,63 @@ impl Model {
         let c = |comparison, levels: Vec<Level>| ComparisonModel { comparison, levels };
         Model {
             comparisons: vec![
-                c(GivenName, vec![
-                    lv("exact", 0.82, 0.01),
-                    lv("jaro_winkler_0.92", 0.10, 0.006),
-                    lv("jaro_winkler_0.80", 0.04, 0.03),
-                    lv("initial", 0.03, 0.05),
-                    veto("different", 0.01, 0.904),
-                ]),
-                c(FamilyName, vec![
-                    lv("exact", 0.85, 0.004),
-                    lv("jaro_winkler_0.92", 0.07, 0.004),
-                    lv("jaro_winkler_0.80", 0.03, 0.02),
-                    lv("different", 0.05, 0.972),
-                ]),
-                c(BirthDate, vec![
-                    lv("exact", 0.93, 0.0003),
-                    lv("one_component_or_swapped", 0.05, 0.005),
-                    veto("different", 0.02, 0.9947),
-                ]),
-                c(Email, vec![
-                    lv("exact", 0.60, 0.00001),
-                    lv("local_part", 0.05, 0.0005),
-                    lv("different", 0.35, 0.99949),
-                ]),
-                c(Phone, vec![
-                    lv("exact", 0.60, 0.0001),
-                    lv("last_7_digits", 0.03, 0.001),
-                    lv("different", 0.37, 0.9989),
-                ]),
-                c(Address, vec![
-                    lv("street_and_postcode", 0.65, 0.0005),
-                    lv("street_fuzzy_same_area", 0.10, 0.002),
-                    lv("same_postcode", 0.05, 0.01),
-                    lv("same_city", 0.05, 0.05),
-                    lv("different", 0.15, 0.9375),
-                ]),
-                c(Suffix, vec![
-                    lv("same", 0.99, 0.9),
-                    veto("conflict", 0.01, 0.1),
-                ]),
+                c(
+                    GivenName,
+                    vec![
+                        lv("exact", 0.82, 0.01),
+                        lv("jaro_winkler_0.92", 0.10, 0.006),
+                        lv("jaro_winkler_0.80", 0.04, 0.03),
+                        lv("initial", 0.03, 0.05),
+                        veto("different", 0.01, 0.904),
+                    ],
+                ),
+                c(
+                    FamilyName,
+                    vec![
+                        lv("exact", 0.85, 0.004),
+                        lv("jaro_winkler_0.92", 0.07, 0.004),
+                        lv("jaro_winkler_0.80", 0.03, 0.02),
+                        lv("different", 0.05, 0.972),
+                    ],
+                ),
+                c(
+                    BirthDate,
+                    vec![
+                        lv("exact", 0.93, 0.0003),
+                        lv("one_component_or_swapped", 0.05, 0.005),
+                        veto("different", 0.02, 0.9947),
+                    ],
+                ),
+                c(
+                    Email,
+                    vec![
+                        lv("exact", 0.60, 0.00001),
+                        lv("local_part", 0.05, 0.0005),
+                        lv("different", 0.35, 0.99949),
+                    ],
+                ),
+                c(
+                    Phone,
+                    vec![
+                        lv("exact", 0.60, 0.0001),
+                        lv("last_7_digits", 0.03, 0.001),
+                        lv("different", 0.37, 0.9989),
+                    ],
+                ),
+                c(
+                    Address,
+                    vec![
+                        lv("street_and_postcode", 0.65, 0.0005),
+                        lv("street_fuzzy_same_area", 0.10, 0.002),
+                        lv("same_postcode", 0.05, 0.01),
+                        lv("same_city", 0.05, 0.05),
+                        lv("different", 0.15, 0.9375),
+                    ],
+                ),
+                c(
+                    Suffix,
+                    vec![lv("same", 0.99, 0.9), veto("conflict", 0.01, 0.1)],
+                ),
             ],
             prior_weight: -10.0,
             threshold,
@@ -227,11 +255,12 @@ pub fn compare(c: Comparison, x: &MatchRecord, y: &MatchRecord) -> Option<usize>
             }
             Some(if x.phones.iter().any(|p| y.phones.contains(p)) {
                 0
-            } else if x
-                .phones
-                .iter()
-                .any(|p| p.len() >= 8 && y.phones.iter().any(|q| q.len() >= 8 && tail(p, 7) == tail(q, 7)))
-            {
+            } else if x.phones.iter().any(|p| {
+                p.len() >= 8
+                    && y.phones
+                        .iter()
+                        .any(|q| q.len() >= 8 && tail(p, 7) == tail(q, 7))
+            }) {
                 1
             } else {
                 2
@@ -314,7 +343,12 @@ impl ScoredPair {
     }
 }
 
-pub fn score_pair(model: &Model, x: &MatchRecord, y: &MatchRecord, pair: CandidatePair) -> ScoredPair {
+pub fn score_pair(
+    model: &Model,
+    x: &MatchRecord,
+    y: &MatchRecord,
+    pair: CandidatePair,
+) -> ScoredPair {
     let mut weight = model.prior_weight;
     let mut vetoed = false;
     let mut levels = Vec::with_capacity(model.comparisons.len());
@@ -340,11 +374,19 @@ pub fn score_pair(model: &Model, x: &MatchRecord, y: &MatchRecord, pair: Candida
 
 pub fn probability(weight: f64) -> f64 {
     let odds = weight.exp2();
-    if odds.is_infinite() { 1.0 } else { odds / (1.0 + odds) }
+    if odds.is_infinite() {
+        1.0
+    } else {
+        odds / (1.0 + odds)
+    }
 }
 
 /// Score every candidate pair in parallel; the output keeps the pairs' order.
-pub fn score_all(model: &Model, records: &[MatchRecord], pairs: &[CandidatePair]) -> Vec<ScoredPair> {
+pub fn score_all(
+    model: &Model,
+    records: &[MatchRecord],
+    pairs: &[CandidatePair],
+) -> Vec<ScoredPair> {
     pairs
         .par_iter()
         .map(|&p| score_pair(model, &records[p.a as usize], &records[p.b as usize], p))
@@ -411,19 +453,47 @@ mod tests {
     fn comparison_levels() {
         let a = person("robert", "smith", "1980-03-04", "bob.smith@example.com");
         let cases: &[(MatchRecord, Comparison, Option<usize>)] = &[
-            (person("bob", "smith", "", ""), Comparison::GivenName, Some(0)),
+            (
+                person("bob", "smith", "", ""),
+                Comparison::GivenName,
+                Some(0),
+            ),
             (person("robret", "", "", ""), Comparison::GivenName, Some(1)),
             (person("r", "", "", ""), Comparison::GivenName, Some(3)),
             (person("walter", "", "", ""), Comparison::GivenName, Some(4)),
             (person("", "smiht", "", ""), Comparison::FamilyName, Some(1)),
             (person("", "smyth", "", ""), Comparison::FamilyName, Some(2)),
-            (person("", "", "1980-04-03", ""), Comparison::BirthDate, Some(1)),
-            (person("", "", "1980-03-05", ""), Comparison::BirthDate, Some(1)),
-            (person("", "", "1975-01-01", ""), Comparison::BirthDate, Some(2)),
+            (
+                person("", "", "1980-04-03", ""),
+                Comparison::BirthDate,
+                Some(1),
+            ),
+            (
+                person("", "", "1980-03-05", ""),
+                Comparison::BirthDate,
+                Some(1),
+            ),
+            (
+                person("", "", "1975-01-01", ""),
+                Comparison::BirthDate,
+                Some(2),
+            ),
             (person("", "", "", ""), Comparison::BirthDate, None),
-            (person("", "", "", "bob.smith@example.org"), Comparison::Email, Some(1)),
-            (person("", "", "", "bob@example.org"), Comparison::Email, Some(2)),
-            (person("", "", "", "bob.smith@example.com"), Comparison::Email, Some(0)),
+            (
+                person("", "", "", "bob.smith@example.org"),
+                Comparison::Email,
+                Some(1),
+            ),
+            (
+                person("", "", "", "bob@example.org"),
+                Comparison::Email,
+                Some(2),
+            ),
+            (
+                person("", "", "", "bob.smith@example.com"),
+                Comparison::Email,
+                Some(0),
+            ),
         ];
         for (b, c, want) in cases {
             assert_eq!(compare(*c, &a, b), *want, "{c:?} {b:?}");

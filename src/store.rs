@@ -137,12 +137,17 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
     )
     .map_err(|e| Error::store(path, e))?;
     let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+            [],
+            |r| r.get(0),
+        )
         .map_err(|e| Error::store(path, e))?;
     if tables > 0 {
         check_version(&conn, path, false)?;
     }
-    conn.execute_batch(SCHEMA).map_err(|e| Error::store(path, e))?;
+    conn.execute_batch(SCHEMA)
+        .map_err(|e| Error::store(path, e))?;
     check_version(&conn, path, true)?;
     Ok(conn)
 }
@@ -188,7 +193,11 @@ fn check_version(conn: &Connection, path: &Path, set: bool) -> Result<()> {
         });
     }
     let v: Option<String> = conn
-        .query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(|e| Error::store(path, e))?;
     match v {
@@ -271,7 +280,12 @@ impl rusqlite::types::FromSql for Cell {
 pub type TableRows = std::collections::HashMap<Vec<Cell>, Vec<Cell>>;
 
 /// Read `cols` of `table`, keyed by the first `pk` columns.
-pub fn read_table(conn: &Connection, table: &str, cols: &[&str], pk: usize) -> rusqlite::Result<TableRows> {
+pub fn read_table(
+    conn: &Connection,
+    table: &str,
+    cols: &[&str],
+    pk: usize,
+) -> rusqlite::Result<TableRows> {
     let sql = format!("SELECT {} FROM {table}", cols.join(", "));
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query([])?;
@@ -299,7 +313,10 @@ mod tests {
         drop(open_rw(&p).unwrap());
         drop(open_rw(&p).unwrap());
         let ro = open_ro(&p).unwrap().unwrap();
-        assert_eq!(meta_get(&ro, "schema_version").unwrap().as_deref(), Some("1"));
+        assert_eq!(
+            meta_get(&ro, "schema_version").unwrap().as_deref(),
+            Some("1")
+        );
         let cols: Vec<String> = ro
             .prepare("SELECT name FROM pragma_table_info('customers')")
             .unwrap()
@@ -316,7 +333,10 @@ mod tests {
     fn refuses_a_foreign_database() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("other.db");
-        Connection::open(&p).unwrap().execute_batch("CREATE TABLE t(x)").unwrap();
+        Connection::open(&p)
+            .unwrap()
+            .execute_batch("CREATE TABLE t(x)")
+            .unwrap();
         let e = open_ro(&p).unwrap_err().to_string();
         assert!(e.contains("not a crmfuse store"), "{e}");
         let e = open_rw(&p).unwrap_err().to_string();

@@ -59,37 +59,67 @@ pub fn survive(
         if candidates.is_empty() {
             continue;
         }
-        let mut decided = if candidates.len() == 1 { Some("only_source") } else { None };
+        let mut decided = if candidates.len() == 1 {
+            Some("only_source")
+        } else {
+            None
+        };
         for &rule in &rules.order {
             if decided.is_some() {
                 break;
             }
             let narrowed: Vec<u32> = match rule {
                 SurvivorRule::Owner => {
-                    let Some(owners) = rules.owners.get(&group) else { continue };
+                    let Some(owners) = rules.owners.get(&group) else {
+                        continue;
+                    };
                     let rank = |i: &u32| {
                         let name = &sources[records[*i as usize].source as usize].name;
                         owners.iter().position(|o| o == name)
                     };
                     match candidates.iter().filter_map(rank).min() {
-                        Some(best) => candidates.iter().copied().filter(|i| rank(i) == Some(best)).collect(),
+                        Some(best) => candidates
+                            .iter()
+                            .copied()
+                            .filter(|i| rank(i) == Some(best))
+                            .collect(),
                         None => continue,
                     }
                 }
                 SurvivorRule::MostRecent => {
-                    let Some(best) = candidates.iter().filter_map(|&i| records[i as usize].recency()).max() else {
+                    let Some(best) = candidates
+                        .iter()
+                        .filter_map(|&i| records[i as usize].recency())
+                        .max()
+                    else {
                         continue;
                     };
-                    candidates.iter().copied().filter(|&i| records[i as usize].recency() == Some(best)).collect()
+                    candidates
+                        .iter()
+                        .copied()
+                        .filter(|&i| records[i as usize].recency() == Some(best))
+                        .collect()
                 }
                 SurvivorRule::Trust => {
                     let trust = |i: u32| sources[records[i as usize].source as usize].trust;
-                    let best = candidates.iter().map(|&i| trust(i)).min().unwrap_or(u32::MAX);
-                    candidates.iter().copied().filter(|&i| trust(i) == best).collect()
+                    let best = candidates
+                        .iter()
+                        .map(|&i| trust(i))
+                        .min()
+                        .unwrap_or(u32::MAX);
+                    candidates
+                        .iter()
+                        .copied()
+                        .filter(|&i| trust(i) == best)
+                        .collect()
                 }
                 SurvivorRule::MostComplete => {
                     let best = candidates.iter().map(|&i| filled(i)).max().unwrap_or(0);
-                    candidates.iter().copied().filter(|&i| filled(i) == best).collect()
+                    candidates
+                        .iter()
+                        .copied()
+                        .filter(|&i| filled(i) == best)
+                        .collect()
                 }
             };
             if narrowed.len() == 1 {
@@ -104,7 +134,10 @@ pub fn survive(
         for &f in fields {
             if let Some(v) = records[chosen as usize].golden_value(f) {
                 golden.values[f.index()] = Some(v);
-                golden.lineage[f.index()] = Some(Lineage { record: chosen, rule });
+                golden.lineage[f.index()] = Some(Lineage {
+                    record: chosen,
+                    rule,
+                });
             }
         }
     }
@@ -124,7 +157,12 @@ mod tests {
             path: "x".into(),
             format: SourceFormat::Csv,
             mapping_path: "m".into(),
-            mapping: crate::mapping::Mapping::parse(std::path::Path::new("m"), "key = \"id\"\n", SourceFormat::Csv).unwrap(),
+            mapping: crate::mapping::Mapping::parse(
+                std::path::Path::new("m"),
+                "key = \"id\"\n",
+                SourceFormat::Csv,
+            )
+            .unwrap(),
             trust,
             shadow: false,
             on_disappear: DisappearPolicy::Detach,
@@ -144,30 +182,57 @@ mod tests {
     #[test]
     fn rule_chain_decides_and_is_recorded() {
         let sources = vec![source("erp", 1), source("shop", 2)];
-        let records = vec![rec(0, "old@x.de", "Berlin", Some(10)), rec(1, "new@x.de", "", Some(20))];
+        let records = vec![
+            rec(0, "old@x.de", "Berlin", Some(10)),
+            rec(1, "new@x.de", "", Some(20)),
+        ];
         let mut owners = BTreeMap::new();
         owners.insert(FieldGroup::Address, vec!["erp".to_string()]);
-        let rules = SurvivorshipConfig { owners, ..SurvivorshipConfig::default() };
+        let rules = SurvivorshipConfig {
+            owners,
+            ..SurvivorshipConfig::default()
+        };
         let g = survive(&records, &[0, 1], &rules, &sources);
         // Nobody owns e-mail: the most recent record wins.
         assert_eq!(g.get(GoldenField::Email), Some("new@x.de"));
-        assert_eq!(g.lineage[GoldenField::Email.index()], Some(Lineage { record: 1, rule: "most_recent" }));
+        assert_eq!(
+            g.lineage[GoldenField::Email.index()],
+            Some(Lineage {
+                record: 1,
+                rule: "most_recent"
+            })
+        );
         // Only one record has a city.
         assert_eq!(g.get(GoldenField::City), Some("Berlin"));
-        assert_eq!(g.lineage[GoldenField::City.index()].as_ref().unwrap().rule, "only_source");
+        assert_eq!(
+            g.lineage[GoldenField::City.index()].as_ref().unwrap().rule,
+            "only_source"
+        );
     }
 
     #[test]
     fn owner_beats_recency_and_ties_break_by_record_order() {
         let sources = vec![source("erp", 1), source("shop", 1)];
-        let records = vec![rec(1, "a@x.de", "Hamburg", None), rec(0, "b@x.de", "Bremen", None)];
+        let records = vec![
+            rec(1, "a@x.de", "Hamburg", None),
+            rec(0, "b@x.de", "Bremen", None),
+        ];
         let mut owners = BTreeMap::new();
         owners.insert(FieldGroup::Address, vec!["erp".to_string()]);
-        let rules = SurvivorshipConfig { owners, ..SurvivorshipConfig::default() };
+        let rules = SurvivorshipConfig {
+            owners,
+            ..SurvivorshipConfig::default()
+        };
         let g = survive(&records, &[0, 1], &rules, &sources);
         assert_eq!(g.get(GoldenField::City), Some("Bremen"));
-        assert_eq!(g.lineage[GoldenField::City.index()].as_ref().unwrap().rule, "owner");
+        assert_eq!(
+            g.lineage[GoldenField::City.index()].as_ref().unwrap().rule,
+            "owner"
+        );
         assert_eq!(g.get(GoldenField::Email), Some("a@x.de"));
-        assert_eq!(g.lineage[GoldenField::Email.index()].as_ref().unwrap().rule, "tie_break");
+        assert_eq!(
+            g.lineage[GoldenField::Email.index()].as_ref().unwrap().rule,
+            "tie_break"
+        );
     }
 }

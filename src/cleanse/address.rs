@@ -5,19 +5,84 @@ use super::text::{fold_key, normalize};
 
 /// Country names and codes to ISO 3166-1 alpha-2.
 const COUNTRIES: &[(&str, &[&str])] = &[
-    ("DE", &["de", "deu", "germany", "deutschland", "allemagne", "bundesrepublik deutschland", "brd"]),
-    ("AT", &["at", "aut", "austria", "osterreich", "oesterreich", "autriche"]),
-    ("CH", &["ch", "che", "switzerland", "schweiz", "suisse", "svizzera"]),
-    ("GB", &["gb", "gbr", "uk", "united kingdom", "great britain", "england", "scotland", "wales", "grossbritannien", "royaume uni"]),
-    ("US", &["us", "usa", "united states", "united states of america", "vereinigte staaten", "etats unis", "america"]),
+    (
+        "DE",
+        &[
+            "de",
+            "deu",
+            "germany",
+            "deutschland",
+            "allemagne",
+            "bundesrepublik deutschland",
+            "brd",
+        ],
+    ),
+    (
+        "AT",
+        &[
+            "at",
+            "aut",
+            "austria",
+            "osterreich",
+            "oesterreich",
+            "autriche",
+        ],
+    ),
+    (
+        "CH",
+        &["ch", "che", "switzerland", "schweiz", "suisse", "svizzera"],
+    ),
+    (
+        "GB",
+        &[
+            "gb",
+            "gbr",
+            "uk",
+            "united kingdom",
+            "great britain",
+            "england",
+            "scotland",
+            "wales",
+            "grossbritannien",
+            "royaume uni",
+        ],
+    ),
+    (
+        "US",
+        &[
+            "us",
+            "usa",
+            "united states",
+            "united states of america",
+            "vereinigte staaten",
+            "etats unis",
+            "america",
+        ],
+    ),
     ("FR", &["fr", "fra", "france", "frankreich"]),
-    ("NL", &["nl", "nld", "netherlands", "niederlande", "holland", "pays bas"]),
+    (
+        "NL",
+        &[
+            "nl",
+            "nld",
+            "netherlands",
+            "niederlande",
+            "holland",
+            "pays bas",
+        ],
+    ),
     ("BE", &["be", "bel", "belgium", "belgien", "belgique"]),
     ("IT", &["it", "ita", "italy", "italien", "italie", "italia"]),
-    ("ES", &["es", "esp", "spain", "spanien", "espagne", "espana"]),
+    (
+        "ES",
+        &["es", "esp", "spain", "spanien", "espagne", "espana"],
+    ),
     ("PL", &["pl", "pol", "poland", "polen", "pologne", "polska"]),
     ("DK", &["dk", "dnk", "denmark", "danemark", "danmark"]),
-    ("SE", &["se", "swe", "sweden", "schweden", "suede", "sverige"]),
+    (
+        "SE",
+        &["se", "swe", "sweden", "schweden", "suede", "sverige"],
+    ),
     ("IE", &["ie", "irl", "ireland", "irland", "irlande"]),
     ("LU", &["lu", "lux", "luxembourg", "luxemburg"]),
     ("CA", &["ca", "can", "canada", "kanada"]),
@@ -70,8 +135,7 @@ pub fn standardise_street(raw: &str, _country: Option<&str>) -> String {
 
 /// The key street lines are matched on: the standard form, folded.
 pub fn street_key(raw: &str, country: Option<&str>) -> String {
-    fold_key(&standardise_street(raw, country))
-        .replace("str ", "str")
+    fold_key(&standardise_street(raw, country)).replace("str ", "str")
 }
 
 /// Upper-case, single spaces; validated for countries whose format is known.
@@ -83,14 +147,19 @@ pub fn normalise_postcode(raw: &str, country: Option<&str>) -> Result<String, Is
         .to_uppercase();
     let digits = |n: usize| compact.len() == n && compact.chars().all(|c| c.is_ascii_digit());
     match country {
-        Some("DE") | Some("FR") => digits(5).then_some(compact.clone()).ok_or("postcode.invalid"),
-        Some("AT") | Some("CH") => digits(4).then_some(compact.clone()).ok_or("postcode.invalid"),
+        Some("DE") | Some("FR") => digits(5)
+            .then_some(compact.clone())
+            .ok_or("postcode.invalid"),
+        Some("AT") | Some("CH") => digits(4)
+            .then_some(compact.clone())
+            .ok_or("postcode.invalid"),
         Some("US") => {
             let ok = digits(5)
                 || (compact.len() == 10
                     && compact.as_bytes()[5] == b'-'
                     && compact.chars().filter(char::is_ascii_digit).count() == 9);
-            ok.then(|| compact[..5].to_string()).ok_or("postcode.invalid")
+            ok.then(|| compact[..5].to_string())
+                .ok_or("postcode.invalid")
         }
         Some("GB") => {
             let n = compact.len();
@@ -112,17 +181,33 @@ mod tests {
 
     #[test]
     fn countries() {
-        for (raw, want) in [("Deutschland", Some("DE")), ("Österreich", Some("AT")), ("UK", Some("GB")), ("U.S.A.", Some("US")), ("de", Some("DE")), ("Atlantis", None)] {
+        for (raw, want) in [
+            ("Deutschland", Some("DE")),
+            ("Österreich", Some("AT")),
+            ("UK", Some("GB")),
+            ("U.S.A.", Some("US")),
+            ("de", Some("DE")),
+            ("Atlantis", None),
+        ] {
             assert_eq!(country_code(raw), want, "{raw}");
         }
     }
 
     #[test]
     fn streets() {
-        for (raw, want) in [("12 Main Street", "12 Main St"), ("Hauptstraße 5", "Hauptstr. 5"), ("Hauptstrasse 5", "Hauptstr. 5"), ("Hauptstr. 5", "Hauptstr. 5"), ("5 Elm Avenue", "5 Elm Ave")] {
+        for (raw, want) in [
+            ("12 Main Street", "12 Main St"),
+            ("Hauptstraße 5", "Hauptstr. 5"),
+            ("Hauptstrasse 5", "Hauptstr. 5"),
+            ("Hauptstr. 5", "Hauptstr. 5"),
+            ("5 Elm Avenue", "5 Elm Ave"),
+        ] {
             assert_eq!(standardise_street(raw, None), want, "{raw}");
         }
-        assert_eq!(street_key("Hauptstraße 5", Some("DE")), street_key("Hauptstr. 5", Some("DE")));
+        assert_eq!(
+            street_key("Hauptstraße 5", Some("DE")),
+            street_key("Hauptstr. 5", Some("DE"))
+        );
     }
 
     #[test]
@@ -138,7 +223,11 @@ mod tests {
             ("ab 12", None, Ok("AB12")),
         ];
         for (raw, c, want) in cases {
-            assert_eq!(normalise_postcode(raw, *c).as_deref(), want.as_deref(), "{raw}");
+            assert_eq!(
+                normalise_postcode(raw, *c).as_deref(),
+                want.as_deref(),
+                "{raw}"
+            );
         }
     }
 }

@@ -54,7 +54,12 @@ pub fn parse_timestamp(raw: &str, format: Option<&str>) -> Result<i64, IssueCode
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&Utc).timestamp());
     }
-    for f in ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%d.%m.%Y %H:%M",
+    ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
             return Ok(t.and_utc().timestamp());
         }
@@ -65,7 +70,8 @@ pub fn parse_timestamp(raw: &str, format: Option<&str>) -> Result<i64, IssueCode
 }
 
 fn midnight(d: NaiveDate) -> i64 {
-    d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp())
+    d.and_hms_opt(0, 0, 0)
+        .map_or(0, |t| t.and_utc().timestamp())
 }
 
 #[cfg(test)]
@@ -97,15 +103,27 @@ mod tests {
     fn birth_date_checks() {
         let today = d(2026, 11, 23);
         assert_eq!(check_birth_date(d(2030, 1, 1), today), Some("dob.future"));
-        assert_eq!(check_birth_date(d(1850, 1, 1), today), Some("dob.implausible"));
+        assert_eq!(
+            check_birth_date(d(1850, 1, 1), today),
+            Some("dob.implausible")
+        );
         assert_eq!(check_birth_date(d(1980, 1, 1), today), None);
     }
 
     #[test]
     fn timestamps() {
-        assert_eq!(parse_timestamp("2021-03-04T10:22:00Z", None), Ok(1614853320));
-        assert_eq!(parse_timestamp("2021-03-04T11:22:00+01:00", None), Ok(1614853320));
-        assert_eq!(parse_timestamp("04.03.2021 10:22", Some("%d.%m.%Y %H:%M")), Ok(1614853320));
+        assert_eq!(
+            parse_timestamp("2021-03-04T10:22:00Z", None),
+            Ok(1614853320)
+        );
+        assert_eq!(
+            parse_timestamp("2021-03-04T11:22:00+01:00", None),
+            Ok(1614853320)
+        );
+        assert_eq!(
+            parse_timestamp("04.03.2021 10:22", Some("%d.%m.%Y %H:%M")),
+            Ok(1614853320)
+        );
         assert_eq!(parse_timestamp("2021-03-04", None), Ok(1614816000));
         assert!(parse_timestamp("soon", None).is_err());
     }

@@ -60,7 +60,11 @@ fn valid_domain(domain: &str) -> bool {
 /// Gmail ignores dots and `+tags` in the local part; most providers ignore `+tags`.
 fn match_key(local: &str, domain: &str) -> String {
     let local = local.split('+').next().unwrap_or(local);
-    let domain = if domain == "googlemail.com" { "gmail.com" } else { domain };
+    let domain = if domain == "googlemail.com" {
+        "gmail.com"
+    } else {
+        domain
+    };
     if domain == "gmail.com" {
         format!("{}@{domain}", local.replace('.', ""))
     } else {
@@ -75,14 +79,30 @@ mod tests {
     #[test]
     fn emails() {
         let cases: &[(&str, &str, Option<&str>)] = &[
-            (" Anna.Schmidt@Example.COM ", "anna.schmidt@example.com", Some("anna.schmidt@example.com")),
-            ("a.b.c+news@gmail.com", "a.b.c+news@gmail.com", Some("abc@gmail.com")),
-            ("ABC@googlemail.com", "abc@googlemail.com", Some("abc@gmail.com")),
+            (
+                " Anna.Schmidt@Example.COM ",
+                "anna.schmidt@example.com",
+                Some("anna.schmidt@example.com"),
+            ),
+            (
+                "a.b.c+news@gmail.com",
+                "a.b.c+news@gmail.com",
+                Some("abc@gmail.com"),
+            ),
+            (
+                "ABC@googlemail.com",
+                "abc@googlemail.com",
+                Some("abc@gmail.com"),
+            ),
             ("max.mustermann@@web.de", "max.mustermann@@web.de", None),
             ("no-at-sign.example.com", "no-at-sign.example.com", None),
             ("x@localhost", "x@localhost", None),
             ("x..y@example.com", "x..y@example.com", None),
-            ("<info@example.org>", "info@example.org", Some("info@example.org")),
+            (
+                "<info@example.org>",
+                "info@example.org",
+                Some("info@example.org"),
+            ),
         ];
         for (raw, value, key) in cases {
             let e = cleanse_email(raw);

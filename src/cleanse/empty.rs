@@ -2,7 +2,18 @@
 
 /// Tokens that mean empty in every source, compared case-insensitively after trimming.
 pub const DEFAULT_EMPTY_TOKENS: &[&str] = &[
-    "", "null", "none", "n/a", "na", "-", "--", "0000-00-00", "nil", "#n/a", "(null)", "?",
+    "",
+    "null",
+    "none",
+    "n/a",
+    "na",
+    "-",
+    "--",
+    "0000-00-00",
+    "nil",
+    "#n/a",
+    "(null)",
+    "?",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -28,7 +39,7 @@ impl EmptyTokens {
             return false;
         }
         let lower = v.to_lowercase();
-        DEFAULT_EMPTY_TOKENS.contains(&lower.as_str()) || self.extra.iter().any(|t| *t == lower)
+        DEFAULT_EMPTY_TOKENS.contains(&lower.as_str()) || self.extra.contains(&lower)
     }
 }
 
@@ -39,7 +50,19 @@ mod tests {
     #[test]
     fn empties() {
         let t = EmptyTokens::new(&["n.v.".into(), " Unbekannt ".into()]);
-        for v in ["", "  ", "\t", "N/A", "n/a", "NULL", "-", "0000-00-00", "None", "n.v.", "unbekannt"] {
+        for v in [
+            "",
+            "  ",
+            "\t",
+            "N/A",
+            "n/a",
+            "NULL",
+            "-",
+            "0000-00-00",
+            "None",
+            "n.v.",
+            "unbekannt",
+        ] {
             assert!(t.is_empty(v), "{v:?}");
         }
         for v in ["0", "Anna", "n", "--x", "2020-01-01"] {

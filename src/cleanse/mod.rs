@@ -38,7 +38,11 @@ impl<'a> CleanseContext<'a> {
         self.mapping
             .field(field)
             .and_then(|f| f.format.as_deref())
-            .or(self.mapping.date_format.as_deref().filter(|_| field == Field::BirthDate))
+            .or(self
+                .mapping
+                .date_format
+                .as_deref()
+                .filter(|_| field == Field::BirthDate))
     }
 }
 
@@ -61,15 +65,15 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     };
 
     // Country first: postcodes and phones are read in its light.
-    let country = record.first(Field::Country).map(|raw| {
-        match address::country_code(raw) {
+    let country = record
+        .first(Field::Country)
+        .map(|raw| match address::country_code(raw) {
             Some(code) => Value::valid(code.to_string(), code.to_string()),
             None => {
                 flag(Field::Country, &["country.unknown"]);
                 Value::invalid(text::normalize(raw))
             }
-        }
-    });
+        });
     let country_code = country.as_ref().and_then(|v| v.key.clone());
     c.country = country;
 
@@ -94,10 +98,23 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
             .filter(|s| !s.is_empty())
     };
     let given = part(Field::GivenName, &parsed.given);
-    let family = part(Field::FamilyName, &parsed.family);
-    c.title = record.first(Field::Title).map(text::normalize).or(parsed.title.clone());
+    let (family, family_suffix) = match part(Field::FamilyName, &parsed.family) {
+        Some(f) => {
+            let (f, s) = name::split_suffix(&f);
+            (Some(f), s)
+        }
+        None => (None, None),
+    };
+    c.title = record
+        .first(Field::Title)
+        .map(text::normalize)
+        .or(parsed.title.clone());
     c.middle_name = part(Field::MiddleName, &parsed.middle);
-    c.suffix = record.first(Field::Suffix).map(text::normalize).or(parsed.suffix.clone());
+    c.suffix = record
+        .first(Field::Suffix)
+        .map(text::normalize)
+        .or(parsed.suffix.clone())
+        .or(family_suffix);
     c.given_name = given.map(|g| {
         let k = name::name_key(&g);
         Value::valid(g, k)
@@ -126,7 +143,9 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
             });
         }
     }
-    let region = country_code.as_deref().or(ctx.mapping.phone_region.as_deref());
+    let region = country_code
+        .as_deref()
+        .or(ctx.mapping.phone_region.as_deref());
     for raw in record.all(Field::Phone) {
         let p = phone::cleanse_phone(raw, region);
         flag(Field::Phone, &p.issues);
@@ -187,7 +206,10 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         let key = text::fold_key(&display);
         Value::valid(display, key)
     });
-    for (field, slot) in [(Field::CreatedAt, &mut c.created_at), (Field::UpdatedAt, &mut c.updated_at)] {
+    for (field, slot) in [
+        (Field::CreatedAt, &mut c.created_at),
+        (Field::UpdatedAt, &mut c.updated_at),
+    ] {
         if let Some(raw) = record.first(field) {
             match date::parse_timestamp(raw, ctx.format(field)) {
                 Ok(t) => *slot = Some(t),
@@ -256,7 +278,10 @@ mod tests {
             &ctx,
         );
         assert_eq!(c.full_name.as_deref(), Some("Hans Müller"));
-        assert_eq!(c.family_name.as_ref().unwrap().key.as_deref(), Some("muller"));
+        assert_eq!(
+            c.family_name.as_ref().unwrap().key.as_deref(),
+            Some("muller")
+        );
         assert_eq!(c.emails[0].key.as_deref(), Some("hans@example.de"));
         assert_eq!(c.emails[1].key, None);
         assert_eq!(c.phones[0].key.as_deref(), Some("+49301234567"));
@@ -264,7 +289,15 @@ mod tests {
         assert_eq!(c.country.as_ref().unwrap().display, "DE");
         assert_eq!(c.marketing_consent, Some(true));
         let codes: Vec<&str> = c.issues.iter().map(|i| i.code).collect();
-        assert_eq!(codes, ["email.invalid", "phone.invalid", "postcode.invalid", "dob.future"]);
+        assert_eq!(
+            codes,
+            [
+                "email.invalid",
+                "phone.invalid",
+                "postcode.invalid",
+                "dob.future"
+            ]
+        );
         assert_eq!(c.birth_date.as_ref().unwrap().key, None);
     }
 }

@@ -24,12 +24,18 @@ pub struct PersonName {
 impl PersonName {
     /// `Dr Anna M. van der Berg Jr`
     pub fn display(&self) -> String {
-        [&self.title, &self.given, &self.middle, &self.family, &self.suffix]
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join(" ")
+        [
+            &self.title,
+            &self.given,
+            &self.middle,
+            &self.family,
+            &self.suffix,
+        ]
+        .into_iter()
+        .flatten()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(" ")
     }
 }
 
@@ -37,8 +43,13 @@ const TITLES: &[&str] = &[
     "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "herr", "frau", "mme", "mlle", "m", "sir",
     "dame", "rev", "dipl-ing", "ing",
 ];
-const SUFFIXES: &[&str] = &["jr", "sr", "ii", "iii", "iv", "junior", "senior", "phd", "md"];
-const PARTICLES: &[&str] = &["van", "von", "der", "den", "de", "la", "le", "du", "da", "di", "zu", "ten", "ter", "del", "dos", "des"];
+const SUFFIXES: &[&str] = &[
+    "jr", "sr", "ii", "iii", "iv", "junior", "senior", "phd", "md",
+];
+const PARTICLES: &[&str] = &[
+    "van", "von", "der", "den", "de", "la", "le", "du", "da", "di", "zu", "ten", "ter", "del",
+    "dos", "des",
+];
 
 fn bare(token: &str) -> String {
     token.trim_end_matches('.').to_lowercase()
@@ -64,7 +75,9 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
     let mut tokens: Vec<&str> = rest.split_whitespace().collect();
     let mut titles = Vec::new();
     while let Some(t) = tokens.first() {
-        if TITLES.contains(&bare(t).as_str()) && tokens.len() > 1 || (TITLES.contains(&bare(t).as_str()) && family_part.is_some()) {
+        if TITLES.contains(&bare(t).as_str()) && tokens.len() > 1
+            || (TITLES.contains(&bare(t).as_str()) && family_part.is_some())
+        {
             titles.push(proper_case(t));
             tokens.remove(0);
         } else {
@@ -108,7 +121,9 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
             }
         }
     };
-    name.family = family.filter(|f| !f.is_empty()).map(|f| clean_name_part(&f));
+    name.family = family
+        .filter(|f| !f.is_empty())
+        .map(|f| clean_name_part(&f));
     let mut it = tokens.into_iter();
     name.given = it.next().map(clean_name_part);
     let middle: Vec<String> = it.map(clean_name_part).collect();
@@ -132,6 +147,17 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
     (name, issues)
 }
 
+/// A family name with a generational suffix written into it (`Miller Jr`), split.
+pub fn split_suffix(family: &str) -> (String, Option<String>) {
+    let tokens: Vec<&str> = family.split_whitespace().collect();
+    match tokens.split_last() {
+        Some((last, rest)) if !rest.is_empty() && SUFFIXES.contains(&bare(last).as_str()) => {
+            (rest.join(" "), Some(suffix_case(last)))
+        }
+        _ => (family.to_string(), None),
+    }
+}
+
 fn suffix_case(t: &str) -> String {
     let b = bare(t);
     match b.as_str() {
@@ -153,7 +179,7 @@ pub fn clean_name_part(raw: &str) -> String {
     if has_lower && has_upper {
         return s;
     }
-    let words: Vec<String> = s.split(' ').map(|w| proper_case(w)).collect();
+    let words: Vec<String> = s.split(' ').map(proper_case).collect();
     let n = words.len();
     words
         .into_iter()
@@ -220,16 +246,52 @@ mod tests {
     fn parses_names() {
         use NameOrder::*;
         let cases: &[(&str, NameOrder, [Option<&str>; 5])] = &[
-            ("John Smith", Auto, [None, Some("John"), None, Some("Smith"), None]),
-            ("SMITH, JOHN", Auto, [None, Some("John"), None, Some("Smith"), None]),
-            ("Müller, Hans P.", LastFirst, [None, Some("Hans"), Some("P."), Some("Müller"), None]),
-            ("Dr. Anna van der Berg", Auto, [Some("Dr."), Some("Anna"), None, Some("van der Berg"), None]),
-            ("Robert Miller Jr.", Auto, [None, Some("Robert"), None, Some("Miller"), Some("Jr")]),
-            ("MILLER JR, ROBERT", Auto, [None, Some("Robert"), None, Some("Miller"), Some("Jr")]),
-            ("MCDONALD, RONALD", Auto, [None, Some("Ronald"), None, Some("McDonald"), None]),
-            ("o'brien, sean", Auto, [None, Some("Sean"), None, Some("O'Brien"), None]),
+            (
+                "John Smith",
+                Auto,
+                [None, Some("John"), None, Some("Smith"), None],
+            ),
+            (
+                "SMITH, JOHN",
+                Auto,
+                [None, Some("John"), None, Some("Smith"), None],
+            ),
+            (
+                "Müller, Hans P.",
+                LastFirst,
+                [None, Some("Hans"), Some("P."), Some("Müller"), None],
+            ),
+            (
+                "Dr. Anna van der Berg",
+                Auto,
+                [Some("Dr."), Some("Anna"), None, Some("van der Berg"), None],
+            ),
+            (
+                "Robert Miller Jr.",
+                Auto,
+                [None, Some("Robert"), None, Some("Miller"), Some("Jr")],
+            ),
+            (
+                "MILLER JR, ROBERT",
+                Auto,
+                [None, Some("Robert"), None, Some("Miller"), Some("Jr")],
+            ),
+            (
+                "MCDONALD, RONALD",
+                Auto,
+                [None, Some("Ronald"), None, Some("McDonald"), None],
+            ),
+            (
+                "o'brien, sean",
+                Auto,
+                [None, Some("Sean"), None, Some("O'Brien"), None],
+            ),
             ("Madonna", Auto, [None, None, None, Some("Madonna"), None]),
-            ("MUELLER HANS", LastFirst, [None, Some("Hans"), None, Some("Mueller"), None]),
+            (
+                "MUELLER HANS",
+                LastFirst,
+                [None, Some("Hans"), None, Some("Mueller"), None],
+            ),
         ];
         for (raw, order, want) in cases {
             let (n, issues) = parse_full_name(raw, *order);
@@ -239,13 +301,36 @@ mod tests {
     }
 
     #[test]
+    fn suffix_in_family_name() {
+        assert_eq!(
+            split_suffix("Miller Jr"),
+            ("Miller".to_string(), Some("Jr".to_string()))
+        );
+        assert_eq!(
+            split_suffix("Miller III"),
+            ("Miller".to_string(), Some("III".to_string()))
+        );
+        assert_eq!(split_suffix("Jr"), ("Jr".to_string(), None));
+        assert_eq!(
+            split_suffix("van der Berg"),
+            ("van der Berg".to_string(), None)
+        );
+    }
+
+    #[test]
     fn empty_name_is_flagged() {
         assert_eq!(parse_full_name("  ", NameOrder::Auto).1, vec!["name.empty"]);
     }
 
     #[test]
     fn keys_fold_transliterations() {
-        for (a, b) in [("Müller", "Mueller"), ("Müller", "MULLER"), ("Zoë", "Zoe"), ("O'Brien", "OBrien"), ("van der Berg", "Van Der Berg")] {
+        for (a, b) in [
+            ("Müller", "Mueller"),
+            ("Müller", "MULLER"),
+            ("Zoë", "Zoe"),
+            ("O'Brien", "OBrien"),
+            ("van der Berg", "Van Der Berg"),
+        ] {
             assert_eq!(name_key(a), name_key(b), "{a} {b}");
         }
         assert_ne!(name_key("Schmidt"), name_key("Schmitt"));

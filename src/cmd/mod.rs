@@ -1,5 +1,6 @@
 //! CLI verbs, one file each.
 
+mod evaluate;
 mod explain;
 mod run;
 
@@ -11,7 +12,11 @@ use clap::{Args, Parser, Subcommand};
 use crmfuse::config::Pipeline;
 
 #[derive(Parser)]
-#[command(name = "crmfuse", version, about = "Consolidate customer data from siloed systems into one trustworthy CRM store")]
+#[command(
+    name = "crmfuse",
+    version,
+    about = "Consolidate customer data from siloed systems into one trustworthy CRM store"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -23,12 +28,15 @@ enum Command {
     Run(run::RunArgs),
     /// Show a customer's golden profile, source records, links with evidence, and lineage.
     Explain(explain::ExplainArgs),
+    /// Compare the store's customers with a truth file: precision, recall, F1.
+    Evaluate(evaluate::EvaluateArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(a) => run::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
     }
 }
 
@@ -48,7 +56,9 @@ impl StoreArgs {
         match (&self.store, &self.config) {
             (Some(s), _) => Ok(s.clone()),
             (None, Some(c)) => Ok(load_pipeline(c)?.store_path),
-            (None, None) => anyhow::bail!("name the pipeline config (CONFIG) or the store (--store PATH)"),
+            (None, None) => {
+                anyhow::bail!("name the pipeline config (CONFIG) or the store (--store PATH)")
+            }
         }
     }
 }

@@ -44,11 +44,13 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
         .from_reader(body);
 
     let mut header = ::csv::ByteRecord::new();
-    let header_ok = reader.read_byte_record(&mut header).map_err(|e| Error::Input {
-        path: path.to_path_buf(),
-        line: mapping.header_line,
-        message: format!("cannot read the header row: {e}"),
-    })?;
+    let header_ok = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            line: mapping.header_line,
+            message: format!("cannot read the header row: {e}"),
+        })?;
     if !header_ok {
         return Err(Error::Input {
             path: path.to_path_buf(),
@@ -91,7 +93,11 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
                 let end = (reader.position().byte() as usize).min(body.len());
                 let raw = &body[start.min(end)..end];
                 // Skip leading blank lines that the reader passed over.
-                let lead = raw.iter().take_while(|b| **b == b'\r' || **b == b'\n').filter(|b| **b == b'\n').count() as u64;
+                let lead = raw
+                    .iter()
+                    .take_while(|b| **b == b'\r' || **b == b'\n')
+                    .filter(|b| **b == b'\n')
+                    .count() as u64;
                 let line = line + lead;
                 if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
                     continue; // a blank line is not a row
@@ -190,7 +196,16 @@ impl ColumnPlan {
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| *i != key && !fields.iter().any(|(_, f)| f == i))
-                .map(|(i, c)| (i, if c.is_empty() { format!("column_{}", i + 1) } else { c.clone() }))
+                .map(|(i, c)| {
+                    (
+                        i,
+                        if c.is_empty() {
+                            format!("column_{}", i + 1)
+                        } else {
+                            c.clone()
+                        },
+                    )
+                })
                 .collect()
         } else {
             Vec::new()
@@ -213,7 +228,11 @@ impl ColumnPlan {
         for &(field, i) in &self.fields {
             let v = get(i)?;
             // A single-valued field fed by several columns takes the first non-empty one.
-            if !field.is_multi() && values.iter().any(|(f, v): &(Field, String)| *f == field && !mapping.empty.is_empty(v)) {
+            if !field.is_multi()
+                && values
+                    .iter()
+                    .any(|(f, v): &(Field, String)| *f == field && !mapping.empty.is_empty(v))
+            {
                 continue;
             }
             values.push((field, v));
@@ -268,13 +287,17 @@ mod tests {
         assert_eq!(r.key, "1");
         assert_eq!(r.line, 2);
         assert_eq!(r.first(Field::FullName), Some("Smith; John"));
-        assert_eq!(r.extra, vec![("note".to_string(), "two\nlines".to_string())]);
+        assert_eq!(
+            r.extra,
+            vec![("note".to_string(), "two\nlines".to_string())]
+        );
         assert_eq!(got.records[1].line, 4);
     }
 
     #[test]
     fn windows_1252_is_decoded() {
-        let m = mapping("encoding = \"windows-1252\"\nkey = \"id\"\n[fields]\nfamily_name = \"n\"\n");
+        let m =
+            mapping("encoding = \"windows-1252\"\nkey = \"id\"\n[fields]\nfamily_name = \"n\"\n");
         let got = read_str(b"id,n\n1,M\xfcller\n", &m).unwrap();
         assert_eq!(got.records[0].first(Field::FamilyName), Some("Müller"));
     }
@@ -291,7 +314,12 @@ mod tests {
             .collect();
         assert_eq!(
             reasons,
-            [(3, "column_count"), (4, "missing_key"), (5, "duplicate_key"), (6, "encoding")]
+            [
+                (3, "column_count"),
+                (4, "missing_key"),
+                (5, "duplicate_key"),
+                (6, "encoding")
+            ]
         );
         assert_eq!(got.rows_read(), 6);
         assert_eq!(got.quarantined[0].raw, "2,too,many");
@@ -313,14 +341,19 @@ mod tests {
     fn missing_column_is_an_error_naming_it() {
         let m = mapping("key = \"id\"\n[fields]\nemail = \"mail\"\n");
         let e = read_str(b"id,email\n1,a\n", &m).unwrap_err().to_string();
-        assert!(e.contains("column `mail` is not in the header of in.csv"), "{e}");
+        assert!(
+            e.contains("column `mail` is not in the header of in.csv"),
+            "{e}"
+        );
         assert!(e.starts_with("m.toml"), "{e}");
     }
 
     #[test]
     fn duplicate_header_used_by_mapping_is_an_error() {
         let m = mapping("key = \"id\"\n[fields]\nemail = \"mail\"\n");
-        let e = read_str(b"id,mail,mail\n1,a,b\n", &m).unwrap_err().to_string();
+        let e = read_str(b"id,mail,mail\n1,a,b\n", &m)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("appears 2 times"), "{e}");
     }
 

@@ -15,7 +15,11 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
     let paths: Vec<(Field, Vec<&str>)> = mapping
         .fields
         .iter()
-        .flat_map(|fm| fm.columns.iter().map(move |c| (fm.field, c.split('.').collect())))
+        .flat_map(|fm| {
+            fm.columns
+                .iter()
+                .map(move |c| (fm.field, c.split('.').collect()))
+        })
         .collect();
     let key_path: Vec<&str> = mapping.key.split('.').collect();
     let mut path_seen = vec![false; paths.len()];
@@ -45,7 +49,11 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
                     trimmed,
                     None,
                     QuarantineReason::InvalidJson,
-                    format!("invalid JSON at column {}: {}", e.column(), e.classify_name()),
+                    format!(
+                        "invalid JSON at column {}: {}",
+                        e.column(),
+                        e.classify_name()
+                    ),
                 );
                 continue;
             }
@@ -63,7 +71,9 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
         let key = lookup(&value, &key_path).and_then(|v| scalars(v).into_iter().next());
         let mut values = Vec::new();
         for (i, (field, p)) in paths.iter().enumerate() {
-            let Some(found) = lookup(&value, p) else { continue };
+            let Some(found) = lookup(&value, p) else {
+                continue;
+            };
             path_seen[i] = true;
             let vals = scalars(found);
             if field.is_multi() {
@@ -100,7 +110,11 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
                 path: mapping.path.clone(),
                 message: format!(
                     "path(s) {} occur in none of the {} rows of {}; check the mapping",
-                    missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", "),
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
                     builder.out.records.len(),
                     path.display()
                 ),
@@ -155,7 +169,11 @@ fn flatten(value: &Json, prefix: String, mapped: &[String], out: &mut Vec<(Strin
     match value {
         Json::Object(map) => {
             for (k, v) in map {
-                let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 flatten(v, p, mapped, out);
             }
         }
@@ -208,7 +226,12 @@ mod tests {
             .collect();
         assert_eq!(
             reasons,
-            [(2, "invalid_json"), (3, "not_an_object"), (4, "missing_key"), (6, "encoding")]
+            [
+                (2, "invalid_json"),
+                (3, "not_an_object"),
+                (4, "missing_key"),
+                (6, "encoding")
+            ]
         );
         assert!(got.quarantined[0].detail.contains("truncated"));
     }
@@ -216,9 +239,17 @@ mod tests {
     #[test]
     fn a_path_that_never_occurs_is_an_error() {
         let m = mapping("key = \"id\"\n[fields]\nemail = \"contact.mail\"\n");
-        let e = read(Path::new("w.jsonl"), b"{\"id\": 1, \"contact\": {\"email\": \"x\"}}\n", &m, 0)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("`contact.mail` occur in none of the 1 rows"), "{e}");
+        let e = read(
+            Path::new("w.jsonl"),
+            b"{\"id\": 1, \"contact\": {\"email\": \"x\"}}\n",
+            &m,
+            0,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("`contact.mail` occur in none of the 1 rows"),
+            "{e}"
+        );
     }
 }

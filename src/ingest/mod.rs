@@ -106,7 +106,10 @@ impl<'a> RowBuilder<'a> {
     }
 
     pub fn push(&mut self, row: Row<'_>) {
-        let key = row.key.map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+        let key = row
+            .key
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty());
         let Some(key) = key else {
             self.quarantine(
                 row.line,
@@ -173,7 +176,9 @@ fn raw_text(raw: &[u8], mapping: &Mapping) -> String {
 /// A field value decoded in the mapping's encoding; `None` when its bytes are invalid.
 pub(crate) fn decode<'b>(bytes: &'b [u8], mapping: &Mapping) -> Option<std::borrow::Cow<'b, str>> {
     if mapping.encoding == encoding_rs::UTF_8 {
-        std::str::from_utf8(bytes).ok().map(std::borrow::Cow::Borrowed)
+        std::str::from_utf8(bytes)
+            .ok()
+            .map(std::borrow::Cow::Borrowed)
     } else {
         mapping
             .encoding
