@@ -80,6 +80,19 @@ pub struct MatchingConfig {
     /// The run stops with an error when blocking yields more candidate pairs than this.
     #[serde(default = "default_pair_budget")]
     pub pair_budget: u64,
+    /// Seed of the random pair sample that estimates u: same seed, same model.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Random record pairs drawn to estimate u.
+    #[serde(default = "default_u_sample")]
+    pub u_sample_pairs: usize,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+fn default_u_sample() -> usize {
+    2_000_000
 }
 
 fn default_threshold() -> f64 {
@@ -98,6 +111,8 @@ impl Default for MatchingConfig {
             threshold: default_threshold(),
             max_block_size: default_max_block(),
             pair_budget: default_pair_budget(),
+            seed: default_seed(),
+            u_sample_pairs: default_u_sample(),
         }
     }
 }

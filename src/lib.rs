@@ -19,9 +19,11 @@ pub mod nicknames;
 pub mod pipeline;
 pub mod progress;
 pub mod record;
+pub mod rng;
 pub mod run;
 pub mod score;
 pub mod store;
 pub mod survive;
+pub mod train;
 
 pub use error::{Error, Result};

@@ -425,7 +425,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         if ci != record_cluster[p.pair.b as usize] {
             continue;
         }
-        let evidence = serde_json::to_string(&score::evidence(&res.model, p))
+        let evidence = serde_json::to_string(&score::evidence(&res.model, &res.tf, p))
             .map_err(|e| Error::Other(e.to_string()))?;
         links.insert(
             vec![
@@ -580,6 +580,8 @@ pub struct RunRecord {
     pub rows_quarantined: u64,
     pub links: u64,
     pub summary_json: String,
+    /// The match model the run scored with.
+    pub model_json: String,
 }
 
 /// Apply a plan inside the caller's transaction.
@@ -588,8 +590,8 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
     tx.execute(
         "INSERT INTO runs (run_id, started_at, finished_at, command, config_path, config_hash, tool_version,
             rows_read, records_loaded, rows_quarantined, customers_created, customers_updated,
-            customers_merged, customers_retired, links, changes, summary_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            customers_merged, customers_retired, links, changes, summary_json, model_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         rusqlite::params![
             plan.run_id,
             run.started_at,
@@ -608,6 +610,7 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
             run.links as i64,
             plan.events.len() as i64,
             run.summary_json,
+            run.model_json,
         ],
     )
     .map_err(db)?;

@@ -12,8 +12,9 @@ use crate::error::Result;
 use crate::ingest::{self, Ingested};
 use crate::progress::Progress;
 use crate::record::{Customer, Quarantined};
-use crate::score::{self, MatchRecord, Model, ScoredPair};
+use crate::score::{self, MatchRecord, Model, ScoredPair, TermFrequencies};
 use crate::survive::{self, GoldenProfile};
+use crate::train::{self, TrainingOptions, TrainingReport};
 
 /// Per-source facts of a run.
 #[derive(Debug, Clone)]
@@ -35,6 +36,9 @@ pub struct Resolution {
     pub sources: Vec<SourceStats>,
     pub blocking: Vec<RuleStats>,
     pub model: Model,
+    /// How the model was trained; `None` when a saved model was used.
+    pub training: Option<TrainingReport>,
+    pub tf: TermFrequencies,
     /// Every scored candidate pair, in pair order.
     pub scored: Vec<ScoredPair>,
     pub clusters: Vec<Cluster>,
@@ -48,17 +52,21 @@ impl Resolution {
     }
 }
 
+/// Run every stage up to the golden profiles. `model`: a saved model to score with instead
+/// of training one on this data.
 pub fn resolve(
     pipeline: &Pipeline,
     today: NaiveDate,
+    model: Option<Model>,
     progress: &mut Progress,
 ) -> Result<Resolution> {
     let (records, quarantined, sources) = ingest_stage(pipeline, progress)?;
     let records = cleanse_stage(pipeline, records, today, progress);
     let match_records = match_records(&records);
     let pairs = block_stage(pipeline, &match_records, progress)?;
-    let model = train_stage(pipeline, &match_records, &pairs.pairs);
-    let scored = score_stage(&model, &match_records, &pairs.pairs, progress);
+    let (model, training) = train_stage(pipeline, model, &match_records, &pairs.pairs, progress);
+    let tf = TermFrequencies::compute(&match_records);
+    let scored = score_stage(&model, &tf, &match_records, &pairs.pairs, progress);
     let clusters = cluster_stage(&model, records.len(), &scored, progress);
     let profiles = survive_stage(pipeline, &records, &clusters, progress);
     Ok(Resolution {
@@ -67,6 +75,8 @@ pub fn resolve(
         sources,
         blocking: pairs.stats,
         model,
+        training,
+        tf,
         scored,
         clusters,
         profiles,
@@ -156,20 +166,37 @@ fn block_stage(
     Ok(out)
 }
 
-fn train_stage(pipeline: &Pipeline, records: &[MatchRecord], pairs: &[CandidatePair]) -> Model {
-    let mut model = Model::default_model(pipeline.matching.threshold);
-    model.prior_weight = score::estimate_prior(records, pairs);
-    model
+fn train_stage(
+    pipeline: &Pipeline,
+    saved: Option<Model>,
+    records: &[MatchRecord],
+    pairs: &[CandidatePair],
+    progress: &mut Progress,
+) -> (Model, Option<TrainingReport>) {
+    if let Some(model) = saved {
+        return (model, None);
+    }
+    let stage = progress.stage("train", None);
+    let m = &pipeline.matching;
+    let opts = TrainingOptions {
+        seed: m.seed,
+        u_sample_pairs: m.u_sample_pairs,
+        ..TrainingOptions::default()
+    };
+    let (model, report) = train::train(Model::default_model(m.threshold), records, pairs, &opts);
+    progress.finish(stage);
+    (model, Some(report))
 }
 
 fn score_stage(
     model: &Model,
+    tf: &TermFrequencies,
     records: &[MatchRecord],
     pairs: &[CandidatePair],
     progress: &mut Progress,
 ) -> Vec<ScoredPair> {
     let stage = progress.stage("score", Some(pairs.len() as u64));
-    let out = score::score_all(model, records, pairs);
+    let out = score::score_all(model, tf, records, pairs);
     stage.inc(pairs.len() as u64);
     progress.finish(stage);
     out

@@ -21,6 +21,8 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Show progress bars (they hide themselves when stderr is not a terminal).
     pub progress: bool,
+    /// Score with this saved model instead of training one.
+    pub model: Option<crate::score::Model>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -71,7 +73,12 @@ pub struct RunOutcome {
 pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     let started_at = now();
     let mut progress = Progress::new(opts.progress);
-    let resolution = pipeline::resolve(pipeline, Utc::now().date_naive(), &mut progress)?;
+    let resolution = pipeline::resolve(
+        pipeline,
+        Utc::now().date_naive(),
+        opts.model.clone(),
+        &mut progress,
+    )?;
     let path = &pipeline.store_path;
     let plan = if opts.dry_run {
         let conn = store::open_ro(path)?;
@@ -92,6 +99,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
             records_loaded: summary.records,
             rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
             links: summary.links,
+            model_json: serde_json::to_string(&resolution.model)
+                .map_err(|e| Error::Other(e.to_string()))?,
             summary_json: serde_json::to_string(&summary)
                 .map_err(|e| Error::Other(e.to_string()))?,
         };

@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS runs (
     customers_retired INTEGER NOT NULL,
     links             INTEGER NOT NULL,
     changes           INTEGER NOT NULL,
-    summary_json      TEXT NOT NULL
+    summary_json      TEXT NOT NULL,
+    model_json        TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS customers (
     customer_id       TEXT PRIMARY KEY,
