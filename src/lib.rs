@@ -8,6 +8,7 @@ pub mod block;
 pub mod cleanse;
 pub mod cluster;
 pub mod config;
+pub mod csv_out;
 pub mod error;
 pub mod evaluate;
 pub mod explain;
