@@ -9,6 +9,7 @@ pub mod cleanse;
 pub mod cluster;
 pub mod config;
 pub mod csv_out;
+pub mod decisions;
 pub mod error;
 pub mod evaluate;
 pub mod explain;
