@@ -44,13 +44,14 @@ impl Verdict {
         }
     }
 
-    /// `same` / `different` (and the obvious short forms); `None` for an empty cell.
-    pub fn parse(cell: &str) -> std::result::Result<Option<Verdict>, ()> {
+    /// `same` / `different` (and the obvious short forms); `Some(None)` for an empty cell,
+    /// `None` for anything else.
+    pub fn parse(cell: &str) -> Option<Option<Verdict>> {
         match cell.trim().to_lowercase().as_str() {
-            "" => Ok(None),
-            "same" | "s" | "yes" | "y" | "match" => Ok(Some(Verdict::Same)),
-            "different" | "diff" | "d" | "no" | "n" | "no match" => Ok(Some(Verdict::Different)),
-            _ => Err(()),
+            "" => Some(None),
+            "same" | "s" | "yes" | "y" | "match" => Some(Some(Verdict::Same)),
+            "different" | "diff" | "d" | "no" | "n" | "no match" => Some(Some(Verdict::Different)),
+            _ => None,
         }
     }
 }
@@ -138,9 +139,9 @@ impl Decisions {
             let line = row.position().map_or(0, |p| p.line());
             let cell = |i: usize| csv_out::restore(row.get(i).unwrap_or("").trim()).to_string();
             let verdict = match Verdict::parse(&cell(d)) {
-                Ok(Some(v)) => v,
-                Ok(None) => continue,
-                Err(()) => {
+                Some(Some(v)) => v,
+                Some(None) => continue,
+                None => {
                     return Err(input(
                         path,
                         line,

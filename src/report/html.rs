@@ -43,7 +43,7 @@ fn int(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -56,6 +56,15 @@ fn pct(x: f64) -> String {
         "&lt;0.1%".into()
     } else {
         format!("{:.1}%", x * 100.0)
+    }
+}
+
+/// A probability; near-certain ones are not rounded up to 100%.
+fn probability(x: f64) -> String {
+    if (0.999..1.0).contains(&x) {
+        format!("{:.2}%", (x * 100.0).min(99.99))
+    } else {
+        pct(x)
     }
 }
 
@@ -133,6 +142,8 @@ th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);verti
 thead th{background:var(--soft);font-weight:600;border-bottom:2px solid var(--line)}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.failrow td{background:#fff5f5}
+table.quality{table-layout:fixed}
+td.nw{white-space:nowrap}
 .bar{display:inline-block;width:90px;height:9px;background:#eaeef2;border-radius:5px;vertical-align:middle;margin-right:8px;overflow:hidden}
 .bar span{display:block;height:100%;background:var(--accent)}
 .bar.ok span{background:var(--pass)}.bar.mid span{background:#bf8700}.bar.low span{background:var(--fail)}
@@ -176,9 +187,9 @@ pub fn render(r: &Report) -> String {
     store(&mut h, &r.store, r.verdict.loaded);
     shadow(&mut h, &r.shadow);
     run_details(&mut h, r);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<footer>crmfuse {} · report format {} · the same data is in report.json; borderline pairs for review are in review.csv. This report contains customer data: keep it where the CRM data is kept.</footer>\n",
+        "<footer>crmfuse {} · report format {} · the same data is in report.json; borderline pairs for review are in review.csv. This report contains customer data: keep it where the CRM data is kept.</footer>",
         esc(&r.run.tool_version),
         r.format_version
     );
@@ -194,12 +205,17 @@ fn header(h: &mut String, r: &Report) {
     } else {
         "<span class=\"tag fail\">NOT LOADED</span>"
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<header><h1>Reconciliation report {mode}</h1><p class=\"sub\">Pipeline <code>{}</code> · store <code>{}</code> · run {} · generated {} · crmfuse {}</p></header>\n",
+        "<header><h1>Reconciliation report {mode}</h1><p class=\"sub\">Pipeline <code>{}</code> · store <code>{}</code> · run {}{} · generated {} · crmfuse {}</p></header>",
         esc(&r.run.config_path),
         esc(&r.run.store),
         r.run.run_id,
+        if r.verdict.loaded {
+            ""
+        } else {
+            " (not loaded)"
+        },
         esc(&r.run.generated_at),
         esc(&r.run.tool_version)
     );
@@ -212,37 +228,73 @@ fn verdict(h: &mut String, r: &Report) {
     } else {
         ("fail", "&#10007;")
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section class=\"verdict {class}\" id=\"verdict\"><div class=\"big\">{mark} {}</div>\n",
+        "<section class=\"verdict {class}\" id=\"verdict\"><div class=\"big\">{mark} {}</div>",
         esc(&v.headline)
     );
     if r.gates.is_empty() {
         h.push_str("<p>No gates are configured. Add a <code>[gates]</code> section to the pipeline file to make this report a go-live check.</p>\n");
     } else {
-        let mut gates: Vec<&GateResult> = r.gates.iter().collect();
-        // Failures first, so that they are read first.
-        gates.sort_by_key(|g| g.passed);
-        h.push_str("<table><thead><tr><th>Check</th><th>Source</th><th>Limit</th><th>Found</th><th>Result</th><th>Why</th></tr></thead><tbody>\n");
-        for g in gates {
-            let _ = write!(
-                h,
-                "<tr{}><td>{}<br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-                if g.passed { "" } else { " class=\"failrow\"" },
-                esc(words(g.gate).unwrap_or(g.gate)),
-                esc(g.gate),
-                g.source.as_deref().map_or(Cow::Borrowed("all"), esc),
-                esc(&g.limit),
-                esc(&g.actual),
-                if g.passed {
-                    "<span class=\"tag pass\">PASS</span>"
-                } else {
-                    "<span class=\"tag fail\">FAIL</span>"
-                },
-                esc(&g.reason)
-            );
+        let failed: Vec<&GateResult> = r.gates.iter().filter(|g| !g.passed).collect();
+        if !failed.is_empty() {
+            h.push_str("<h3>What failed</h3>\n<table><thead><tr><th>Check</th><th>Source</th><th>Limit</th><th>Found</th><th>Why it matters</th></tr></thead><tbody>\n");
+            for g in failed {
+                let _ = writeln!(
+                    h,
+                    "<tr class=\"failrow\"><td><span class=\"tag fail\">FAIL</span> {}<br><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(words(g.gate).unwrap_or(g.gate)),
+                    esc(g.gate),
+                    g.source.as_deref().map_or(Cow::Borrowed("all"), esc),
+                    esc(&g.limit),
+                    esc(&g.actual),
+                    esc(&g.reason)
+                );
+            }
+            h.push_str("</tbody></table>\n");
         }
-        h.push_str("</tbody></table>\n");
+        // One row per gate for what passed: a gate judged per source lists each source.
+        let mut passed: Vec<(&str, Vec<&GateResult>)> = Vec::new();
+        for g in r.gates.iter().filter(|g| g.passed) {
+            match passed.iter_mut().find(|p| p.0 == g.gate) {
+                Some(p) => p.1.push(g),
+                None => passed.push((g.gate, vec![g])),
+            }
+        }
+        if !passed.is_empty() {
+            h.push_str("<table><thead><tr><th>Check passed</th><th>Limit</th><th>Found</th></tr></thead><tbody>\n");
+            for (gate, results) in passed {
+                let same_limit = results.iter().all(|g| g.limit == results[0].limit);
+                let found: Vec<String> = results
+                    .iter()
+                    .map(|g| {
+                        let limit = if same_limit {
+                            String::new()
+                        } else {
+                            format!(" <span class=\"sub\">({})</span>", esc(&g.limit))
+                        };
+                        match &g.source {
+                            Some(s) => format!("<b>{}</b>: {}{limit}", esc(s), esc(&g.actual)),
+                            None => format!("{}{limit}", esc(&g.actual)),
+                        }
+                    })
+                    .collect();
+                let per_source = results.iter().any(|g| g.source.is_some());
+                let limit = match (same_limit, per_source) {
+                    (true, true) => format!("{} (per source)", esc(&results[0].limit)),
+                    (true, false) => esc(&results[0].limit).into_owned(),
+                    (false, _) => "per source".to_string(),
+                };
+                let _ = writeln!(
+                    h,
+                    "<tr><td><span class=\"tag pass\">PASS</span> {}<br><code>{}</code></td><td>{limit}</td><td>{}</td></tr>",
+                    esc(words(gate).unwrap_or(gate)),
+                    esc(gate),
+                    found.join("<br>")
+                );
+            }
+            h.push_str("</tbody></table>\n");
+        }
     }
     let read: u64 = r.reconciliation.iter().map(|s| s.rows_read).sum();
     let loaded: u64 = r.reconciliation.iter().map(|s| s.loaded).sum();
@@ -252,7 +304,15 @@ fn verdict(h: &mut String, r: &Report) {
     h.push_str("<div class=\"tiles\">");
     for (n, label) in [
         (read, "rows read".to_string()),
-        (loaded, "records loaded".to_string()),
+        (
+            loaded,
+            if v.loaded {
+                "records loaded"
+            } else {
+                "records to load"
+            }
+            .to_string(),
+        ),
         (quarantined, "rows quarantined".to_string()),
         (r.matching.customers, "customers".to_string()),
         (c.created, format!("{would}created")),
@@ -276,9 +336,9 @@ fn reconciliation(h: &mut String, sources: &[SourceReconciliation]) {
     h.push_str("<section id=\"reconciliation\"><h2>1. Every row accounted for</h2>\n<p class=\"explain\">Every row read from a source must end up either loaded into the CRM or set aside in quarantine with a reason: rows read = loaded + quarantined. Quarantined rows are kept in the store's <code>quarantine</code> table for correction at the source.</p>\n");
     h.push_str("<table><thead><tr><th>Source</th><th class=\"n\">Rows read</th><th class=\"n\">Loaded</th><th class=\"n\">Quarantined</th><th class=\"n\">Quarantine rate</th><th>Read = loaded + quarantined</th><th>Status</th></tr></thead><tbody>\n");
     for s in sources {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr{}><td><b>{}</b>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{} {} = {} + {}</td><td><span class=\"tag {}\">{}</span>{}</td></tr>\n",
+            "<tr{}><td><b>{}</b>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{} {} = {} + {}</td><td><span class=\"tag {}\">{}</span>{}</td></tr>",
             if s.status == "PASS" {
                 ""
             } else {
@@ -320,9 +380,9 @@ fn reconciliation(h: &mut String, sources: &[SourceReconciliation]) {
     }
     for s in with_reasons {
         for g in &s.reasons {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<details><summary>{}: {} ({} row{}) <code>{}</code></summary>\n<table><thead><tr><th class=\"n\">Line</th><th>Key</th><th>Problem</th><th>Raw row as in the file</th></tr></thead><tbody>\n",
+                "<details><summary>{}: {} ({} row{}) <code>{}</code></summary>\n<table><thead><tr><th class=\"n\">Line</th><th>Key</th><th>Problem</th><th>Raw row as in the file</th></tr></thead><tbody>",
                 esc(&s.source),
                 esc(words(&g.reason).unwrap_or(&g.reason)),
                 int(g.rows),
@@ -330,9 +390,9 @@ fn reconciliation(h: &mut String, sources: &[SourceReconciliation]) {
                 esc(&g.reason)
             );
             for q in &g.samples {
-                let _ = write!(
+                let _ = writeln!(
                     h,
-                    "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td><pre class=\"raw\">{}</pre></td></tr>\n",
+                    "<tr><td class=\"n\">{}</td><td>{}</td><td>{}</td><td><pre class=\"raw\">{}</pre></td></tr>",
                     q.line,
                     q.key
                         .as_deref()
@@ -375,9 +435,9 @@ fn bar(rate: f64, grade: bool) -> String {
 fn quality(h: &mut String, sources: &[SourceQuality]) {
     h.push_str("<section id=\"quality\"><h2>2. Data quality</h2>\n<p class=\"explain\"><b>Filled in source</b>: share of records that have a value. <b>Usable after cleansing</b>: share of records whose value was standardised successfully and can be used for matching. <b>Validity</b>: of the filled values, the share that is usable. A value that fails cleansing is still loaded as given, flagged with an issue.</p>\n");
     for s in sources {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<h3>{} <span class=\"sub\">({} records)</span></h3>\n<table><thead><tr><th>Field</th><th>Filled in source</th><th>Usable after cleansing</th><th class=\"n\">Validity</th><th>Issues found</th></tr></thead><tbody>\n",
+            "<h3>{} <span class=\"sub\">({} records)</span></h3>\n<table class=\"quality\"><colgroup><col style=\"width:16%\"><col style=\"width:22%\"><col style=\"width:19%\"><col style=\"width:17%\"><col></colgroup><thead><tr><th>Field</th><th>Filled in source</th><th>Usable after cleansing</th><th>Validity</th><th>Issues found</th></tr></thead><tbody>",
             esc(&s.source),
             int(s.records)
         );
@@ -402,9 +462,9 @@ fn field_row(h: &mut String, f: &FieldQuality) {
             )
         })
         .collect();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr><td><code>{}</code></td><td>{}{} <span class=\"sub\">({})</span></td><td>{}{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+        "<tr><td><code>{}</code></td><td class=\"nw\">{}{} <span class=\"sub\">({})</span></td><td class=\"nw\">{}{}</td><td class=\"nw\">{}</td><td>{}</td></tr>",
         esc(f.field),
         bar(f.fill_rate, false),
         pct(f.fill_rate),
@@ -424,9 +484,9 @@ fn field_row(h: &mut String, f: &FieldQuality) {
 }
 
 fn matching(h: &mut String, m: &Matching) {
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section id=\"matching\"><h2>3. Matching</h2>\n<p class=\"explain\">Records that may be the same customer are found by <b>blocking rules</b> (records sharing an e-mail, a phone, a name and birth date, ...) and then compared field by field. Each comparison adds or subtracts evidence; the total is the <b>match weight</b>. Pairs with a match probability of at least {} (weight {}) are linked, unless a <b>veto</b> (different birth dates, clearly different first names, Jr/Sr) keeps them apart.</p>\n",
+        "<section id=\"matching\"><h2>3. Matching</h2>\n<p class=\"explain\">Records that may be the same customer are found by <b>blocking rules</b> (records sharing an e-mail, a phone, a name and birth date, ...) and then compared field by field. Each comparison adds or subtracts evidence; the total is the <b>match weight</b>. Pairs with a match probability of at least {} (weight {}) are linked, unless a <b>veto</b> (different birth dates, clearly different first names, Jr/Sr) keeps them apart.</p>",
         pct(m.threshold),
         signed(m.threshold_weight)
     );
@@ -446,9 +506,9 @@ fn matching(h: &mut String, m: &Matching) {
     }
     h.push_str("</div>\n<h3>Candidate pairs per blocking rule</h3>\n<table><thead><tr><th>Rule: records that share</th><th class=\"n\">Blocks</th><th class=\"n\">Candidate pairs</th><th class=\"n\">Largest block</th><th class=\"n\">Oversized blocks skipped</th><th class=\"n\">Records in them</th></tr></thead><tbody>\n");
     for b in &m.blocking {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr{}><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+            "<tr{}><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             if b.capped_blocks > 0 {
                 " class=\"failrow\""
             } else {
@@ -484,9 +544,9 @@ fn cluster_row(h: &mut String, c: &ClusterView) {
         .iter()
         .map(|(s, n)| format!("{} &times; {}", int(*n), esc(s)))
         .collect();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>\n",
+        "<tr><td><code>{}</code></td><td>{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
         esc(&c.customer_id),
         c.name
             .as_deref()
@@ -518,16 +578,16 @@ fn histogram(h: &mut String, bins: &[WeightBin], threshold_weight: f64) {
     let hi = bins[bins.len() - 1].to;
     let x = |v: f64| left + (v - lo) / (hi - lo) * plot_w;
     let y = |n: f64| top + plot_h - n / max * plot_h;
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<svg class=\"chart\" viewBox=\"0 0 {w} {ht}\" width=\"100%\" role=\"img\" aria-label=\"Histogram of match weights with the threshold marked\" xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui,sans-serif\" font-size=\"12\">\n"
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {ht}\" width=\"100%\" role=\"img\" aria-label=\"Histogram of match weights with the threshold marked\" xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui,sans-serif\" font-size=\"12\">"
     );
     // Horizontal grid and counts.
     for i in 0..=4 {
         let n = max * i as f64 / 4.0;
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#eaeef2\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#59636e\">{}</text>\n",
+            "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#eaeef2\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#59636e\">{}</text>",
             w - 16.0,
             y(n),
             y(n),
@@ -549,9 +609,9 @@ fn histogram(h: &mut String, bins: &[WeightBin], threshold_weight: f64) {
                 continue;
             }
             let top_y = y(base + n as f64);
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<rect x=\"{x0:.1}\" y=\"{top_y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\"><title>weight {} to {}: {} pair(s) {what}</title></rect>\n",
+                "<rect x=\"{x0:.1}\" y=\"{top_y:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{colour}\"><title>weight {} to {}: {} pair(s) {what}</title></rect>",
                 (bw - 2.0).max(1.0),
                 y(base) - top_y,
                 signed(b.from),
@@ -563,16 +623,16 @@ fn histogram(h: &mut String, bins: &[WeightBin], threshold_weight: f64) {
     }
     // X axis with ticks every 10 weight units.
     let axis_y = top + plot_h;
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{axis_y:.1}\" y2=\"{axis_y:.1}\" stroke=\"#59636e\"/>\n",
+        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{axis_y:.1}\" y2=\"{axis_y:.1}\" stroke=\"#59636e\"/>",
         w - 16.0
     );
     let mut t = (lo / 10.0).ceil() * 10.0;
     while t <= hi {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{axis_y:.1}\" y2=\"{1:.1}\" stroke=\"#59636e\"/><text x=\"{0:.1}\" y=\"{2:.1}\" text-anchor=\"middle\" fill=\"#59636e\">{3}</text>\n",
+            "<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{axis_y:.1}\" y2=\"{1:.1}\" stroke=\"#59636e\"/><text x=\"{0:.1}\" y=\"{2:.1}\" text-anchor=\"middle\" fill=\"#59636e\">{3}</text>",
             x(t),
             axis_y + 5.0,
             axis_y + 18.0,
@@ -580,16 +640,16 @@ fn histogram(h: &mut String, bins: &[WeightBin], threshold_weight: f64) {
         );
         t += 10.0;
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#59636e\">match weight (evidence that two records are the same customer; higher = stronger)</text>\n",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#59636e\">match weight (evidence that two records are the same customer; higher = stronger)</text>",
         left + plot_w / 2.0,
         ht - 4.0
     );
     let tx = x(threshold_weight);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<line x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{:.1}\" y2=\"{axis_y:.1}\" stroke=\"#cf222e\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#cf222e\" font-weight=\"600\"{}>threshold {}</text>\n",
+        "<line x1=\"{tx:.1}\" x2=\"{tx:.1}\" y1=\"{:.1}\" y2=\"{axis_y:.1}\" stroke=\"#cf222e\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#cf222e\" font-weight=\"600\"{}>threshold {}</text>",
         top - 14.0,
         if tx > left + plot_w * 0.75 {
             tx - 6.0
@@ -605,9 +665,9 @@ fn histogram(h: &mut String, bins: &[WeightBin], threshold_weight: f64) {
         signed(threshold_weight)
     );
     h.push_str("</svg>\n");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<div class=\"legend\"><span class=\"sw\" style=\"background:{BELOW}\"></span>not linked<span class=\"sw\" style=\"background:{LINKED}\"></span>linked<span class=\"sw\" style=\"background:{VETOED}\"></span>vetoed (kept apart)<span class=\"sw\" style=\"background:#cf222e\"></span>threshold: pairs to the right are linked. Pairs close to the line are the ones worth a human look (below).</div>\n"
+        "<div class=\"legend\"><span class=\"sw\" style=\"background:{BELOW}\"></span>not linked<span class=\"sw\" style=\"background:{LINKED}\"></span>linked<span class=\"sw\" style=\"background:{VETOED}\"></span>vetoed (kept apart)<span class=\"sw\" style=\"background:#cf222e\"></span>threshold: pairs to the right are linked. Pairs close to the line are the ones worth a human look (below).</div>"
     );
 }
 
@@ -634,17 +694,17 @@ fn cluster_sizes(h: &mut String, m: &Matching) {
     let plot_h = ht - bottom - top;
     let max = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
     let slot = (plot_w / bars.len() as f64).min(80.0);
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<svg class=\"chart\" viewBox=\"0 0 {w} {ht}\" width=\"100%\" role=\"img\" aria-label=\"Customers by number of source records\" xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui,sans-serif\" font-size=\"12\">\n"
+        "<svg class=\"chart\" viewBox=\"0 0 {w} {ht}\" width=\"100%\" role=\"img\" aria-label=\"Customers by number of source records\" xmlns=\"http://www.w3.org/2000/svg\" font-family=\"system-ui,sans-serif\" font-size=\"12\">"
     );
     let axis_y = top + plot_h;
     for (i, (label, n)) in bars.iter().enumerate() {
         let bh = *n as f64 / max * plot_h;
         let x0 = left + i as f64 * slot + slot * 0.15;
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#0969da\"><title>{} customer(s) with {} record(s)</title></rect><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#1f2328\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#59636e\">{}</text>\n",
+            "<rect x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bh:.1}\" fill=\"#0969da\"><title>{} customer(s) with {} record(s)</title></rect><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#1f2328\">{}</text><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#59636e\">{}</text>",
             axis_y - bh,
             slot * 0.7,
             int(*n),
@@ -657,9 +717,9 @@ fn cluster_sizes(h: &mut String, m: &Matching) {
             esc(label)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{axis_y:.1}\" y2=\"{axis_y:.1}\" stroke=\"#59636e\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#59636e\">source records per customer</text></svg>\n",
+        "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{axis_y:.1}\" y2=\"{axis_y:.1}\" stroke=\"#59636e\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#59636e\">source records per customer</text></svg>",
         left + bars.len() as f64 * slot,
         left + plot_w / 2.0,
         ht - 4.0
@@ -672,19 +732,21 @@ fn review(h: &mut String, m: &Matching) {
         h.push_str("<p>No pair is close to the threshold.</p>\n");
         return;
     }
-    for (side, title, open) in [
-        ("above", "Linked, just above the threshold", true),
-        ("below", "Not linked, just below the threshold", true),
-        ("vetoed", "Strong evidence, but kept apart by a veto", false),
+    if !m.review.iter().any(|p| p.side != "vetoed") {
+        h.push_str("<p>No pair without a veto lies close to the threshold: the model is sure about every other pair.</p>\n");
+    }
+    for (side, title) in [
+        ("above", "Linked, just above the threshold"),
+        ("below", "Not linked, just below the threshold"),
+        ("vetoed", "Strong evidence, but kept apart by a veto"),
     ] {
         let pairs: Vec<&ReviewPair> = m.review.iter().filter(|p| p.side == side).collect();
         if pairs.is_empty() {
             continue;
         }
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<details{}><summary>{title} ({})</summary>\n<div class=\"pairs\">\n",
-            if open { " open" } else { "" },
+            "<details open><summary>{title} ({})</summary>\n<div class=\"pairs\">",
             pairs.len()
         );
         for p in pairs {
@@ -703,12 +765,12 @@ fn review_pair(h: &mut String, p: &ReviewPair) {
         ),
         None => String::new(),
     };
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<div class=\"pair\"><div class=\"pairhead\">Pair {} · weight {} · probability {}{decision}</div>\n<table><thead><tr><th></th><th>{} <code>{}</code></th><th>{} <code>{}</code></th></tr></thead><tbody>\n",
+        "<div class=\"pair\"><div class=\"pairhead\">Pair {} · weight {} · probability {}{decision}</div>\n<table><thead><tr><th></th><th>{} <code>{}</code></th><th>{} <code>{}</code></th></tr></thead><tbody>",
         p.pair_id,
         signed(p.weight),
-        pct(p.probability),
+        probability(p.probability),
         esc(&p.a.source),
         esc(&p.a.key),
         esc(&p.b.source),
@@ -736,9 +798,9 @@ fn review_pair(h: &mut String, p: &ReviewPair) {
         fn cell(v: Option<&str>) -> Cow<'_, str> {
             v.map_or(Cow::Borrowed("<span class=\"none\">empty</span>"), esc)
         }
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><th>{label}</th><td{class}>{}</td><td{class}>{}</td></tr>\n",
+            "<tr><th>{label}</th><td{class}>{}</td><td{class}>{}</td></tr>",
             cell(a),
             cell(b)
         );
@@ -752,21 +814,26 @@ fn review_pair(h: &mut String, p: &ReviewPair) {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default();
-            format!("{} {} {}", esc(&name), esc(e.level), signed(e.weight))
+            let veto = if p.vetoed_by.contains(&e.comparison) {
+                " <b>(veto)</b>"
+            } else {
+                ""
+            };
+            format!("{} {} {}{veto}", esc(&name), esc(e.level), signed(e.weight))
         })
         .collect();
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "</tbody></table><div class=\"evidence\">Evidence: {}</div></div>\n",
+        "</tbody></table><div class=\"evidence\">Evidence: {}</div></div>",
         evidence.join(" · ")
     );
 }
 
 fn store(h: &mut String, s: &StoreEffect, loaded: bool) {
     let would = if loaded { "" } else { "would be " };
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<section id=\"store\"><h2>4. Effect on the CRM store</h2>\n<p class=\"explain\">What {} the store <code>{}</code>. Customers keep their ids from earlier loads; a customer whose golden values are the same as in the store is left unchanged.</p>\n",
+        "<section id=\"store\"><h2>4. Effect on the CRM store</h2>\n<p class=\"explain\">What {} the store <code>{}</code>. Customers keep their ids from earlier loads; a customer whose golden values are the same as in the store is left unchanged.</p>",
         if loaded {
             "this load did to"
         } else {
@@ -793,9 +860,9 @@ fn store(h: &mut String, s: &StoreEffect, loaded: bool) {
     }
     h.push_str("</div>\n<h3>Rows per table</h3>\n<table><thead><tr><th>Table</th><th class=\"n\">Inserted</th><th class=\"n\">Updated</th><th class=\"n\">Deleted</th></tr></thead><tbody>\n");
     for t in &s.tables {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
+            "<tr><td><code>{}</code></td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(t.table),
             int(t.inserted),
             int(t.updated),
@@ -806,16 +873,16 @@ fn store(h: &mut String, s: &StoreEffect, loaded: bool) {
     if s.overwrites.is_empty() {
         h.push_str("<p><span class=\"tag pass\">none</span> No value already in the CRM is replaced by a different one.</p>\n");
     } else {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"explain\">{} value(s) in the CRM {}replaced by a different value from the sources. If people have edited these customers in the CRM, their edits are lost.</p>\n<table><thead><tr><th>Customer</th><th>Field</th><th>Value in the CRM</th><th>New value</th><th>From</th><th>Rule</th></tr></thead><tbody>\n",
+            "<p class=\"explain\">{} value(s) in the CRM {}replaced by a different value from the sources. If people have edited these customers in the CRM, their edits are lost.</p>\n<table><thead><tr><th>Customer</th><th>Field</th><th>Value in the CRM</th><th>New value</th><th>From</th><th>Rule</th></tr></thead><tbody>",
             int(s.overwrites.len() as u64),
             if loaded { "were " } else { "would be " }
         );
         for o in s.overwrites.iter().take(TABLE_ROWS) {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td><code>{}</code></td><td><code>{}</code></td><td class=\"old\">{}</td><td class=\"new\">{}</td><td>{} <code>{}</code></td><td>{}</td></tr>\n",
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td class=\"old\">{}</td><td class=\"new\">{}</td><td>{} <code>{}</code></td><td>{}</td></tr>",
                 esc(&o.customer_id),
                 esc(&o.field),
                 esc(&o.existing),
@@ -833,9 +900,9 @@ fn store(h: &mut String, s: &StoreEffect, loaded: bool) {
 
 fn more(h: &mut String, total: usize, shown: usize) {
     if total > shown {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p class=\"sub\">Showing {} of {}; report.json has them all.</p>\n",
+            "<p class=\"sub\">Showing {} of {}; report.json has them all.</p>",
             int(shown as u64),
             int(total as u64)
         );
@@ -848,9 +915,9 @@ fn shadow(h: &mut String, s: &ShadowDependency) {
         h.push_str("<p>No source is marked <code>shadow = true</code>.</p></section>\n");
         return;
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<p class=\"explain\">Shadow systems ({}) are unofficial sources, such as a team's spreadsheet, that are to be retired. These customers and values exist only there: retiring the shadow system without moving them loses them.</p>\n",
+        "<p class=\"explain\">Shadow systems ({}) are unofficial sources, such as a team's spreadsheet, that are to be retired. These customers and values exist only there: retiring the shadow system without moving them loses them.</p>",
         s.shadow_sources
             .iter()
             .map(|n| format!("<b>{}</b>", esc(n)))
@@ -858,16 +925,16 @@ fn shadow(h: &mut String, s: &ShadowDependency) {
             .join(", ")
     );
     h.push_str("<div class=\"tiles\">");
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<div class=\"tile\"><div class=\"n\">{}</div><div class=\"l\">customers only in shadow systems</div></div><div class=\"tile\"><div class=\"n\">{}</div><div class=\"l\">golden values only a shadow system provides</div></div></div>\n",
+        "<div class=\"tile\"><div class=\"n\">{}</div><div class=\"l\">customers only in shadow systems</div></div><div class=\"tile\"><div class=\"n\">{}</div><div class=\"l\">golden values only a shadow system provides</div></div></div>",
         int(s.customers_only_in_shadow),
         int(s.values_total)
     );
     if !s.fields_mapped_only_by_shadow.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<p>Fields that no other source has at all: {}.</p>\n",
+            "<p>Fields that no other source has at all: {}.</p>",
             s.fields_mapped_only_by_shadow
                 .iter()
                 .map(|f| format!("<code>{}</code>", esc(f)))
@@ -878,23 +945,23 @@ fn shadow(h: &mut String, s: &ShadowDependency) {
     if !s.fields_only_from_shadow.is_empty() {
         h.push_str("<h3>Fields whose value only a shadow system provides</h3>\n<table><thead><tr><th>Field</th><th class=\"n\">Customers</th></tr></thead><tbody>\n");
         for f in &s.fields_only_from_shadow {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td><code>{}</code></td><td class=\"n\">{}</td></tr>\n",
+                "<tr><td><code>{}</code></td><td class=\"n\">{}</td></tr>",
                 esc(&f.field),
                 int(f.customers)
             );
         }
         h.push_str("</tbody></table>\n");
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<details><summary>The values ({})</summary><table><thead><tr><th>Customer</th><th>Field</th><th>Value</th><th>From</th></tr></thead><tbody>\n",
+            "<details><summary>The values ({})</summary><table><thead><tr><th>Customer</th><th>Field</th><th>Value</th><th>From</th></tr></thead><tbody>",
             int(s.values_total)
         );
         for v in s.values.iter().take(TABLE_ROWS) {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{} <code>{}</code></td></tr>\n",
+                "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{} <code>{}</code></td></tr>",
                 esc(&v.customer_id),
                 esc(&v.field),
                 esc(&v.value),
@@ -907,9 +974,9 @@ fn shadow(h: &mut String, s: &ShadowDependency) {
         h.push_str("</details>\n");
     }
     if s.customers_only_in_shadow > 0 {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<details><summary>Customers only in shadow systems ({})</summary><table><thead><tr><th>Customer</th><th>Name</th><th>Records</th></tr></thead><tbody>\n",
+            "<details><summary>Customers only in shadow systems ({})</summary><table><thead><tr><th>Customer</th><th>Name</th><th>Records</th></tr></thead><tbody>",
             int(s.customers_only_in_shadow)
         );
         for c in s.customers.iter().take(TABLE_ROWS) {
@@ -918,9 +985,9 @@ fn shadow(h: &mut String, s: &ShadowDependency) {
                 .iter()
                 .map(|r| format!("{} <code>{}</code>", esc(&r.source), esc(&r.key)))
                 .collect();
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
                 esc(&c.customer_id),
                 c.name
                     .as_deref()
@@ -960,7 +1027,7 @@ fn run_details(h: &mut String, r: &Report) {
         ("Generated", esc(&m.generated_at).into_owned()),
     ];
     for (k, v) in rows {
-        let _ = write!(h, "<tr><th>{k}</th><td>{v}</td></tr>\n");
+        let _ = writeln!(h, "<tr><th>{k}</th><td>{v}</td></tr>");
     }
     let d = &m.decisions;
     let decisions = match &d.file {
@@ -976,17 +1043,14 @@ fn run_details(h: &mut String, r: &Report) {
             int(d.conflicts.len() as u64)
         ),
     };
-    let _ = write!(
-        h,
-        "<tr><th>Steward decisions</th><td>{decisions}</td></tr>\n"
-    );
+    let _ = writeln!(h, "<tr><th>Steward decisions</th><td>{decisions}</td></tr>");
     h.push_str("</tbody></table>\n");
     if !d.stale.is_empty() || !d.conflicts.is_empty() {
         h.push_str("<details open><summary>Decisions that were not applied</summary><table><thead><tr><th class=\"n\">Line</th><th>Pair</th><th>Decision</th><th>Why not</th></tr></thead><tbody>\n");
         for u in d.stale.iter().chain(&d.conflicts) {
-            let _ = write!(
+            let _ = writeln!(
                 h,
-                "<tr><td class=\"n\">{}</td><td>{} <code>{}</code> / {} <code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+                "<tr><td class=\"n\">{}</td><td>{} <code>{}</code> / {} <code>{}</code></td><td>{}</td><td>{}</td></tr>",
                 u.line,
                 esc(&u.a.source),
                 esc(&u.a.key),
@@ -1000,9 +1064,9 @@ fn run_details(h: &mut String, r: &Report) {
     }
     h.push_str("<h3>Input files</h3>\n<table><thead><tr><th>Source</th><th>File</th><th class=\"n\">Size</th><th>SHA-256</th></tr></thead><tbody>\n");
     for i in &m.inputs {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td><b>{}</b> <span class=\"sub\">{} · trust {}{}</span></td><td><code>{}</code><br><span class=\"sub\">mapping <code>{}</code></span></td><td class=\"n\">{} bytes</td><td><code style=\"word-break:break-all\">{}</code></td></tr>\n",
+            "<tr><td><b>{}</b> <span class=\"sub\">{} · trust {}{}</span></td><td><code>{}</code><br><span class=\"sub\">mapping <code>{}</code></span></td><td class=\"n\">{} bytes</td><td><code style=\"word-break:break-all\">{}</code></td></tr>",
             esc(&i.source),
             esc(&i.format),
             i.trust,
@@ -1016,17 +1080,17 @@ fn run_details(h: &mut String, r: &Report) {
     h.push_str("</tbody></table>\n<h3>Time per stage</h3>\n<table><thead><tr><th>Stage</th><th class=\"n\">Time</th><th></th></tr></thead><tbody>\n");
     let total = m.total_ms.max(1) as f64;
     for t in &m.timings_ms {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<tr><td>{}</td><td class=\"n\">{} ms</td><td>{}</td></tr>\n",
+            "<tr><td>{}</td><td class=\"n\">{} ms</td><td>{}</td></tr>",
             esc(&t.stage),
             int(t.ms),
             bar(t.ms as f64 / total, false)
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr><th>total</th><th class=\"n\">{} ms</th><th></th></tr></tbody></table>\n</section>\n",
+        "<tr><th>total</th><th class=\"n\">{} ms</th><th></th></tr></tbody></table>\n</section>",
         int(m.total_ms)
     );
 }

@@ -28,7 +28,7 @@ use crate::pipeline::Resolution;
 use crate::quality::{self, SourceQuality};
 use crate::record::{Customer, GoldenField};
 use crate::run::{RunOutcome, TableChanges};
-use crate::score::{self, Evidence, MatchRecord, ScoredPair};
+use crate::score::{self, Comparison, Evidence, MatchRecord, ScoredPair};
 
 /// Bumped when a field of `report.json` changes meaning or goes away.
 pub const FORMAT_VERSION: u32 = 1;
@@ -205,6 +205,8 @@ pub struct ReviewPair {
     pub a: RecordView,
     pub b: RecordView,
     pub evidence: Vec<Evidence>,
+    /// The comparisons whose veto kept the pair apart.
+    pub vetoed_by: Vec<Comparison>,
 }
 
 /// The key fields of a source record, for side-by-side review.
@@ -645,6 +647,13 @@ fn review_pairs(pipeline: &Pipeline, res: &Resolution) -> Vec<ReviewPair> {
             a: record_view(pipeline, &res.records[p.pair.a as usize]),
             b: record_view(pipeline, &res.records[p.pair.b as usize]),
             evidence: score::evidence(model, &p),
+            vetoed_by: model
+                .comparisons
+                .iter()
+                .zip(&p.levels)
+                .filter(|(cm, l)| cm.levels.get(**l as usize).is_some_and(|lv| lv.veto))
+                .map(|(cm, _)| cm.comparison)
+                .collect(),
         })
         .collect()
 }

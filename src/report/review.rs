@@ -103,6 +103,7 @@ mod tests {
                 a: view("erp", "=1", "=HYPERLINK(\"x\")"),
                 b: view("webshop", "W-1", "Anna"),
                 evidence: vec![],
+                vetoed_by: vec![],
             },
             ReviewPair {
                 pair_id: 2,
@@ -114,6 +115,7 @@ mod tests {
                 a: view("erp", "2", "Bob"),
                 b: view("webshop", "W-2", "Bob"),
                 evidence: vec![],
+                vetoed_by: vec![],
             },
         ];
         let dir = tempfile::tempdir().unwrap();
