@@ -2,7 +2,9 @@
 //!
 //! The pipeline reads as its stages: [`ingest`] -> [`cleanse`] -> [`block`] -> [`score`] ->
 //! [`cluster`] -> [`survive`] -> [`load`], orchestrated by [`pipeline`] and [`run`].
-//! [`explain`] reads what a run recorded.
+//! [`gates`] judge a run before it loads, [`report`] describes it (with [`quality`]), a
+//! steward's [`decisions`] feed back into clustering, and [`explain`] reads what a run
+//! recorded. Every CSV the tool writes goes through [`csv_out`].
 
 pub mod block;
 pub mod cleanse;

@@ -44,6 +44,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Decisions::read(path)?,
         None => Decisions::default(),
     };
+    if let Some(dir) = &args.report {
+        // Fail before loading, not after, when the report cannot be written there.
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!("{}: cannot create the report directory: {e}", dir.display())
+        })?;
+    }
     let opts = RunOptions {
         dry_run: args.dry_run,
         progress: std::io::stderr().is_terminal(),
