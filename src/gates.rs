@@ -199,3 +199,141 @@ pub fn check_plan(gates: &GatesConfig, plan: &LoadPlan) -> Vec<GateResult> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{MatchingConfig, SurvivorshipConfig};
+    use crate::decisions::DecisionOutcome;
+    use crate::load::{AuditEvent, CustomerCounts};
+    use crate::pipeline::SourceStats;
+    use crate::score::Model;
+
+    fn stats(name: &str, rows_read: u64, records: u64, quarantined: u64) -> SourceStats {
+        SourceStats {
+            name: name.into(),
+            rows_read,
+            records,
+            quarantined,
+            checksum: String::new(),
+            bytes: 0,
+        }
+    }
+
+    fn resolution(sources: Vec<SourceStats>, clusters: Vec<Vec<u32>>) -> Resolution {
+        Resolution {
+            records: vec![],
+            quarantined: vec![],
+            sources,
+            blocking: vec![],
+            model: Model::default_model(0.95),
+            scored: vec![],
+            clusters,
+            profiles: vec![],
+            decided: vec![],
+            decisions: DecisionOutcome::default(),
+        }
+    }
+
+    fn pipeline(gates: GatesConfig) -> Pipeline {
+        Pipeline {
+            config_path: "pipeline.toml".into(),
+            config_hash: String::new(),
+            store_path: "crm.db".into(),
+            sources: vec![],
+            matching: MatchingConfig::default(),
+            survivorship: SurvivorshipConfig::default(),
+            gates,
+        }
+    }
+
+    #[test]
+    fn each_gate_fails_on_its_own_condition() {
+        let res = resolution(
+            vec![stats("erp", 100, 90, 10), stats("shop", 50, 48, 1)],
+            vec![vec![0, 1, 2], vec![3]],
+        );
+        let cases: Vec<(GatesConfig, Vec<(&str, Option<&str>)>)> = vec![
+            // The default checks the balance only; shop lost a row.
+            (
+                GatesConfig::default(),
+                vec![("reconciliation_must_balance", Some("shop"))],
+            ),
+            (
+                GatesConfig {
+                    reconciliation_must_balance: false,
+                    max_quarantine_rate: Some(0.05),
+                    ..GatesConfig::default()
+                },
+                vec![("max_quarantine_rate", Some("erp"))],
+            ),
+            (
+                GatesConfig {
+                    reconciliation_must_balance: false,
+                    min_rows: [("erp".to_string(), 100), ("shop".to_string(), 51)].into(),
+                    ..GatesConfig::default()
+                },
+                vec![("min_rows", Some("shop"))],
+            ),
+            (
+                GatesConfig {
+                    reconciliation_must_balance: false,
+                    max_cluster_size: Some(2),
+                    ..GatesConfig::default()
+                },
+                vec![("max_cluster_size", None)],
+            ),
+            (
+                GatesConfig {
+                    reconciliation_must_balance: false,
+                    max_cluster_size: Some(3),
+                    max_quarantine_rate: Some(0.1),
+                    ..GatesConfig::default()
+                },
+                vec![],
+            ),
+        ];
+        for (gates, want) in cases {
+            let results = check_resolution(&gates, &pipeline(gates.clone()), &res);
+            let failed: Vec<(&str, Option<&str>)> = results
+                .iter()
+                .filter(|r| !r.passed)
+                .map(|r| (r.gate, r.source.as_deref()))
+                .collect();
+            assert_eq!(failed, want, "{gates:?}");
+            assert!(results.iter().all(|r| !r.reason.is_empty()));
+        }
+    }
+
+    #[test]
+    fn max_overwrites_judges_the_plan() {
+        let plan = |n: usize| LoadPlan {
+            run_id: 1,
+            cluster_ids: vec![],
+            counts: CustomerCounts::default(),
+            events: vec![],
+            deltas: vec![],
+            next_customer_number: 1,
+            overwrites: vec![
+                AuditEvent {
+                    customer_id: Some("C00000001".into()),
+                    event: "update",
+                    field: Some("email"),
+                    before: Some("a@x.de".into()),
+                    after: Some("b@x.de".into()),
+                    detail: None,
+                };
+                n
+            ],
+        };
+        let gates = GatesConfig {
+            max_overwrites: Some(0),
+            ..GatesConfig::default()
+        };
+        assert!(all_passed(&check_plan(&gates, &plan(0))));
+        let r = check_plan(&gates, &plan(2));
+        assert!(!all_passed(&r));
+        assert_eq!(r[0].label(), "max_overwrites");
+        assert!(check_plan(&GatesConfig::default(), &plan(5)).is_empty());
+    }
+}
