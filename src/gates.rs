@@ -253,7 +253,9 @@ mod tests {
             vec![stats("erp", 100, 90, 10), stats("shop", 50, 48, 1)],
             vec![vec![0, 1, 2], vec![3]],
         );
-        let cases: Vec<(GatesConfig, Vec<(&str, Option<&str>)>)> = vec![
+        // (gates, the (gate, source) results that fail)
+        type Failed<'a> = Vec<(&'a str, Option<&'a str>)>;
+        let cases: Vec<(GatesConfig, Failed)> = vec![
             // The default checks the balance only; shop lost a row.
             (
                 GatesConfig::default(),
@@ -295,7 +297,7 @@ mod tests {
         ];
         for (gates, want) in cases {
             let results = check_resolution(&gates, &pipeline(gates.clone()), &res);
-            let failed: Vec<(&str, Option<&str>)> = results
+            let failed: Failed = results
                 .iter()
                 .filter(|r| !r.passed)
                 .map(|r| (r.gate, r.source.as_deref()))
