@@ -187,12 +187,12 @@ pub fn check_plan(gates: &GatesConfig, plan: &LoadPlan) -> Vec<GateResult> {
             source: None,
             passed,
             limit: format!("at most {max} overwritten values"),
-            actual: format!("{n} values would be overwritten"),
+            actual: format!("{n} value(s) would be overwritten"),
             reason: if passed {
                 "no more existing values are overwritten than allowed".into()
             } else {
                 format!(
-                    "the load would replace {n} existing values with different ones (more than {max}): edits made in the CRM would be lost; see the overwrites"
+                    "the load would replace {n} existing value(s) with different ones (more than {max}): edits made in the CRM would be lost; see the overwrites"
                 )
             },
         });
