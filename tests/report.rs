@@ -358,3 +358,50 @@ fn overwrites_are_reported_and_the_max_overwrites_gate_keeps_the_store() {
     let html = std::fs::read_to_string(demo.path("out/report.html")).unwrap();
     assert!(html.contains("Rempartstr. 7"));
 }
+
+#[test]
+fn a_different_decision_that_same_decisions_overrule_is_reported() {
+    let demo = Demo::new();
+    expect_code(&demo.crmfuse(&["run", "pipeline.toml"]), 0);
+    let before = demo.assignment();
+    let mut size: BTreeMap<&String, usize> = BTreeMap::new();
+    for id in before.values() {
+        *size.entry(id).or_default() += 1;
+    }
+    let singles: Vec<&(String, String)> = before
+        .iter()
+        .filter(|(_, id)| size[id] == 1)
+        .map(|(r, _)| r)
+        .take(3)
+        .collect();
+    let row = |a: &(String, String), b: &(String, String), d: &str| {
+        format!("{},{},{},{},{d}\n", a.0, a.1, b.0, b.1)
+    };
+    let mut csv = "source_a,key_a,source_b,key_b,decision\n".to_string();
+    csv += &row(singles[0], singles[1], "same");
+    csv += &row(singles[1], singles[2], "same");
+    csv += &row(singles[0], singles[2], "different");
+    std::fs::write(demo.path("d.csv"), csv).unwrap();
+    let out = demo.crmfuse(&[
+        "run",
+        "pipeline.toml",
+        "--dry-run",
+        "--decisions",
+        "d.csv",
+        "--report",
+        "out",
+    ]);
+    expect_code(&out, 0);
+    assert!(
+        text(&out.stderr).contains("1 were overruled"),
+        "{}",
+        text(&out.stderr)
+    );
+    let r = demo.report_json("out");
+    let conflicts = r["run"]["decisions"]["conflicts"].as_array().unwrap();
+    assert_eq!(conflicts.len(), 1, "{conflicts:?}");
+    assert_eq!(conflicts[0]["line"], 4);
+    assert_eq!(conflicts[0]["verdict"], "different");
+    let html = std::fs::read_to_string(demo.path("out/report.html")).unwrap();
+    assert!(html.contains("Decisions that were not applied"));
+}
