@@ -2,15 +2,20 @@
 //!
 //! The pipeline reads as its stages: [`ingest`] -> [`cleanse`] -> [`block`] -> [`score`] ->
 //! [`cluster`] -> [`survive`] -> [`load`], orchestrated by [`pipeline`] and [`run`].
-//! [`explain`] reads what a run recorded.
+//! [`gates`] judge a run before it loads, [`report`] describes it (with [`quality`]), a
+//! steward's [`decisions`] feed back into clustering, and [`explain`] reads what a run
+//! recorded. Every CSV the tool writes goes through [`csv_out`].
 
 pub mod block;
 pub mod cleanse;
 pub mod cluster;
 pub mod config;
+pub mod csv_out;
+pub mod decisions;
 pub mod error;
 pub mod evaluate;
 pub mod explain;
+pub mod gates;
 pub mod hash;
 pub mod ingest;
 pub mod load;
@@ -18,7 +23,9 @@ pub mod mapping;
 pub mod nicknames;
 pub mod pipeline;
 pub mod progress;
+pub mod quality;
 pub mod record;
+pub mod report;
 pub mod rng;
 pub mod run;
 pub mod score;

@@ -154,16 +154,25 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
 }
 
 /// Open an existing store read-only; `None` when it does not exist yet. Never creates or
-/// changes the file.
+/// changes the file, and leaves no files beside it.
+///
+/// A store in WAL mode needs its `-wal` and `-shm` files to be read; a connection opened
+/// with `SQLITE_OPEN_READ_ONLY` creates them and cannot remove them when it closes, so a
+/// dry run would leave two new files beside the store. Instead the connection is opened
+/// read-write without `CREATE` and made `query_only`, so that SQLite refuses every write
+/// through it, and as the last connection it removes the files it created. (On a
+/// write-protected file SQLite falls back to reading only.)
 pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
     if !path.exists() {
         return Ok(None);
     }
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| Error::store(path, e))?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(|e| Error::store(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| Error::store(path, e))?;
     check_version(&conn, path, false)?;
@@ -328,6 +337,37 @@ mod tests {
         for c in golden_columns() {
             assert!(cols.iter().any(|x| x == c), "{c}");
         }
+    }
+
+    #[test]
+    fn read_only_open_writes_nothing_and_leaves_no_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("crm.db");
+        {
+            let rw = open_rw(&p).unwrap();
+            rw.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')", [])
+                .unwrap();
+        }
+        let files = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let before = std::fs::read(&p).unwrap();
+        assert_eq!(files(dir.path()), ["crm.db"]);
+        {
+            let ro = open_ro(&p).unwrap().unwrap();
+            assert_eq!(meta_get(&ro, "k").unwrap().as_deref(), Some("v"));
+            let e = ro
+                .execute("INSERT INTO meta(key, value) VALUES ('x', 'y')", [])
+                .unwrap_err();
+            assert!(e.to_string().contains("readonly"), "{e}");
+        }
+        assert_eq!(files(dir.path()), ["crm.db"]);
+        assert!(std::fs::read(&p).unwrap() == before);
     }
 
     #[test]

@@ -1,4 +1,8 @@
-//! `crmfuse run CONFIG [--dry-run] [--json]`: the whole pipeline, loaded in one transaction.
+//! `crmfuse run CONFIG [--dry-run] [--json] [--report DIR] [--decisions FILE] [--force]`:
+//! the whole pipeline, loaded in one transaction, judged by the config's gates.
+//!
+//! Exit codes: 0 success, 1 error, 2 bad command line, 3 a gate failed (a real run then
+//! loads nothing unless `--force`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -7,7 +11,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 
+use crmfuse::decisions::Decisions;
+use crmfuse::report;
 use crmfuse::run::{RunOptions, run as run_pipeline};
+
+/// The exit code of a run whose gates failed.
+pub const GATE_FAILED: u8 = 3;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -26,6 +35,15 @@ pub struct RunArgs {
     /// Write the match model this run used (JSON).
     #[arg(long, value_name = "FILE")]
     save_model: Option<PathBuf>,
+    /// Write the reconciliation report (report.json, report.html, review.csv) into DIR.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Apply a data steward's decisions (review.csv with the decision column filled in).
+    #[arg(long, value_name = "FILE")]
+    decisions: Option<PathBuf>,
+    /// Load even when a gate fails (the report and summary still say which).
+    #[arg(long, conflicts_with = "dry_run")]
+    force: bool,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -42,20 +60,53 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let decisions = match &args.decisions {
+        Some(path) => Decisions::read(path)?,
+        None => Decisions::default(),
+    };
+    if let Some(dir) = &args.report {
+        // Fail before loading, not after, when the report cannot be written there.
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!("{}: cannot create the report directory: {e}", dir.display())
+        })?;
+    }
     let opts = RunOptions {
         dry_run: args.dry_run,
         progress: std::io::stderr().is_terminal(),
         model,
+        decisions,
+        force: args.force,
     };
     let outcome = run_pipeline(&pipeline, &opts)?;
     if let Some(p) = &args.save_model {
         let json = serde_json::to_string_pretty(&outcome.resolution.model)?;
         std::fs::write(p, json).with_context(|| format!("{}", p.display()))?;
     }
+    if let Some(dir) = &args.report {
+        let written = report::write(dir, &report::build(&pipeline, &outcome))?;
+        eprintln!(
+            "report: {} ({} and {})",
+            written.html.display(),
+            written.json.display(),
+            written.review_csv.display()
+        );
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
     } else {
         println!("{}", outcome.summary);
     }
-    Ok(ExitCode::SUCCESS)
+    let d = &outcome.resolution.decisions;
+    if !d.stale.is_empty() || !d.conflicts.is_empty() {
+        eprintln!(
+            "warning: {} decision(s) name records that are not in the sources and {} were overruled by other decisions; the report lists them",
+            d.stale.len(),
+            d.conflicts.len()
+        );
+    }
+    Ok(if outcome.summary.gates_passed || outcome.summary.forced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(GATE_FAILED)
+    })
 }
