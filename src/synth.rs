@@ -16,6 +16,33 @@
 //!
 //! Output is a pure function of `(people, seed)`: people are generated in fixed-size chunks,
 //! chunk `i` from `Rng::new(seed).derive(i)`, in parallel, and written in chunk order.
+//! Rows are shuffled within each chunk, so row order says little about who is who.
+//!
+//! Each person is in 1-4 systems (66% in one, 25% two, 7% three, 2% four; about 1.5
+//! records per person) and sometimes twice in one system under another key. A record is the
+//! person as that system saw them at one time (`updated_at`): before a move it shows the old
+//! address, before a wedding the maiden name, before a change the old e-mail or mobile (and
+//! now and then a system simply kept the stale value). On top come the system's habits:
+//! nicknames, typos (substitution, transposition, deletion, doubling), ü -> ue / u, ALL CAPS,
+//! lower case or forced proper case, street abbreviations, other city spellings, missing
+//! fields, phone formats (E.164, national with spaces / slashes / brackets, 00 prefix),
+//! e-mail case, Gmail dots and `+tags`, googlemail.com, legacy `?` for letters outside
+//! Windows-1252, spreadsheet-stripped leading zeros, day-first dates in a month-first column.
+//!
+//! Distinct people who look alike, on purpose: twins (same family name, address, landline and
+//! birth date; other given name and e-mail), father and son (same name and address, `Jr.` /
+//! `Sr.` only sometimes written, birth dates 22-36 years apart), couples at one address
+//! (shared landline, often the family name, sometimes one family mailbox), and namesakes
+//! (same given and family name, usually in another city, sometimes the same birth year);
+//! besides these, Zipf-weighted name pools make common names collide by chance.
+//!
+//! Contact data is fictional: e-mail at example.com/.org/.net, `*.example` company domains or
+//! public providers with generated local parts; phone numbers only from ranges reserved for
+//! fiction (DE BNetzA blocks (0)30 23125, (0)69 90009, (0)40 66969, (0)221 4710, (0)89 99998
+//! plus two extension digits, also for Germans' second ("mobile") number, as Germany reserves
+//! only a dozen single mobile numbers; UK Ofcom drama ranges and 07700 900xxx; FR ARCEP 01 99 00 ..
+//! 06 39 98; US NXX-555-01xx). The UK, US and FR ranges are small, so at scale unrelated
+//! people share numbers: phone agreement is weaker evidence there than in real data.
 
 mod data;
 
@@ -1032,7 +1059,7 @@ fn gen_person(idx: u64, rng: &mut Rng) -> Person {
     let family = family_name(culture, rng);
     let birth = rng.range_inclusive(days_from_civil(1935, 1, 1), days_from_civil(2006, 12, 31));
     let addr = gen_address(country, rng);
-    let since = rng.range_inclusive(ep.start, ep.end - 120);
+    let since = rng.range_inclusive(ep.start.max(birth + 18 * 365), ep.end - 120);
     let event = |rng: &mut Rng| rng.range_inclusive(since + 30, ep.end - 30);
 
     // Family name change (marriage; the record before it shows the maiden name).
@@ -1121,8 +1148,26 @@ fn gen_person(idx: u64, rng: &mut Rng) -> Person {
     }
 }
 
-/// Rebuilds the e-mail addresses after a name change of a generated person.
-fn renew_emails(p: &mut Person, rng: &mut Rng) {
+/// Rebuilds what derives from name, birth and address after a group maker changed them:
+/// e-mail addresses, phones of another country, the first-contact day.
+fn refresh_derived(p: &mut Person, rng: &mut Rng) {
+    // A group maker may have changed the birth date or moved the person to another
+    // country: keep first contact after the 18th birthday and phones in the country.
+    let ep = epoch();
+    let adult = p.birth + 18 * 365;
+    if p.since < adult {
+        p.since = rng.range_inclusive(adult.min(ep.end - 120), ep.end - 120);
+    }
+    let c = p.country();
+    if p.landline.as_ref().is_some_and(|ph| ph.country != c) {
+        p.landline = Some(landline_for(p.addr.city, rng));
+    }
+    if p.mobile.as_ref().is_some_and(|ph| ph.country != c) {
+        p.mobile = Some(mobile_for(c, rng));
+    }
+    if p.old_mobile.as_ref().is_some_and(|ph| ph.country != c) {
+        p.old_mobile = Some(mobile_for(c, rng));
+    }
     p.email = make_email(p.given.name, &p.family, p.birth, p.country(), rng);
     p.old_email = None;
     p.email_change = i64::MAX;
@@ -1134,16 +1179,16 @@ fn renew_emails(p: &mut Person, rng: &mut Rng) {
 
 /// Rebuilds `p`'s e-mail addresses so that none equals one of `other`'s (look-alikes share
 /// names, so the same address could come out, but a mailbox has one owner).
-fn renew_emails_unlike(p: &mut Person, other: &Person, rng: &mut Rng) {
+fn refresh_unlike(p: &mut Person, other: &Person, rng: &mut Rng) {
     let clash = |p: &Person| {
         p.email == other.email || (p.work_email.is_some() && p.work_email == other.work_email)
     };
-    renew_emails(p, rng);
+    refresh_derived(p, rng);
     for _ in 0..10 {
         if !clash(p) {
             return;
         }
-        renew_emails(p, rng);
+        refresh_derived(p, rng);
     }
     if clash(p) {
         p.email = p.email.replacen('@', &format!("{}@", p.idx % 1000), 1);
@@ -1194,7 +1239,7 @@ fn make_twin(a: &Person, b: &mut Person, rng: &mut Rng) {
             break;
         }
     }
-    renew_emails_unlike(b, a, rng);
+    refresh_unlike(b, a, rng);
 }
 
 /// Father and son with the same name at one address; different birth dates, e-mails, mobiles.
@@ -1231,8 +1276,8 @@ fn make_junior(sr: &mut Person, jr: &mut Person, rng: &mut Rng) {
     };
     sr.suffix = Some(s);
     jr.suffix = Some(j);
-    renew_emails(sr, rng);
-    renew_emails_unlike(jr, sr, rng);
+    refresh_derived(sr, rng);
+    refresh_unlike(jr, sr, rng);
 }
 
 /// Partners at one address: shared landline, often a shared family name (the wife's
@@ -1262,7 +1307,7 @@ fn make_couple(a: &mut Person, b: &mut Person, rng: &mut Rng) {
             b.name_change = rng.range_inclusive(b.since.max(ep.start) + 30, ep.end - 30);
         }
     }
-    renew_emails_unlike(b, a, rng);
+    refresh_unlike(b, a, rng);
     if rng.chance(0.1) {
         // One mailbox for the household, e.g. familie.mueller@web.de.
         let fam = mail_part(&a.family, Fold::German);
@@ -1302,7 +1347,7 @@ fn make_namesake(model: &Person, p: &mut Person, rng: &mut Rng) {
             p.landline = Some(landline_for(p.addr.city, rng));
         }
     }
-    renew_emails_unlike(p, model, rng);
+    refresh_unlike(p, model, rng);
 }
 
 // ---------------------------------------------------------------------------------------
