@@ -1413,23 +1413,27 @@ fn gen_chunk(ctx: &Ctx, chunk: usize) -> ChunkOut {
 
     // Records, per source, in generation order; shuffled per chunk below so that row order
     // says nothing about who is who (and duplicates are not adjacent).
-    let mut rows: [Vec<(String, RowMeta)>; 5] = Default::default();
-    let mut row = String::with_capacity(512);
+    let mut texts: [String; 5] = Default::default();
+    let mut rows: [Vec<(std::ops::Range<usize>, RowMeta)>; 5] = Default::default();
     for p in &persons {
         for (src, occ) in sources_for(&mut rng) {
-            row.clear();
             let key = source_key(ctx, src, p.idx, occ);
             let rec = Rec::new(p, src, occ, &mut rng);
+            let text = &mut texts[src as usize];
+            let begin = text.len();
             match src {
-                Src::Erp => erp_row(&mut row, &key, p, &rec, &mut rng),
-                Src::Webshop => webshop_row(&mut row, &key, p, &rec, &mut rng),
-                Src::Support => support_row(&mut row, &key, p, &rec, &mut rng),
-                Src::Sales => sales_row(&mut row, &key, p, &rec, &mut rng),
-                Src::Newsletter => newsletter_row(&mut row, &key, p, &rec, &mut rng),
+                Src::Erp => erp_row(text, &key, p, &rec, &mut rng),
+                Src::Webshop => webshop_row(text, &key, p, &rec, &mut rng),
+                Src::Support => support_row(text, &key, p, &rec, &mut rng),
+                Src::Sales => sales_row(text, &key, p, &rec, &mut rng),
+                Src::Newsletter => newsletter_row(text, &key, p, &rec, &mut rng),
             }
-            let lines = row.bytes().filter(|b| *b == b'\n').count() as u32;
+            let lines = text.as_bytes()[begin..]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count() as u32;
             rows[src as usize].push((
-                row.clone(),
+                begin..text.len(),
                 RowMeta {
                     key,
                     person: p.idx,
@@ -1444,15 +1448,16 @@ fn gen_chunk(ctx: &Ctx, chunk: usize) -> ChunkOut {
     };
     for (si, mut list) in rows.into_iter().enumerate() {
         rng.shuffle(&mut list);
+        let text = &texts[si];
         let so = &mut out.srcs[si];
-        let cap: usize = list.iter().map(|(r, _)| r.len()).sum();
-        so.bytes.reserve(cap);
+        so.bytes.reserve(text.len());
         so.rows.reserve(list.len());
-        for (text, meta) in list {
+        for (range, meta) in list {
+            let row = &text[range];
             if SOURCES[si] == Src::Erp {
-                encode_cp1252(&text, &mut so.bytes);
+                encode_cp1252(row, &mut so.bytes);
             } else {
-                so.bytes.extend_from_slice(text.as_bytes());
+                so.bytes.extend_from_slice(row.as_bytes());
             }
             so.rows.push(meta);
         }
