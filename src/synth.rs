@@ -2047,6 +2047,8 @@ struct Profile {
     plus_tag: f64,
     gmail_dots: f64,
     email_typo: f64,
+    /// Chance to show the work address instead of the private one (people with an employer).
+    work_email: f64,
     /// Chance that a value changed in real life is still the old one in this system.
     stale: f64,
     /// First day the system existed.
@@ -2073,6 +2075,7 @@ fn profile(src: Src) -> Profile {
         plus_tag: 0.0,
         gmail_dots: 0.0,
         email_typo: 0.0,
+        work_email: 0.0,
         stale: 0.0,
         since: days_from_civil(2010, 1, 1),
         max_age: 6000,
@@ -2091,6 +2094,7 @@ fn profile(src: Src) -> Profile {
             suffix: 0.6,
             email_case: 0.1,
             email_typo: 0.005,
+            work_email: 0.35,
             stale: 0.12,
             ..base
         },
@@ -2109,6 +2113,7 @@ fn profile(src: Src) -> Profile {
             email_case: 0.06,
             plus_tag: 0.05,
             gmail_dots: 0.06,
+            work_email: 0.15,
             stale: 0.05,
             since: days_from_civil(2015, 3, 1),
             max_age: 3000,
@@ -2129,6 +2134,7 @@ fn profile(src: Src) -> Profile {
             plus_tag: 0.02,
             gmail_dots: 0.03,
             email_typo: 0.01,
+            work_email: 0.3,
             stale: 0.05,
             since: days_from_civil(2017, 1, 1),
             max_age: 1500,
@@ -2148,6 +2154,7 @@ fn profile(src: Src) -> Profile {
             suffix: 0.5,
             email_case: 0.15,
             email_typo: 0.015,
+            work_email: 0.6,
             stale: 0.3,
             since: days_from_civil(2019, 1, 1),
             max_age: 400,
@@ -2162,6 +2169,7 @@ fn profile(src: Src) -> Profile {
             email_case: 0.1,
             plus_tag: 0.08,
             gmail_dots: 0.05,
+            work_email: 0.1,
             stale: 0.1,
             since: days_from_civil(2014, 1, 1),
             max_age: 2500,
@@ -2277,7 +2285,7 @@ impl<'a> Rec<'a> {
             _ => p.email.as_str(),
         };
         let base_email = match &p.work_email {
-            Some(w) if rng.chance(0.35) => w.as_str(),
+            Some(w) if rng.chance(pr.work_email) => w.as_str(),
             _ => base_email,
         };
         let email = email_variant(base_email, &pr, src, rng);
