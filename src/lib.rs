@@ -31,6 +31,7 @@ pub mod run;
 pub mod score;
 pub mod store;
 pub mod survive;
+pub mod synth;
 pub mod train;
 
 pub use error::{Error, Result};

@@ -3,6 +3,7 @@
 mod evaluate;
 mod explain;
 mod run;
+mod synth;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Compare the store's customers with a truth file: precision, recall, F1.
     Evaluate(evaluate::EvaluateArgs),
+    /// Write a synthetic multi-silo company with truth.csv and a ready pipeline.toml.
+    Synth(synth::SynthArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -37,6 +40,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Synth(a) => synth::run(a),
     }
 }
 
