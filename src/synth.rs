@@ -36,13 +36,12 @@
 //! (same given and family name, usually in another city, sometimes the same birth year);
 //! besides these, Zipf-weighted name pools make common names collide by chance.
 //!
-//! Contact data is fictional: e-mail at example.com/.org/.net, `*.example` company domains or
-//! public providers with generated local parts; phone numbers only from ranges reserved for
-//! fiction (DE BNetzA blocks (0)30 23125, (0)69 90009, (0)40 66969, (0)221 4710, (0)89 99998
-//! plus two extension digits, also for Germans' second ("mobile") number, as Germany reserves
-//! only a dozen single mobile numbers; UK Ofcom drama ranges and 07700 900xxx; FR ARCEP 01 99 00 ..
-//! 06 39 98; US NXX-555-01xx). The UK, US and FR ranges are small, so at scale unrelated
-//! people share numbers: phone agreement is weaker evidence there than in real data.
+//! E-mail addresses are fictional: example.com/.org/.net, `*.example` company domains or
+//! public providers with generated local parts. Phone numbers are random subscriber numbers
+//! in valid national numbering (area codes of the person's city, mobile prefixes), because
+//! the ranges reserved for fiction are either rejected by libphonenumber's validation (UK
+//! 07700 900, FR 06 39 98) or so small that unrelated people would share numbers at scale.
+//! They may coincide with real numbers; nothing ever dials them.
 
 mod data;
 
@@ -858,18 +857,15 @@ fn landline_for(city: &'static City, rng: &mut Rng) -> Phone {
 /// numbers), so German "second numbers" come from the reserved landline blocks too.
 fn mobile_for(country: Country, rng: &mut Rng) -> Phone {
     match country {
-        Country::De => {
-            let blocks = *rng.pick(data::DE_BLOCKS);
-            phone_in(country, rng.pick(blocks), rng)
-        }
+        Country::De => phone_in(country, rng.pick(data::DE_MOBILE), rng),
         Country::Uk => phone_in(country, &data::UK_MOBILE, rng),
         Country::Fr => phone_in(country, &data::FR_MOBILE, rng),
         Country::Us => {
             let area = *rng.pick(data::US_MOBILE_AREAS);
             let block = Block {
                 area,
-                prefix: "55501",
-                free: 2,
+                prefix: "5",
+                free: 6,
                 ext: 0,
             };
             phone_in(country, &block, rng)

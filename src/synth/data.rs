@@ -923,59 +923,61 @@ use Postcodes::{Outward, Range};
 // (0)40 66969 000-999, (0)221 4710 000-999 and (0)89 99998 000-999 for media use. German
 // geographic numbers have variable length, so two more (extension) digits stay inside a
 // reserved range: no real line can start with a reserved number.
-const DE_BERLIN: &[Block] = &[b("30", "23125", 3, 2)];
-const DE_FRANKFURT: &[Block] = &[b("69", "90009", 3, 2)];
-const DE_HAMBURG: &[Block] = &[b("40", "66969", 3, 2)];
-const DE_KOELN: &[Block] = &[b("221", "4710", 3, 2)];
-const DE_MUENCHEN: &[Block] = &[b("89", "99998", 3, 2)];
+const DE_BERLIN: &[Block] = &[b("30", "2", 6, 0)];
+const DE_FRANKFURT: &[Block] = &[b("69", "9", 6, 0)];
+const DE_HAMBURG: &[Block] = &[b("40", "6", 6, 0)];
+const DE_KOELN: &[Block] = &[b("221", "4", 6, 0)];
+const DE_MUENCHEN: &[Block] = &[b("89", "9", 6, 0)];
 pub const DE_BLOCKS: &[&[Block]] = &[DE_BERLIN, DE_FRANKFURT, DE_HAMBURG, DE_KOELN, DE_MUENCHEN];
+/// German mobile blocks (valid numbering, random subscriber numbers).
+pub const DE_MOBILE: &[Block] = &[b("151", "", 8, 0), b("171", "", 7, 0), b("176", "", 8, 0)];
 
 // UK: Ofcom drama numbers (1000 per area), 07700 900000-900999 for mobiles.
-pub const UK_LONDON: &[Block] = &[b("20", "79460", 3, 0)];
-const UK_MANCHESTER: &[Block] = &[b("161", "4960", 3, 0)];
-const UK_BIRMINGHAM: &[Block] = &[b("121", "4960", 3, 0)];
-const UK_LEEDS: &[Block] = &[b("113", "4960", 3, 0)];
-const UK_BRISTOL: &[Block] = &[b("117", "4960", 3, 0)];
-const UK_LIVERPOOL: &[Block] = &[b("151", "4960", 3, 0)];
-const UK_SHEFFIELD: &[Block] = &[b("114", "4960", 3, 0)];
-const UK_NOTTINGHAM: &[Block] = &[b("115", "4960", 3, 0)];
-const UK_LEICESTER: &[Block] = &[b("116", "4960", 3, 0)];
-const UK_EDINBURGH: &[Block] = &[b("131", "4960", 3, 0)];
-const UK_GLASGOW: &[Block] = &[b("141", "4960", 3, 0)];
-const UK_NEWCASTLE: &[Block] = &[b("191", "4980", 3, 0)];
-const UK_CARDIFF: &[Block] = &[b("29", "20180", 3, 0)];
-pub const UK_MOBILE: Block = b("7700", "900", 3, 0);
+pub const UK_LONDON: &[Block] = &[b("20", "7", 7, 0)];
+const UK_MANCHESTER: &[Block] = &[b("161", "2", 6, 0)];
+const UK_BIRMINGHAM: &[Block] = &[b("121", "2", 6, 0)];
+const UK_LEEDS: &[Block] = &[b("113", "2", 6, 0)];
+const UK_BRISTOL: &[Block] = &[b("117", "2", 6, 0)];
+const UK_LIVERPOOL: &[Block] = &[b("151", "2", 6, 0)];
+const UK_SHEFFIELD: &[Block] = &[b("114", "2", 6, 0)];
+const UK_NOTTINGHAM: &[Block] = &[b("115", "2", 6, 0)];
+const UK_LEICESTER: &[Block] = &[b("116", "2", 6, 0)];
+const UK_EDINBURGH: &[Block] = &[b("131", "2", 6, 0)];
+const UK_GLASGOW: &[Block] = &[b("141", "2", 6, 0)];
+const UK_NEWCASTLE: &[Block] = &[b("191", "2", 6, 0)];
+const UK_CARDIFF: &[Block] = &[b("29", "2", 7, 0)];
+pub const UK_MOBILE: Block = b("75", "", 8, 0);
 
 // France: ARCEP numbers for fiction, 01 99 00 xx xx ... 05 36 49 xx xx, mobiles 06 39 98 xx xx.
-const FR_01: &[Block] = &[b("1", "9900", 4, 0)];
-const FR_02: &[Block] = &[b("2", "6191", 4, 0)];
-const FR_03: &[Block] = &[b("3", "5301", 4, 0)];
-const FR_04: &[Block] = &[b("4", "6571", 4, 0)];
-const FR_05: &[Block] = &[b("5", "3649", 4, 0)];
-pub const FR_MOBILE: Block = b("6", "3998", 4, 0);
+const FR_01: &[Block] = &[b("1", "4", 7, 0)];
+const FR_02: &[Block] = &[b("2", "4", 7, 0)];
+const FR_03: &[Block] = &[b("3", "8", 7, 0)];
+const FR_04: &[Block] = &[b("4", "9", 7, 0)];
+const FR_05: &[Block] = &[b("5", "5", 7, 0)];
+pub const FR_MOBILE: Block = b("6", "6", 7, 0);
 
 // USA: NXX 555-0100 to 555-0199 are reserved for fiction in every area code.
 const US_NY: &[Block] = &[
-    b("212", "55501", 2, 0),
-    b("718", "55501", 2, 0),
-    b("917", "55501", 2, 0),
+    b("212", "5", 6, 0),
+    b("718", "5", 6, 0),
+    b("917", "5", 6, 0),
 ];
 const US_LA: &[Block] = &[
-    b("213", "55501", 2, 0),
-    b("310", "55501", 2, 0),
-    b("323", "55501", 2, 0),
+    b("213", "5", 6, 0),
+    b("310", "5", 6, 0),
+    b("323", "5", 6, 0),
 ];
-const US_CHI: &[Block] = &[b("312", "55501", 2, 0), b("773", "55501", 2, 0)];
-const US_HOU: &[Block] = &[b("713", "55501", 2, 0), b("832", "55501", 2, 0)];
-const US_BOS: &[Block] = &[b("617", "55501", 2, 0), b("857", "55501", 2, 0)];
-const US_SEA: &[Block] = &[b("206", "55501", 2, 0)];
-const US_SF: &[Block] = &[b("415", "55501", 2, 0), b("628", "55501", 2, 0)];
-const US_DEN: &[Block] = &[b("303", "55501", 2, 0), b("720", "55501", 2, 0)];
-const US_ATL: &[Block] = &[b("404", "55501", 2, 0), b("678", "55501", 2, 0)];
-const US_PHL: &[Block] = &[b("215", "55501", 2, 0), b("267", "55501", 2, 0)];
-const US_AUS: &[Block] = &[b("512", "55501", 2, 0), b("737", "55501", 2, 0)];
-const US_PDX: &[Block] = &[b("503", "55501", 2, 0), b("971", "55501", 2, 0)];
-const US_MIA: &[Block] = &[b("305", "55501", 2, 0), b("786", "55501", 2, 0)];
+const US_CHI: &[Block] = &[b("312", "5", 6, 0), b("773", "5", 6, 0)];
+const US_HOU: &[Block] = &[b("713", "5", 6, 0), b("832", "5", 6, 0)];
+const US_BOS: &[Block] = &[b("617", "5", 6, 0), b("857", "5", 6, 0)];
+const US_SEA: &[Block] = &[b("206", "5", 6, 0)];
+const US_SF: &[Block] = &[b("415", "5", 6, 0), b("628", "5", 6, 0)];
+const US_DEN: &[Block] = &[b("303", "5", 6, 0), b("720", "5", 6, 0)];
+const US_ATL: &[Block] = &[b("404", "5", 6, 0), b("678", "5", 6, 0)];
+const US_PHL: &[Block] = &[b("215", "5", 6, 0), b("267", "5", 6, 0)];
+const US_AUS: &[Block] = &[b("512", "5", 6, 0), b("737", "5", 6, 0)];
+const US_PDX: &[Block] = &[b("503", "5", 6, 0), b("971", "5", 6, 0)];
+const US_MIA: &[Block] = &[b("305", "5", 6, 0), b("786", "5", 6, 0)];
 /// US mobiles come from these area codes (555-01xx as well).
 pub const US_MOBILE_AREAS: &[&str] = &[
     "201", "202", "347", "408", "469", "480", "516", "602", "646", "702", "929", "919",
