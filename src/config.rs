@@ -94,11 +94,11 @@ fn default_seed() -> u64 {
     42
 }
 fn default_u_sample() -> usize {
-    2_000_000
+    500_000
 }
 
 fn default_threshold() -> f64 {
-    0.95
+    0.9
 }
 fn default_max_block() -> usize {
     200
@@ -387,7 +387,7 @@ mod tests {
         let pipe = Pipeline::load(&p).unwrap();
         assert_eq!(pipe.sources[0].path, dir.path().join("shop.csv"));
         assert_eq!(pipe.store_path, PathBuf::from("crm.db"));
-        assert_eq!(pipe.matching.threshold, 0.95);
+        assert_eq!(pipe.matching.threshold, 0.9);
         assert_eq!(pipe.config_hash.len(), 64);
     }
 

@@ -485,10 +485,21 @@ pub fn score_pair(
     let gamma = gamma(model, x, y);
     let mut weight = model.prior_weight;
     let mut vetoed = false;
+    // An exact e-mail agreement lifts the given-name veto when the names start alike:
+    // nicknames the table lacks (Babs for Barbara, Nici for Nicole) differ on the same
+    // person, while a couple's family mailbox joins names that do not (Claudia, Michal).
+    let email_exact = model
+        .comparisons
+        .iter()
+        .zip(&gamma)
+        .any(|(cm, &l)| cm.comparison == Comparison::Email && l == 0)
+        && matches!((&x.given, &y.given), (Some(a), Some(b)) if a.get(..1) == b.get(..1));
     for (ci, &level) in gamma.iter().enumerate().take(model.comparisons.len()) {
         if level != NULL_LEVEL {
             weight += level_weight(model, ci, level, tf, pair);
-            vetoed |= model.comparisons[ci].levels[level as usize].veto;
+            let cm = &model.comparisons[ci];
+            let lifted = email_exact && cm.comparison == Comparison::GivenName;
+            vetoed |= cm.levels[level as usize].veto && !lifted;
         }
     }
     ScoredPair {

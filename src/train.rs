@@ -34,7 +34,7 @@ impl Default for TrainingOptions {
     fn default() -> Self {
         TrainingOptions {
             seed: 42,
-            u_sample_pairs: 2_000_000,
+            u_sample_pairs: 500_000,
             max_iterations: 25,
             prior_strength: 50.0,
         }
@@ -48,6 +48,8 @@ pub struct TrainingReport {
     pub converged: bool,
     /// Share of blocked pairs the model takes for matches.
     pub blocked_match_rate: f64,
+    /// Share of all record pairs the model takes for matches: the prior.
+    pub global_match_rate: f64,
     pub distinct_patterns: u64,
 }
 
@@ -59,22 +61,46 @@ pub fn train(
 ) -> (Model, TrainingReport) {
     let mut report = TrainingReport::default();
     model.prior_weight = score::estimate_prior(records, pairs);
-    report.u_sample_pairs = estimate_u(&mut model, records, opts);
+    let sample = sample_levels(&model, records, opts);
+    report.u_sample_pairs = sample.pairs;
+    set_u(&mut model, &sample, 0.0);
     let gammas: Vec<Gamma> = pairs
         .par_iter()
         .map(|p| score::gamma(&model, &records[p.a as usize], &records[p.b as usize]))
         .collect();
     estimate_m(&mut model, &gammas, opts, &mut report);
+    // The matches among all pairs: those EM finds among the blocked pairs (blocking is
+    // built to miss few). That is the prior; with it, u is corrected for the matches in
+    // the random sample, and m refitted once.
+    let n = records.len() as f64;
+    let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
+    if !pairs.is_empty() {
+        let matches = (report.blocked_match_rate * pairs.len() as f64).max(1.0);
+        let rate = (matches / all_pairs).clamp(1e-12, 0.5);
+        model.prior_weight = (rate / (1.0 - rate)).log2();
+        report.global_match_rate = rate;
+        set_u(&mut model, &sample, rate);
+        estimate_m(&mut model, &gammas, opts, &mut report);
+    }
     (model, report)
 }
 
-/// u from random pairs; returns the number of pairs drawn.
-fn estimate_u(model: &mut Model, records: &[MatchRecord], opts: &TrainingOptions) -> u64 {
+/// Level counts of a random sample of record pairs, per comparison.
+struct USample {
+    pairs: u64,
+    counts: Vec<[u64; 8]>,
+}
+
+/// Draw random record pairs and count the level each comparison gives them.
+fn sample_levels(model: &Model, records: &[MatchRecord], opts: &TrainingOptions) -> USample {
     let n = records.len() as u64;
-    if n < 2 {
-        return 0;
-    }
     let c = model.comparisons.len();
+    if n < 2 {
+        return USample {
+            pairs: 0,
+            counts: vec![[0; 8]; c],
+        };
+    }
     let sample = (opts.u_sample_pairs as u64).min(n * (n - 1) / 2);
     // Parallel in fixed chunks, each with its own derived stream: same counts whatever the
     // thread count.
@@ -113,18 +139,30 @@ fn estimate_u(model: &mut Model, records: &[MatchRecord], opts: &TrainingOptions
                 a
             },
         );
-    for (cm, counts) in model.comparisons.iter_mut().zip(counts) {
+    USample {
+        pairs: sample,
+        counts,
+    }
+}
+
+/// u from the sample. A random pair is a match with probability `match_rate`, and
+/// matches agree at level l with probability m_l: their share is taken out, so that the
+/// u of strong levels (an exact e-mail) is not inflated by the duplicates the sample
+/// happens to draw.
+fn set_u(model: &mut Model, sample: &USample, match_rate: f64) {
+    for (cm, counts) in model.comparisons.iter_mut().zip(&sample.counts) {
         let levels = cm.levels.len();
         let total: u64 = counts[..levels].iter().sum();
         if total < 100 {
             continue; // too few non-null comparisons to say anything: keep the defaults
         }
-        for (level, &k) in cm.levels.iter_mut().zip(&counts) {
-            // Half a pseudo-count keeps never-seen agreement levels finite.
-            level.u = (k as f64 + 0.5) / (total as f64 + 0.5 * levels as f64);
+        // Half a pseudo-count keeps never-seen agreement levels finite.
+        let floor = 0.5 / (total as f64 + 0.5 * levels as f64);
+        for (level, &k) in cm.levels.iter_mut().zip(counts) {
+            let observed = (k as f64 + 0.5) / (total as f64 + 0.5 * levels as f64);
+            level.u = ((observed - match_rate * level.m) / (1.0 - match_rate)).max(floor);
         }
     }
-    sample
 }
 
 /// m by EM over the distinct comparison vectors of the blocked pairs.

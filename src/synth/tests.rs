@@ -898,7 +898,12 @@ fn generated_numbers_are_valid_numbers() {
             };
             let e164 = format!("+{cc}{}{}", ph.area, ph.sub);
             let clean = crate::cleanse::phone::cleanse_phone(&e164, None);
-            assert_eq!(clean.e164.as_deref(), Some(e164.as_str()), "{:?}", ph.country);
+            assert_eq!(
+                clean.e164.as_deref(),
+                Some(e164.as_str()),
+                "{:?}",
+                ph.country
+            );
         }
     }
 }
