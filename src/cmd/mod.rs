@@ -67,6 +67,17 @@ impl StoreArgs {
     }
 }
 
+/// Print to stdout; a closed pipe (`crmfuse ... | head`) ends the output quietly instead of
+/// panicking.
+pub fn emit(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
+}
+
 pub fn load_pipeline(path: &Path) -> anyhow::Result<Pipeline> {
     Ok(Pipeline::load(path)?)
 }

@@ -92,9 +92,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
+        super::emit(serde_json::to_string_pretty(&outcome.summary)?)?;
     } else {
-        println!("{}", outcome.summary);
+        super::emit(&outcome.summary)?;
     }
     let d = &outcome.resolution.decisions;
     if !d.stale.is_empty() || !d.conflicts.is_empty() {
