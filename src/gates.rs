@@ -318,6 +318,7 @@ mod tests {
             events: vec![],
             deltas: vec![],
             next_customer_number: 1,
+            source_changes: vec![],
             overwrites: vec![
                 AuditEvent {
                     customer_id: Some("C00000001".into()),

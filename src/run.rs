@@ -15,7 +15,8 @@ use crate::config::Pipeline;
 use crate::decisions::Decisions;
 use crate::error::{Error, Result};
 use crate::gates::{self, GateResult};
-use crate::load::{self, CustomerCounts, LoadPlan, RunRecord};
+use crate::load::{self, CustomerCounts, LoadPlan, RunRecord, SourceDelta};
+use crate::overrides;
 use crate::pipeline::{self, Resolution, ResolveOptions};
 use crate::progress::Progress;
 use crate::store;
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub decisions: Decisions,
     /// Load even when a gate fails.
     pub force: bool,
+    /// Recorded in `runs.command`: `run` or `sync`.
+    pub command: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -65,6 +68,8 @@ pub struct Summary {
     pub links: u64,
     pub customers: u64,
     pub customer_changes: CustomerCounts,
+    /// Per source: new, changed, unchanged and disappeared rows against the store.
+    pub source_changes: Vec<SourceDelta>,
     /// Audit events the run records; zero when nothing changed.
     pub changes: u64,
     pub tables: Vec<TableChanges>,
@@ -95,10 +100,16 @@ pub struct RunOutcome {
 pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     let started_at = now();
     let mut progress = Progress::new(opts.progress);
+    // A steward's link / unlink overrides are replayed as decisions.
+    let mut decisions = opts.decisions.clone();
+    if let Some(conn) = store::open_ro(&pipeline.store_path)? {
+        let active = overrides::read_active(&conn, &pipeline.store_path)?;
+        decisions.decisions.extend(overrides::decisions(&active));
+    }
     let resolve_opts = ResolveOptions {
         today: Utc::now().date_naive(),
         model: opts.model.clone(),
-        decisions: opts.decisions.clone(),
+        decisions,
     };
     let resolution = pipeline::resolve(pipeline, &resolve_opts, &mut progress)?;
     let mut gate_results = gates::check_resolution(&pipeline.gates, pipeline, &resolution);
@@ -124,7 +135,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
             let record = RunRecord {
                 started_at,
                 finished_at: now(),
-                command: "run".into(),
+                command: opts.command.unwrap_or("run").into(),
                 rows_read: summary.sources.iter().map(|s| s.rows_read).sum(),
                 records_loaded: summary.records,
                 rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
@@ -220,6 +231,7 @@ fn summarise(
         links: res.links().count() as u64,
         customers: res.clusters.len() as u64,
         customer_changes: plan.counts.clone(),
+        source_changes: plan.source_changes.clone(),
         changes: plan.events.len() as u64,
         tables: plan
             .deltas
@@ -281,6 +293,19 @@ impl fmt::Display for Summary {
             for (code, n) in &s.issues {
                 writeln!(f, "{:<16}   issue {code}: {n}", "")?;
             }
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:<16} {:>10} {:>10} {:>10} {:>12}  on_disappear",
+            "source", "new", "changed", "unchanged", "disappeared"
+        )?;
+        for d in &self.source_changes {
+            writeln!(
+                f,
+                "{:<16} {:>10} {:>10} {:>10} {:>12}  {}",
+                d.source, d.new, d.changed, d.unchanged, d.disappeared, d.on_disappear
+            )?;
         }
         writeln!(f)?;
         let c = &self.customer_changes;
