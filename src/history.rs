@@ -66,7 +66,15 @@ pub fn runs_from(conn: &Connection, store: &std::path::Path, from: i64) -> Resul
 pub fn format_table(runs: &[RunEntry]) -> String {
     let mut out = format!(
         "{:>6}  {:<24}  {:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
-        "run", "started", "command", "read", "loaded", "created", "updated", "merged", "retired",
+        "run",
+        "started",
+        "command",
+        "read",
+        "loaded",
+        "created",
+        "updated",
+        "merged",
+        "retired",
         "changes"
     );
     for r in runs {
@@ -105,7 +113,9 @@ mod tests {
         }
         let all = runs(&conn, &p).unwrap();
         assert_eq!(
-            all.iter().map(|r| (r.run_id, r.command.as_str())).collect::<Vec<_>>(),
+            all.iter()
+                .map(|r| (r.run_id, r.command.as_str()))
+                .collect::<Vec<_>>(),
             [(1, "run"), (2, "sync")]
         );
         assert_eq!(all[0].rows_read, 10);

@@ -146,13 +146,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
                 .map_err(db)?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
-            let xref = store::read_table(
-                c,
-                "customer_sources",
-                &XREF_COLS,
-                2,
-            )
-            .map_err(db)?;
+            let xref = store::read_table(c, "customer_sources", &XREF_COLS, 2).map_err(db)?;
             let mut cols: Vec<&str> = CUSTOMER_STATE_COLS.to_vec();
             cols.extend(store::golden_columns());
             cols.push("created_run_id");
@@ -311,7 +305,9 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     let policy_of = |source: &str| {
         pipeline
             .source_index(source)
-            .map_or(DisappearPolicy::Detach, |i| pipeline.sources[i].on_disappear)
+            .map_or(DisappearPolicy::Detach, |i| {
+                pipeline.sources[i].on_disappear
+            })
     };
     let mut disappeared: Vec<(&Vec<Sql>, &Vec<Sql>)> = xref
         .iter()
@@ -769,7 +765,14 @@ fn insert_run(
 /// Apply a plan inside the caller's transaction.
 pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRecord) -> Result<()> {
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
-    insert_run(tx, pipeline, plan.run_id, &plan.counts, plan.events.len(), run)?;
+    insert_run(
+        tx,
+        pipeline,
+        plan.run_id,
+        &plan.counts,
+        plan.events.len(),
+        run,
+    )?;
     let mut undo = UndoLog::new(tx, pipeline, plan.run_id);
     // Children are deleted before parents change; upserts go parents first.
     for d in plan.deltas.iter().rev() {
@@ -843,12 +846,7 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
         ])
         .map_err(db)?;
     }
-    undo.before(
-        "meta",
-        &["key"],
-        &[text("next_customer_number")],
-        None,
-    )?;
+    undo.before("meta", &["key"], &[text("next_customer_number")], None)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('next_customer_number', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -893,7 +891,12 @@ pub fn record_override(
         },
     )?;
     let mut undo = UndoLog::new(tx, pipeline, run_id);
-    undo.before("overrides", &["override_id"], &[Sql::Int(override_id)], Some(false))?;
+    undo.before(
+        "overrides",
+        &["override_id"],
+        &[Sql::Int(override_id)],
+        Some(false),
+    )?;
     tx.execute(
         "INSERT INTO overrides (override_id, run_id, kind, args, who, created_at, why, active)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
@@ -906,7 +909,9 @@ pub fn record_override(
             Some(customers[1].clone()),
             format!("link {} and {}", customers[0], customers[1]),
         ),
-        Directive::Unlink { customer, record, .. } => (
+        Directive::Unlink {
+            customer, record, ..
+        } => (
             None,
             None,
             format!("unlink {}:{} from {customer}", record.source, record.key),
@@ -992,21 +997,23 @@ impl<'a> UndoLog<'a> {
                 .collect();
             let sql = format!("SELECT * FROM {table} WHERE {}", cond.join(" AND "));
             let mut stmt = self.tx.prepare_cached(&sql).map_err(db)?;
-            let names: Vec<String> = stmt.column_names().iter().map(|c| c.to_string()).collect();
+            let names: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
             let mut rows = stmt.query(params_from_iter(key.iter())).map_err(db)?;
             match rows.next().map_err(db)? {
                 Some(row) => {
                     let mut obj = serde_json::Map::new();
                     for (i, name) in names.iter().enumerate() {
-                        obj.insert(name.clone(), cell_to_json(&row.get::<_, Sql>(i).map_err(db)?));
+                        obj.insert(
+                            name.clone(),
+                            cell_to_json(&row.get::<_, Sql>(i).map_err(db)?),
+                        );
                     }
                     Some(serde_json::Value::Object(obj).to_string())
                 }
                 None => None,
             }
         };
-        let key_json =
-            serde_json::Value::Array(key.iter().map(cell_to_json).collect()).to_string();
+        let key_json = serde_json::Value::Array(key.iter().map(cell_to_json).collect()).to_string();
         let op = match (&before, exists) {
             (None, _) => "insert",
             (Some(_), None) => "delete",

@@ -248,11 +248,9 @@ pub fn prepare_unlink(
     customer: &str,
     record: &str,
 ) -> Result<Directive> {
-    let (source, key) = record.split_once(':').ok_or_else(|| {
-        Error::Other(format!(
-            "`{record}` is not SOURCE:KEY (e.g. erp:0010001)"
-        ))
-    })?;
+    let (source, key) = record
+        .split_once(':')
+        .ok_or_else(|| Error::Other(format!("`{record}` is not SOURCE:KEY (e.g. erp:0010001)")))?;
     let record = RecordRef {
         source: source.to_string(),
         key: key.to_string(),
@@ -353,9 +351,11 @@ mod tests {
         let d = decisions(&all);
         assert_eq!(d.len(), 3);
         assert_eq!((d[0].verdict, d[0].line), (Verdict::Same, 1));
-        assert!(d[1..].iter().all(|d| d.verdict == Verdict::Different
-            && d.line == 2
-            && d.a == r("erp", "3")));
+        assert!(
+            d[1..]
+                .iter()
+                .all(|d| d.verdict == Verdict::Different && d.line == 2 && d.a == r("erp", "3"))
+        );
         let p = pins(&all);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].field, GoldenField::Email);

@@ -59,7 +59,8 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
     }
     // Restoring a row deletes it first: parents may be briefly missing their children's
     // references, so foreign keys are checked at commit.
-    tx.execute_batch("PRAGMA defer_foreign_keys = ON").map_err(db)?;
+    tx.execute_batch("PRAGMA defer_foreign_keys = ON")
+        .map_err(db)?;
     let undo: Vec<(i64, i64, String, String, Option<String>)> = tx
         .prepare(
             "SELECT run_id, seq, table_name, key_json, before_json FROM undo_log

@@ -18,8 +18,10 @@ pub struct HistoryArgs {
 
 pub fn run(args: HistoryArgs) -> anyhow::Result<ExitCode> {
     let path = args.store.store_path()?;
-    let conn = store::open_existing(&path)?;
-    let runs = history::runs(&conn, &path)?;
+    let runs = match store::open_ro(&path)? {
+        Some(conn) => history::runs(&conn, &path)?,
+        None => Vec::new(),
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&runs)?);
     } else if runs.is_empty() {
