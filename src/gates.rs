@@ -246,6 +246,7 @@ mod tests {
             matching: MatchingConfig::default(),
             survivorship: SurvivorshipConfig::default(),
             gates,
+            sync: Default::default(),
         }
     }
 
@@ -319,6 +320,7 @@ mod tests {
             deltas: vec![],
             next_customer_number: 1,
             source_changes: vec![],
+            conflicts: vec![],
             overwrites: vec![
                 AuditEvent {
                     customer_id: Some("C00000001".into()),

@@ -23,7 +23,8 @@ use crate::store::{self, Cell as Sql, TableRows};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEvent {
     pub customer_id: Option<String>,
-    /// create | update | merge | retire | attach | detach | link | unlink | pin
+    /// create | update | merge | retire | attach | detach | mark_deleted | conflict | link |
+    /// unlink | pin
     pub event: &'static str,
     pub field: Option<&'static str>,
     pub before: Option<String>,
@@ -71,6 +72,8 @@ pub struct LoadPlan {
     pub overwrites: Vec<AuditEvent>,
     /// Per source: new, changed, unchanged and disappeared rows.
     pub source_changes: Vec<SourceDelta>,
+    /// Fields edited in the CRM that a source now changes (`conflict` events).
+    pub conflicts: Vec<AuditEvent>,
 }
 
 /// The `field_lineage.source` of a pinned value.
@@ -156,6 +159,13 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         }
         None => (1, 1, TableRows::new(), TableRows::new()),
     };
+    // The values the sources last supplied: a `customers` value that differs was edited in
+    // the CRM after that run.
+    let supplied = match conn {
+        Some(c) => store::read_table(c, "field_lineage", &["customer_id", "field", "value"], 2)
+            .map_err(|e| Error::store(&pipeline.store_path, e))?,
+        None => TableRows::new(),
+    };
     let pins = match conn {
         Some(c) => overrides::pins(&overrides::read_active(c, &pipeline.store_path)?),
         None => Vec::new(),
@@ -221,6 +231,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
 
     let mut events = Vec::new();
     let mut overwrites = Vec::new();
+    let mut conflicts = Vec::new();
     let mut counts = CustomerCounts::default();
 
     // Customers.
@@ -263,6 +274,42 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             }
             Some(old) => {
                 let old_golden = &old[2..2 + GoldenField::ALL.len()];
+                let is_pinned = |f: GoldenField| {
+                    pinned
+                        .get(id.as_str())
+                        .is_some_and(|ps| ps.iter().any(|p| p.field == f))
+                };
+                for f in GoldenField::ALL {
+                    let last = supplied
+                        .get(&vec![text(id.clone()), text(f.name())])
+                        .map_or(Sql::Null, |v| v[0].clone());
+                    let in_store = &old_golden[f.index()];
+                    if *in_store == last || is_pinned(f) {
+                        continue;
+                    }
+                    // Edited in the CRM. A conflict when the source now says something new.
+                    let source_wins = pipeline.sync.source_wins.iter().any(|w| w == f.name());
+                    let proposed = golden[f.index()].clone();
+                    if proposed != last && proposed != *in_store {
+                        let ev = AuditEvent {
+                            customer_id: Some(id.clone()),
+                            event: "conflict",
+                            field: Some(f.name()),
+                            before: as_str(in_store).map(str::to_string),
+                            after: as_str(&proposed).map(str::to_string),
+                            detail: Some(if source_wins {
+                                "edited in the CRM; the source wins ([sync] source_wins)".into()
+                            } else {
+                                "edited in the CRM; the edit is kept".into()
+                            }),
+                        };
+                        conflicts.push(ev.clone());
+                        events.push(ev);
+                    }
+                    if !source_wins {
+                        golden[f.index()] = in_store.clone();
+                    }
+                }
                 let mut changed = as_str(&old[0]) != Some("active");
                 for (f, (before, after)) in
                     GoldenField::ALL.iter().zip(old_golden.iter().zip(&golden))
@@ -660,6 +707,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         next_customer_number: next_number,
         overwrites,
         source_changes,
+        conflicts,
     })
 }
 

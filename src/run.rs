@@ -70,6 +70,8 @@ pub struct Summary {
     pub customer_changes: CustomerCounts,
     /// Per source: new, changed, unchanged and disappeared rows against the store.
     pub source_changes: Vec<SourceDelta>,
+    /// CRM edits that a source now changes: kept unless `[sync] source_wins` names the field.
+    pub crm_edit_conflicts: u64,
     /// Audit events the run records; zero when nothing changed.
     pub changes: u64,
     pub tables: Vec<TableChanges>,
@@ -232,6 +234,7 @@ fn summarise(
         customers: res.clusters.len() as u64,
         customer_changes: plan.counts.clone(),
         source_changes: plan.source_changes.clone(),
+        crm_edit_conflicts: plan.conflicts.len() as u64,
         changes: plan.events.len() as u64,
         tables: plan
             .deltas
@@ -319,6 +322,13 @@ impl fmt::Display for Summary {
             "customers {would}created {}, {would}updated {}, unchanged {}, {would}merged {}, {would}retired {}",
             c.created, c.updated, c.unchanged, c.merged, c.retired
         )?;
+        if self.crm_edit_conflicts > 0 {
+            writeln!(
+                f,
+                "{} field(s) edited in the CRM that a source now changes (audit event `conflict`)",
+                self.crm_edit_conflicts
+            )?;
+        }
         for b in self.blocking.iter().filter(|b| b.capped_blocks > 0) {
             writeln!(
                 f,

@@ -376,3 +376,76 @@ fn sync_reports_row_changes_per_source_and_applies_on_disappear() {
     assert_eq!(again["changes"], 0, "{again}");
     assert_eq!(by(&again, "webshop")["disappeared"], 0);
 }
+
+#[test]
+fn crm_edits_are_kept_unless_the_source_wins() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    let db = s.store();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (id, key): (String, String) = conn
+        .query_row(
+            "SELECT customer_id, source_key FROM field_lineage l WHERE field = 'email' AND source = 'support'
+               AND (SELECT count(*) FROM customer_sources x WHERE x.customer_id = l.customer_id) = 1
+             ORDER BY customer_id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    // A CRM user changes the e-mail and the phone.
+    conn.execute(
+        "UPDATE customers SET email = 'edited@crm.example', phone = NULL WHERE customer_id = ?1",
+        [&id],
+    )
+    .unwrap();
+    drop(conn);
+    let email = format!("SELECT coalesce(email, '-') FROM customers WHERE customer_id = '{id}'");
+    let quiet = json(&s.run(&["run", CONFIG, "--json"]));
+    assert_eq!(quiet["changes"], 0, "{quiet}");
+    assert_eq!(query(&db, &email), ["edited@crm.example"]);
+    // The source changes that e-mail: the edit is kept, the conflict reported.
+    let support = s.path("fixtures/demo/support_tickets.csv");
+    let text = std::fs::read_to_string(&support).unwrap();
+    let changed: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("\"{key}\",")) {
+                let mut cells: Vec<&str> = l.split("\",\"").collect();
+                cells[2] = "changed.in.support@example.org";
+                cells.join("\",\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&support, changed.join("\n") + "\n").unwrap();
+    let run = json(&s.run(&["run", CONFIG, "--json"]));
+    assert_eq!(run["crm_edit_conflicts"], 1, "{run}");
+    let out = ok(&s.run(&["run", CONFIG]));
+    assert!(!out.contains("edited in the CRM"), "reported once: {out}");
+    assert_eq!(query(&db, &email), ["edited@crm.example"]);
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM audit_events WHERE event = 'conflict' AND customer_id = '{id}' AND field = 'email'"
+            )
+        ),
+        1
+    );
+    // With [sync] source_wins = ["email"], the source's value replaces the edit.
+    let cfg = s.config();
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[sync]\nsource_wins = [\"email\"]\n");
+    std::fs::write(&cfg, text).unwrap();
+    ok(&s.run(&["run", CONFIG]));
+    assert_eq!(query(&db, &email), ["changed.in.support@example.org"]);
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT coalesce(phone, '-') FROM customers WHERE customer_id = '{id}'")
+        ),
+        ["-"],
+        "the phone edit is still kept"
+    );
+}
