@@ -24,6 +24,18 @@ pub struct PipelineFile {
     pub survivorship: SurvivorshipConfig,
     #[serde(default)]
     pub gates: GatesConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+}
+
+/// `[sync]`: how runs treat the CRM's own edits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Golden fields (columns of `customers`) whose source value overwrites a value that
+    /// the CRM's users changed in the store. Every other edited field keeps the edit.
+    #[serde(default)]
+    pub source_wins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +241,7 @@ pub struct Pipeline {
     pub matching: MatchingConfig,
     pub survivorship: SurvivorshipConfig,
     pub gates: GatesConfig,
+    pub sync: SyncConfig,
 }
 
 impl Pipeline {
@@ -292,6 +305,19 @@ impl Pipeline {
             });
         }
         validate_gates(path, &file.gates, &sources)?;
+        if let Some(f) = file
+            .sync
+            .source_wins
+            .iter()
+            .find(|f| crate::record::GoldenField::from_name(f).is_none())
+        {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[sync] source_wins: no golden field `{f}` (use a column of `customers`, e.g. email)"
+                ),
+            });
+        }
         Ok(Pipeline {
             config_path: path.to_path_buf(),
             config_hash: hasher.finish(),
@@ -300,6 +326,7 @@ impl Pipeline {
             matching: file.matching,
             survivorship: file.survivorship,
             gates: file.gates,
+            sync: file.sync,
         })
     }
 

@@ -21,7 +21,7 @@ pub const KEY_B: &str = "key_b";
 pub const DECISION: &str = "decision";
 
 /// One source record, by its source's name and its own key.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
 pub struct RecordRef {
     pub source: String,
     pub key: String,

@@ -246,6 +246,7 @@ mod tests {
             matching: MatchingConfig::default(),
             survivorship: SurvivorshipConfig::default(),
             gates,
+            sync: Default::default(),
         }
     }
 
@@ -318,6 +319,8 @@ mod tests {
             events: vec![],
             deltas: vec![],
             next_customer_number: 1,
+            source_changes: vec![],
+            conflicts: vec![],
             overwrites: vec![
                 AuditEvent {
                     customer_id: Some("C00000001".into()),

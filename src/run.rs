@@ -15,7 +15,8 @@ use crate::config::Pipeline;
 use crate::decisions::Decisions;
 use crate::error::{Error, Result};
 use crate::gates::{self, GateResult};
-use crate::load::{self, CustomerCounts, LoadPlan, RunRecord};
+use crate::load::{self, CustomerCounts, LoadPlan, RunRecord, SourceDelta};
+use crate::overrides;
 use crate::pipeline::{self, Resolution, ResolveOptions};
 use crate::progress::Progress;
 use crate::store;
@@ -31,6 +32,8 @@ pub struct RunOptions {
     pub decisions: Decisions,
     /// Load even when a gate fails.
     pub force: bool,
+    /// Recorded in `runs.command`: `run` or `sync`.
+    pub command: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -65,6 +68,10 @@ pub struct Summary {
     pub links: u64,
     pub customers: u64,
     pub customer_changes: CustomerCounts,
+    /// Per source: new, changed, unchanged and disappeared rows against the store.
+    pub source_changes: Vec<SourceDelta>,
+    /// CRM edits that a source now changes: kept unless `[sync] source_wins` names the field.
+    pub crm_edit_conflicts: u64,
     /// Audit events the run records; zero when nothing changed.
     pub changes: u64,
     pub tables: Vec<TableChanges>,
@@ -95,10 +102,16 @@ pub struct RunOutcome {
 pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     let started_at = now();
     let mut progress = Progress::new(opts.progress);
+    // A steward's link / unlink overrides are replayed as decisions.
+    let mut decisions = opts.decisions.clone();
+    if let Some(conn) = store::open_ro(&pipeline.store_path)? {
+        let active = overrides::read_active(&conn, &pipeline.store_path)?;
+        decisions.decisions.extend(overrides::decisions(&active));
+    }
     let resolve_opts = ResolveOptions {
         today: Utc::now().date_naive(),
         model: opts.model.clone(),
-        decisions: opts.decisions.clone(),
+        decisions,
     };
     let resolution = pipeline::resolve(pipeline, &resolve_opts, &mut progress)?;
     let mut gate_results = gates::check_resolution(&pipeline.gates, pipeline, &resolution);
@@ -124,7 +137,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
             let record = RunRecord {
                 started_at,
                 finished_at: now(),
-                command: "run".into(),
+                command: opts.command.unwrap_or("run").into(),
                 rows_read: summary.sources.iter().map(|s| s.rows_read).sum(),
                 records_loaded: summary.records,
                 rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
@@ -220,6 +233,8 @@ fn summarise(
         links: res.links().count() as u64,
         customers: res.clusters.len() as u64,
         customer_changes: plan.counts.clone(),
+        source_changes: plan.source_changes.clone(),
+        crm_edit_conflicts: plan.conflicts.len() as u64,
         changes: plan.events.len() as u64,
         tables: plan
             .deltas
@@ -283,6 +298,19 @@ impl fmt::Display for Summary {
             }
         }
         writeln!(f)?;
+        writeln!(
+            f,
+            "{:<16} {:>10} {:>10} {:>10} {:>12}  on_disappear",
+            "source", "new", "changed", "unchanged", "disappeared"
+        )?;
+        for d in &self.source_changes {
+            writeln!(
+                f,
+                "{:<16} {:>10} {:>10} {:>10} {:>12}  {}",
+                d.source, d.new, d.changed, d.unchanged, d.disappeared, d.on_disappear
+            )?;
+        }
+        writeln!(f)?;
         let c = &self.customer_changes;
         writeln!(
             f,
@@ -294,6 +322,13 @@ impl fmt::Display for Summary {
             "customers {would}created {}, {would}updated {}, unchanged {}, {would}merged {}, {would}retired {}",
             c.created, c.updated, c.unchanged, c.merged, c.retired
         )?;
+        if self.crm_edit_conflicts > 0 {
+            writeln!(
+                f,
+                "{} field(s) edited in the CRM that a source now changes (audit event `conflict`)",
+                self.crm_edit_conflicts
+            )?;
+        }
         for b in self.blocking.iter().filter(|b| b.capped_blocks > 0) {
             writeln!(
                 f,

@@ -1,7 +1,10 @@
 //! The CRM store (SQLite): schema, opening, and reading what earlier runs loaded.
 //!
 //! Tables users query directly: `runs`, `customers`, `customer_sources`, `field_lineage`,
-//! `match_links`, `quarantine`, `record_issues`, `audit_events`. Only the loader writes.
+//! `match_links`, `quarantine`, `record_issues`, `audit_events`, `overrides` (a steward's
+//! link / unlink / pin, replayed on every run). `undo_log` holds the previous state of
+//! every row each run changed, for `rollback`. Only the loader (and rollback, which replays
+//! the loader's undo log) writes.
 
 use std::path::Path;
 
@@ -69,6 +72,7 @@ CREATE TABLE IF NOT EXISTS customer_sources (
     line         INTEGER NOT NULL,
     record_hash  TEXT NOT NULL,
     record_json  TEXT NOT NULL,
+    deleted_run_id INTEGER,
     PRIMARY KEY (source, source_key)
 );
 CREATE INDEX IF NOT EXISTS customer_sources_customer ON customer_sources(customer_id);
@@ -121,6 +125,25 @@ CREATE TABLE IF NOT EXISTS audit_events (
 );
 CREATE INDEX IF NOT EXISTS audit_events_run ON audit_events(run_id);
 CREATE INDEX IF NOT EXISTS audit_events_customer ON audit_events(customer_id);
+CREATE TABLE IF NOT EXISTS undo_log (
+    run_id      INTEGER NOT NULL REFERENCES runs(run_id),
+    seq         INTEGER NOT NULL,
+    table_name  TEXT NOT NULL,
+    op          TEXT NOT NULL,
+    key_json    TEXT NOT NULL,
+    before_json TEXT,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS overrides (
+    override_id INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(run_id),
+    kind        TEXT NOT NULL,
+    args        TEXT NOT NULL,
+    who         TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    why         TEXT NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1
+);
 "#;
 
 /// The golden columns of `customers`, in `GoldenField` order.
@@ -149,6 +172,18 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
     }
     conn.execute_batch(SCHEMA)
         .map_err(|e| Error::store(path, e))?;
+    // Columns added after a store was created (tables are only ever added to).
+    let has: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('customer_sources') WHERE name = 'deleted_run_id'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(|e| Error::store(path, e))?;
+    if has == 0 {
+        conn.execute_batch("ALTER TABLE customer_sources ADD COLUMN deleted_run_id INTEGER")
+            .map_err(|e| Error::store(path, e))?;
+    }
     check_version(&conn, path, true)?;
     Ok(conn)
 }

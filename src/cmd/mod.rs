@@ -2,7 +2,11 @@
 
 mod evaluate;
 mod explain;
+mod history;
+mod rollback;
 mod run;
+mod steward;
+mod sync;
 mod synth;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +35,19 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Compare the store's customers with a truth file: precision, recall, F1.
     Evaluate(evaluate::EvaluateArgs),
+    /// List the runs recorded in the store, with their counts.
+    History(history::HistoryArgs),
+    /// Restore the store to its state before a run (and every later run).
+    Rollback(rollback::RollbackArgs),
+    /// The nightly job: compare the sources with the store, report new / changed /
+    /// unchanged / disappeared rows, apply each source's on_disappear policy and load.
+    Sync(run::RunArgs),
+    /// Steward override: customers ID1 and ID2 are one (from the next run on).
+    Link(steward::LinkArgs),
+    /// Steward override: split a source record (SOURCE:KEY) off a customer.
+    Unlink(steward::UnlinkArgs),
+    /// Steward override: a golden value that survivorship may not change.
+    Pin(steward::PinArgs),
     /// Write a synthetic multi-silo company with truth.csv and a ready pipeline.toml.
     Synth(synth::SynthArgs),
 }
@@ -41,6 +58,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Explain(a) => explain::run(a),
         Command::Evaluate(a) => evaluate::run(a),
         Command::Synth(a) => synth::run(a),
+        Command::History(a) => history::run(a),
+        Command::Rollback(a) => rollback::run(a),
+        Command::Sync(a) => sync::run(a),
+        Command::Link(a) => steward::link(a),
+        Command::Unlink(a) => steward::unlink(a),
+        Command::Pin(a) => steward::pin(a),
     }
 }
 

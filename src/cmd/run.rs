@@ -47,6 +47,11 @@ pub struct RunArgs {
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    run_as(args, "run")
+}
+
+/// `run`, recorded under `command` (`run` or `sync`).
+pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> {
     let pipeline = super::load_pipeline(&args.config)?;
     let model = match &args.model {
         Some(p) => {
@@ -76,6 +81,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         model,
         decisions,
         force: args.force,
+        command: Some(command),
     };
     let outcome = run_pipeline(&pipeline, &opts)?;
     if let Some(p) = &args.save_model {

@@ -150,7 +150,12 @@ impl Demo {
 
     /// (source, source_key) -> customer_id from the store.
     pub fn assignment(&self) -> std::collections::BTreeMap<(String, String), String> {
-        let conn = rusqlite::Connection::open(self.path("crm.db")).unwrap();
+        Demo::assignment_of(&self.path("crm.db"))
+    }
+
+    /// (source, source_key) -> customer_id from the store at `db`.
+    pub fn assignment_of(db: &Path) -> std::collections::BTreeMap<(String, String), String> {
+        let conn = rusqlite::Connection::open(db).unwrap();
         let mut stmt = conn
             .prepare("SELECT source, source_key, customer_id FROM customer_sources")
             .unwrap();
