@@ -431,7 +431,7 @@ impl TermFrequencies {
     }
 }
 
-/// Term-frequency adjustment moves an exact-match weight by at most this many bits.
+/// Term-frequency adjustment lowers an exact-match weight by at most this many bits.
 const TF_MAX_ADJUSTMENT: f64 = 4.0;
 
 /// The weight of one comparison at one level for a pair, with term-frequency adjustment
@@ -453,7 +453,10 @@ fn level_weight(
         && let Some(t) = tf.of(cm.comparison, pair.a)
     {
         let adjusted = (l.m / t).log2();
-        return adjusted.clamp(base - TF_MAX_ADJUSTMENT, base + TF_MAX_ADJUSTMENT);
+        // Only downwards: a rare name is not proof of identity (namesakes cluster in
+        // families and regions far more than independent sampling suggests), but a common
+        // one is clearly weaker evidence.
+        return adjusted.clamp(base - TF_MAX_ADJUSTMENT, base);
     }
     base
 }
