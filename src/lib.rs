@@ -2,9 +2,10 @@
 //!
 //! The pipeline reads as its stages: [`ingest`] -> [`cleanse`] -> [`block`] -> [`score`] ->
 //! [`cluster`] -> [`survive`] -> [`load`], orchestrated by [`pipeline`] and [`run`].
-//! [`explain`] reads what a run recorded.
+//! [`explain`] reads what a run recorded; [`check`] verifies the store's invariants.
 
 pub mod block;
+pub mod check;
 pub mod cleanse;
 pub mod cluster;
 pub mod config;
@@ -13,6 +14,7 @@ pub mod evaluate;
 pub mod explain;
 pub mod hash;
 pub mod ingest;
+pub mod interrupt;
 pub mod load;
 pub mod mapping;
 pub mod nicknames;

@@ -10,6 +10,7 @@ use crate::cluster::{self, Cluster};
 use crate::config::Pipeline;
 use crate::error::Result;
 use crate::ingest::{self, Ingested};
+use crate::interrupt;
 use crate::progress::Progress;
 use crate::record::{Customer, Quarantined};
 use crate::score::{self, MatchRecord, Model, ScoredPair};
@@ -53,14 +54,20 @@ pub fn resolve(
     today: NaiveDate,
     progress: &mut Progress,
 ) -> Result<Resolution> {
+    // Between stages, a Ctrl-C stops the run (`interrupt::check`).
     let (records, quarantined, sources) = ingest_stage(pipeline, progress)?;
+    interrupt::check()?;
     let records = cleanse_stage(pipeline, records, today, progress);
+    interrupt::check()?;
     let match_records = match_records(&records);
     let pairs = block_stage(pipeline, &match_records, progress)?;
+    interrupt::check()?;
     let model = train_stage(pipeline, &match_records, &pairs.pairs);
     let scored = score_stage(&model, &match_records, &pairs.pairs, progress);
+    interrupt::check()?;
     let clusters = cluster_stage(&model, records.len(), &scored, progress);
     let profiles = survive_stage(pipeline, &records, &clusters, progress);
+    interrupt::check()?;
     Ok(Resolution {
         records,
         quarantined,

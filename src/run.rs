@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::block::RuleStats;
 use crate::config::Pipeline;
 use crate::error::{Error, Result};
+use crate::interrupt;
 use crate::load::{self, CustomerCounts, LoadPlan, RunRecord};
 use crate::pipeline::{self, Resolution};
 use crate::progress::Progress;
@@ -81,7 +82,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         let mut conn = store::open_rw(path)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| locked(path, e))?;
+            .map_err(|e| store::writer_error(path, e))?;
         let plan = load::plan(Some(&tx), pipeline, &resolution)?;
         let summary = summarise(pipeline, &resolution, &plan, &progress, true);
         let record = RunRecord {
@@ -96,6 +97,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
                 .map_err(|e| Error::Other(e.to_string()))?,
         };
         load::apply(&tx, pipeline, &plan, &record)?;
+        // Last moment to stop: dropping `tx` rolls the whole run back.
+        interrupt::check()?;
         tx.commit().map_err(|e| Error::store(path, e))?;
         progress.finish(stage);
         plan
@@ -109,20 +112,6 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         resolution,
         plan,
     })
-}
-
-fn locked(path: &std::path::Path, e: rusqlite::Error) -> Error {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
-            Error::Store {
-                path: path.to_path_buf(),
-                message:
-                    "another crmfuse run is writing this store; try again when it has finished"
-                        .into(),
-            }
-        }
-        _ => Error::store(path, e),
-    }
 }
 
 fn now() -> String {

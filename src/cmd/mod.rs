@@ -1,5 +1,6 @@
 //! CLI verbs, one file each.
 
+mod check;
 mod evaluate;
 mod explain;
 mod run;
@@ -30,6 +31,22 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Compare the store's customers with a truth file: precision, recall, F1.
     Evaluate(evaluate::EvaluateArgs),
+    /// Verify the store's invariants; exit 4 and list the problems when one fails.
+    Check(check::CheckArgs),
+}
+
+/// Exit codes besides 0 (success): 1 for an error, 2 for a command-line mistake (clap),
+/// [`check::PROBLEMS_FOUND`] when `check` finds problems, and this one when Ctrl-C stopped
+/// a run before it wrote anything (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+pub const ERROR: u8 = 1;
+
+/// The exit code for an error that ended a verb.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<crmfuse::Error>() {
+        Some(crmfuse::Error::Interrupted) => INTERRUPTED,
+        _ => ERROR,
+    }
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -37,6 +54,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Check(a) => check::run(a),
     }
 }
 
