@@ -27,9 +27,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let path = args.store.store_path()?;
     let report = check::check_store(&path)?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        super::emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
     } else {
-        println!("{report}");
+        super::emit(&format!("{report}\n"))?;
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

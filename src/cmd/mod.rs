@@ -58,6 +58,17 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Write a verb's output on stdout. A closed pipe (`crmfuse run ... | head`) is not an
+/// error: the reader has what it wanted and the work is done (`println!` would panic).
+pub fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
+}
+
 /// Where a verb finds an existing store: the pipeline config that names it, or `--store`.
 #[derive(Args, Debug, Clone)]
 pub struct StoreArgs {

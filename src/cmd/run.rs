@@ -46,9 +46,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&outcome.summary)?);
+        super::emit(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&outcome.summary)?
+        ))?;
     } else {
-        println!("{}", outcome.summary);
+        super::emit(&format!("{}\n", outcome.summary))?;
     }
     Ok(ExitCode::SUCCESS)
 }
