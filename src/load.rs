@@ -346,21 +346,26 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             ],
         );
     }
-    for (key, v) in &xref {
-        if !desired_xref.contains_key(key) {
-            events.push(AuditEvent {
-                customer_id: as_str(&v[0]).map(str::to_string),
-                event: "detach",
-                field: None,
-                before: as_str(&v[0]).map(str::to_string),
-                after: None,
-                detail: Some(format!(
-                    "{} record {} is no longer in its source",
-                    as_str(&key[0]).unwrap_or(""),
-                    as_str(&key[1]).unwrap_or("")
-                )),
-            });
-        }
+    // In key order: `xref` is a hash map, and the audit trail of two identical runs must
+    // be identical.
+    let mut gone: Vec<(&Vec<Sql>, &Vec<Sql>)> = xref
+        .iter()
+        .filter(|(key, _)| !desired_xref.contains_key(*key))
+        .collect();
+    gone.sort();
+    for (key, v) in gone {
+        events.push(AuditEvent {
+            customer_id: as_str(&v[0]).map(str::to_string),
+            event: "detach",
+            field: None,
+            before: as_str(&v[0]).map(str::to_string),
+            after: None,
+            detail: Some(format!(
+                "{} record {} is no longer in its source",
+                as_str(&key[0]).unwrap_or(""),
+                as_str(&key[1]).unwrap_or("")
+            )),
+        });
     }
     let xref_cols = [
         "source",
