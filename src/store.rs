@@ -370,6 +370,28 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_store_says_another_run_is_writing() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        let e = writer_error(Path::new("crm.db"), busy).to_string();
+        assert!(
+            e.contains("store crm.db: another crmfuse run is writing this store (waited 30 s)"),
+            "{e}"
+        );
+        let other = writer_error(Path::new("crm.db"), rusqlite::Error::InvalidQuery);
+        assert!(!other.to_string().contains("another"));
+    }
+
+    #[test]
+    fn the_writer_waits_for_another_writer_then_gives_up() {
+        assert!(wait_for_writer(0));
+        let last = (WRITER_WAIT.as_millis() / 20) as i32;
+        assert!(!wait_for_writer(last));
+    }
+
+    #[test]
     fn refuses_a_foreign_database() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("other.db");

@@ -45,6 +45,11 @@ pub fn assert_ok(o: &Output) {
     assert_no_panic(o);
 }
 
+/// The run's summary ends with "0 change(s) recorded" (and not "130 change(s) ...").
+pub fn recorded_no_change(o: &Output) -> bool {
+    text(&o.stdout).lines().any(|l| l == "0 change(s) recorded")
+}
+
 pub fn assert_no_panic(o: &Output) {
     let err = text(&o.stderr);
     assert!(
