@@ -117,7 +117,7 @@ fn one_wrote_the_other_waited_or_refused(outs: &[std::process::Output; 2]) -> us
     for o in outs {
         assert_no_panic(o);
         if o.status.success() {
-            if recorded_no_change(&o) {
+            if recorded_no_change(o) {
                 idle += 1;
             } else {
                 wrote += 1;
