@@ -1,5 +1,8 @@
-//! Cluster: `(record count, linked pairs) -> Vec<Cluster>` by union-find, deterministic:
-//! clusters are listed by their smallest record index and members are sorted.
+//! Cluster: `(record count, must-links, linked pairs, cannot-links) -> Vec<Cluster>` by
+//! union-find, deterministic: clusters are listed by their smallest record index and members
+//! are sorted.
+
+use std::collections::{HashMap, HashSet};
 
 use crate::block::CandidatePair;
 
@@ -77,8 +80,23 @@ pub fn constrained_components(
     links: &[(CandidatePair, f64)],
     cannot_link: &[CandidatePair],
 ) -> Vec<Cluster> {
+    constrained_components_with_must_links(n, &[], links, cannot_link)
+}
+
+/// [`constrained_components`] with a steward's must-links: they are joined first, whatever
+/// the cannot-links say (the steward looked at the pair), then the links strongest first,
+/// each skipped when it would join two records of a cannot-link pair.
+pub fn constrained_components_with_must_links(
+    n: usize,
+    must_link: &[CandidatePair],
+    links: &[(CandidatePair, f64)],
+    cannot_link: &[CandidatePair],
+) -> Vec<Cluster> {
     if cannot_link.is_empty() {
-        return connected_components(n, links.iter().map(|l| l.0));
+        return connected_components(
+            n,
+            must_link.iter().copied().chain(links.iter().map(|l| l.0)),
+        );
     }
     let mut order: Vec<usize> = (0..links.len()).collect();
     order.sort_by(|&x, &y| {
@@ -89,22 +107,24 @@ pub fn constrained_components(
     });
     let mut uf = UnionFind::new(n);
     // Per component root: its members and the records it may not be joined with.
-    let mut members: std::collections::HashMap<u32, Vec<u32>> = std::collections::HashMap::new();
-    let mut forbidden: std::collections::HashMap<u32, std::collections::HashSet<u32>> =
-        std::collections::HashMap::new();
+    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+    let mut forbidden: HashMap<u32, HashSet<u32>> = HashMap::new();
     for p in cannot_link {
         forbidden.entry(p.a).or_default().insert(p.b);
         forbidden.entry(p.b).or_default().insert(p.a);
     }
-    let mut accepted = Vec::with_capacity(links.len());
-    for i in order {
-        let p = links[i].0;
+    let mut accepted = Vec::with_capacity(must_link.len() + links.len());
+    let candidates = must_link
+        .iter()
+        .map(|&p| (p, true))
+        .chain(order.into_iter().map(|i| (links[i].0, false)));
+    for (p, forced) in candidates {
         let (ra, rb) = (uf.find(p.a), uf.find(p.b));
         if ra == rb {
             accepted.push(p);
             continue;
         }
-        let mem = |r: u32, members: &std::collections::HashMap<u32, Vec<u32>>| -> Vec<u32> {
+        let mem = |r: u32, members: &HashMap<u32, Vec<u32>>| -> Vec<u32> {
             members.get(&r).cloned().unwrap_or_else(|| vec![r])
         };
         let (ma, mb) = (mem(ra, &members), mem(rb, &members));
@@ -116,7 +136,7 @@ pub fn constrained_components(
         let conflict = forbidden
             .get(&large_root)
             .is_some_and(|f| small.iter().any(|m| f.contains(m)));
-        if conflict {
+        if conflict && !forced {
             continue;
         }
         uf.union(ra, rb);
@@ -152,6 +172,22 @@ mod tests {
             constrained_components(4, &links, &[]),
             vec![vec![0, 1, 2, 3]]
         );
+    }
+
+    #[test]
+    fn must_links_join_first_and_cannot_links_still_cut_weak_links() {
+        let p = |a, b| CandidatePair { a, b };
+        // 0-1 and 2-3 are strong links; the steward says 1 and 2 are the same customer
+        // (no link between them at all) and 3 and 4 are not, although 3-4 scored a link.
+        let links = [(p(0, 1), 40.0), (p(2, 3), 35.0), (p(3, 4), 30.0)];
+        let c = constrained_components_with_must_links(5, &[p(1, 2)], &links, &[p(3, 4)]);
+        assert_eq!(c, vec![vec![0, 1, 2, 3], vec![4]]);
+        // A must-link wins over a veto on the same pair.
+        let c = constrained_components_with_must_links(3, &[p(0, 2)], &[], &[p(0, 2)]);
+        assert_eq!(c, vec![vec![0, 2], vec![1]]);
+        // Without cannot-links, must-links are plain links.
+        let c = constrained_components_with_must_links(3, &[p(1, 2)], &[], &[]);
+        assert_eq!(c, vec![vec![0], vec![1, 2]]);
     }
 
     #[test]

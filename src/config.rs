@@ -22,6 +22,20 @@ pub struct PipelineFile {
     pub matching: MatchingConfig,
     #[serde(default)]
     pub survivorship: SurvivorshipConfig,
+    #[serde(default)]
+    pub gates: GatesConfig,
+    #[serde(default)]
+    pub sync: SyncConfig,
+}
+
+/// `[sync]`: how runs treat the CRM's own edits.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncConfig {
+    /// Golden fields (columns of `customers`) whose source value overwrites a value that
+    /// the CRM's users changed in the store. Every other edited field keeps the edit.
+    #[serde(default)]
+    pub source_wins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -80,10 +94,23 @@ pub struct MatchingConfig {
     /// The run stops with an error when blocking yields more candidate pairs than this.
     #[serde(default = "default_pair_budget")]
     pub pair_budget: u64,
+    /// Seed of the random pair sample that estimates u: same seed, same model.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Random record pairs drawn to estimate u.
+    #[serde(default = "default_u_sample")]
+    pub u_sample_pairs: usize,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+fn default_u_sample() -> usize {
+    500_000
 }
 
 fn default_threshold() -> f64 {
-    0.95
+    0.9
 }
 fn default_max_block() -> usize {
     200
@@ -98,6 +125,8 @@ impl Default for MatchingConfig {
             threshold: default_threshold(),
             max_block_size: default_max_block(),
             pair_budget: default_pair_budget(),
+            seed: default_seed(),
+            u_sample_pairs: default_u_sample(),
         }
     }
 }
@@ -143,6 +172,51 @@ impl Default for SurvivorshipConfig {
     }
 }
 
+/// Go-live gates: checks a run must pass before it loads (a dry run reports them). A failed
+/// gate makes `crmfuse run` exit with code 3 and, for a real run, refuse to load unless
+/// `--force`. Every gate but the balance is off until configured.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatesConfig {
+    /// Every source: rows read = records loaded + rows quarantined.
+    #[serde(default = "default_true")]
+    pub reconciliation_must_balance: bool,
+    /// Per source: the largest share of rows read that may be quarantined (0..=1).
+    #[serde(default)]
+    pub max_quarantine_rate: Option<f64>,
+    /// Source name -> the fewest rows its export may have (catches a truncated file).
+    #[serde(default)]
+    pub min_rows: BTreeMap<String, u64>,
+    /// The most source records one customer may merge (catches over-merging).
+    #[serde(default)]
+    pub max_cluster_size: Option<u64>,
+    /// Per source with e-mails: the smallest share of records with an e-mail whose e-mail
+    /// is valid (0..=1).
+    #[serde(default)]
+    pub min_email_validity: Option<f64>,
+    /// The most existing golden values the load may overwrite with a different value
+    /// (0: nothing edited in the CRM since the last load is clobbered).
+    #[serde(default)]
+    pub max_overwrites: Option<u64>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl Default for GatesConfig {
+    fn default() -> Self {
+        GatesConfig {
+            reconciliation_must_balance: true,
+            max_quarantine_rate: None,
+            min_rows: BTreeMap::new(),
+            max_cluster_size: None,
+            min_email_validity: None,
+            max_overwrites: None,
+        }
+    }
+}
+
 /// A source with its mapping loaded and paths resolved.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -166,6 +240,8 @@ pub struct Pipeline {
     pub sources: Vec<Source>,
     pub matching: MatchingConfig,
     pub survivorship: SurvivorshipConfig,
+    pub gates: GatesConfig,
+    pub sync: SyncConfig,
 }
 
 impl Pipeline {
@@ -228,6 +304,20 @@ impl Pipeline {
                 ),
             });
         }
+        validate_gates(path, &file.gates, &sources)?;
+        if let Some(f) = file
+            .sync
+            .source_wins
+            .iter()
+            .find(|f| crate::record::GoldenField::from_name(f).is_none())
+        {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[sync] source_wins: no golden field `{f}` (use a column of `customers`, e.g. email)"
+                ),
+            });
+        }
         Ok(Pipeline {
             config_path: path.to_path_buf(),
             config_hash: hasher.finish(),
@@ -235,12 +325,46 @@ impl Pipeline {
             sources,
             matching: file.matching,
             survivorship: file.survivorship,
+            gates: file.gates,
+            sync: file.sync,
         })
     }
 
     pub fn source_index(&self, name: &str) -> Option<usize> {
         self.sources.iter().position(|s| s.name == name)
     }
+}
+
+fn validate_gates(path: &Path, gates: &GatesConfig, sources: &[Source]) -> Result<()> {
+    let err = |message: String| {
+        Err(Error::Config {
+            path: path.to_path_buf(),
+            message,
+        })
+    };
+    for (name, value) in [
+        ("max_quarantine_rate", gates.max_quarantine_rate),
+        ("min_email_validity", gates.min_email_validity),
+    ] {
+        if let Some(v) = value
+            && !(0.0..=1.0).contains(&v)
+        {
+            return err(format!(
+                "gates.{name} is a share between 0 and 1 (0.05 = 5%), got {v}"
+            ));
+        }
+    }
+    if gates.max_cluster_size == Some(0) {
+        return err("gates.max_cluster_size must be at least 1".into());
+    }
+    for name in gates.min_rows.keys() {
+        if !sources.iter().any(|s| &s.name == name) {
+            return err(format!(
+                "gates.min_rows names source `{name}`, which is not declared"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn validate_source_name(path: &Path, name: &str) -> Result<()> {
@@ -290,7 +414,7 @@ mod tests {
         let pipe = Pipeline::load(&p).unwrap();
         assert_eq!(pipe.sources[0].path, dir.path().join("shop.csv"));
         assert_eq!(pipe.store_path, PathBuf::from("crm.db"));
-        assert_eq!(pipe.matching.threshold, 0.95);
+        assert_eq!(pipe.matching.threshold, 0.9);
         assert_eq!(pipe.config_hash.len(), 64);
     }
 
@@ -319,6 +443,52 @@ mod tests {
         );
         let msg = Pipeline::load(&p).unwrap_err().to_string();
         assert!(msg.contains("nope.toml"), "{msg}");
+    }
+
+    const SOURCE: &str = "[store]\npath = \"crm.db\"\n[[sources]]\nname = \"shop\"\npath = \"shop.csv\"\nformat = \"csv\"\nmapping = \"m.toml\"\n";
+
+    #[test]
+    fn gates_default_to_the_balance_only_and_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "m.toml", MAPPING);
+        let p = write(dir.path(), "pipeline.toml", SOURCE);
+        let gates = Pipeline::load(&p).unwrap().gates;
+        assert_eq!(gates, GatesConfig::default());
+        assert!(gates.reconciliation_must_balance);
+        let p = write(
+            dir.path(),
+            "pipeline.toml",
+            &format!(
+                "{SOURCE}[gates]\nmax_quarantine_rate = 0.05\nreconciliation_must_balance = true\nmax_cluster_size = 20\nmin_email_validity = 0.9\nmin_rows = {{ shop = 100 }}\nmax_overwrites = 0\n"
+            ),
+        );
+        let gates = Pipeline::load(&p).unwrap().gates;
+        assert_eq!(gates.max_quarantine_rate, Some(0.05));
+        assert_eq!(gates.max_cluster_size, Some(20));
+        assert_eq!(gates.min_email_validity, Some(0.9));
+        assert_eq!(gates.min_rows.get("shop"), Some(&100));
+        assert_eq!(gates.max_overwrites, Some(0));
+    }
+
+    #[test]
+    fn bad_gates_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "m.toml", MAPPING);
+        let cases = [
+            ("max_quarantine_rate = 5", "gates.max_quarantine_rate"),
+            ("min_rows = { erp = 100 }", "source `erp`"),
+            ("max_cluster_size = 0", "at least 1"),
+            ("min_email_validty = 0.9", "min_email_validty"),
+        ];
+        for (line, want) in cases {
+            let p = write(
+                dir.path(),
+                "pipeline.toml",
+                &format!("{SOURCE}[gates]\n{line}\n"),
+            );
+            let msg = Pipeline::load(&p).unwrap_err().to_string();
+            assert!(msg.contains(want), "{line}: {msg}");
+        }
     }
 
     #[test]

@@ -11,8 +11,9 @@ use std::collections::{BTreeMap, HashMap};
 use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 
-use crate::config::Pipeline;
+use crate::config::{DisappearPolicy, Pipeline};
 use crate::error::{Error, Result};
+use crate::overrides::{self, Directive};
 use crate::pipeline::Resolution;
 use crate::record::GoldenField;
 use crate::score;
@@ -22,7 +23,8 @@ use crate::store::{self, Cell as Sql, TableRows};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEvent {
     pub customer_id: Option<String>,
-    /// create | update | merge | retire | attach | detach
+    /// create | update | merge | retire | attach | detach | mark_deleted | conflict | link |
+    /// unlink | pin
     pub event: &'static str,
     pub field: Option<&'static str>,
     pub before: Option<String>,
@@ -68,6 +70,47 @@ pub struct LoadPlan {
     pub next_customer_number: u64,
     /// Existing golden values that this plan overwrites with a different value.
     pub overwrites: Vec<AuditEvent>,
+    /// Per source: new, changed, unchanged and disappeared rows.
+    pub source_changes: Vec<SourceDelta>,
+    /// Fields edited in the CRM that a source now changes (`conflict` events).
+    pub conflicts: Vec<AuditEvent>,
+}
+
+/// The `field_lineage.source` of a pinned value.
+pub const PIN_SOURCE: &str = "steward";
+
+/// `customer_sources` as the loader reads and writes it, primary key first.
+const XREF_COLS: [&str; 8] = [
+    "source",
+    "source_key",
+    "customer_id",
+    "match_score",
+    "line",
+    "record_hash",
+    "record_json",
+    "deleted_run_id",
+];
+
+/// How one source's rows compare with what the store holds, by per-row content hash
+/// (`customer_sources.record_hash`, keyed by source and source key).
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct SourceDelta {
+    pub source: String,
+    pub new: u64,
+    pub changed: u64,
+    pub unchanged: u64,
+    /// Rows the store holds (not yet marked deleted) that the source no longer has.
+    pub disappeared: u64,
+    /// The source's `on_disappear` policy: ignore | detach | mark_deleted.
+    pub on_disappear: &'static str,
+}
+
+fn policy_name(p: DisappearPolicy) -> &'static str {
+    match p {
+        DisappearPolicy::Ignore => "ignore",
+        DisappearPolicy::Detach => "detach",
+        DisappearPolicy::MarkDeleted => "mark_deleted",
+    }
 }
 
 const CUSTOMER_STATE_COLS: [&str; 3] = ["customer_id", "status", "merged_into"];
@@ -106,13 +149,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
                 .map_err(db)?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
-            let xref = store::read_table(
-                c,
-                "customer_sources",
-                &["source", "source_key", "customer_id"],
-                2,
-            )
-            .map_err(db)?;
+            let xref = store::read_table(c, "customer_sources", &XREF_COLS, 2).map_err(db)?;
             let mut cols: Vec<&str> = CUSTOMER_STATE_COLS.to_vec();
             cols.extend(store::golden_columns());
             cols.push("created_run_id");
@@ -121,6 +158,17 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             (run_id, next, xref, customers)
         }
         None => (1, 1, TableRows::new(), TableRows::new()),
+    };
+    // The values the sources last supplied: a `customers` value that differs was edited in
+    // the CRM after that run.
+    let supplied = match conn {
+        Some(c) => store::read_table(c, "field_lineage", &["customer_id", "field", "value"], 2)
+            .map_err(|e| Error::store(&pipeline.store_path, e))?,
+        None => TableRows::new(),
+    };
+    let pins = match conn {
+        Some(c) => overrides::pins(&overrides::read_active(c, &pipeline.store_path)?),
+        None => Vec::new(),
     };
     let existing_id = |i: usize| -> Option<&str> {
         let r = &res.records[i];
@@ -159,6 +207,21 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             })
         })
         .collect();
+    // Pins, by the customer id that now holds them (a merged customer's pins go with it).
+    let mut pinned: HashMap<&str, Vec<&overrides::Pin>> = HashMap::new();
+    for p in &pins {
+        let mut id = p.customer.as_str();
+        for _ in 0..customers.len() {
+            if taken.contains_key(id) {
+                break;
+            }
+            match customers.get(&vec![text(id)]).and_then(|c| as_str(&c[1])) {
+                Some(into) => id = into,
+                None => break,
+            }
+        }
+        pinned.entry(id).or_default().push(p);
+    }
     let mut record_cluster = vec![0usize; res.records.len()];
     for (ci, members) in res.clusters.iter().enumerate() {
         for &m in members {
@@ -168,6 +231,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
 
     let mut events = Vec::new();
     let mut overwrites = Vec::new();
+    let mut conflicts = Vec::new();
     let mut counts = CustomerCounts::default();
 
     // Customers.
@@ -183,11 +247,14 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     };
     for (ci, profile) in res.profiles.iter().enumerate() {
         let id = &cluster_ids[ci];
-        let golden: Vec<Sql> = profile
+        let mut golden: Vec<Sql> = profile
             .values
             .iter()
             .map(|v| opt_text(v.as_deref()))
             .collect();
+        for p in pinned.get(id.as_str()).into_iter().flatten() {
+            golden[p.field.index()] = text(p.value.clone());
+        }
         match customers.get(&vec![text(id.clone())]) {
             None => {
                 counts.created += 1;
@@ -207,6 +274,42 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             }
             Some(old) => {
                 let old_golden = &old[2..2 + GoldenField::ALL.len()];
+                let is_pinned = |f: GoldenField| {
+                    pinned
+                        .get(id.as_str())
+                        .is_some_and(|ps| ps.iter().any(|p| p.field == f))
+                };
+                for f in GoldenField::ALL {
+                    let last = supplied
+                        .get(&vec![text(id.clone()), text(f.name())])
+                        .map_or(Sql::Null, |v| v[0].clone());
+                    let in_store = &old_golden[f.index()];
+                    if *in_store == last || is_pinned(f) {
+                        continue;
+                    }
+                    // Edited in the CRM. A conflict when the source now says something new.
+                    let source_wins = pipeline.sync.source_wins.iter().any(|w| w == f.name());
+                    let proposed = golden[f.index()].clone();
+                    if proposed != last && proposed != *in_store {
+                        let ev = AuditEvent {
+                            customer_id: Some(id.clone()),
+                            event: "conflict",
+                            field: Some(f.name()),
+                            before: as_str(in_store).map(str::to_string),
+                            after: as_str(&proposed).map(str::to_string),
+                            detail: Some(if source_wins {
+                                "edited in the CRM; the source wins ([sync] source_wins)".into()
+                            } else {
+                                "edited in the CRM; the edit is kept".into()
+                            }),
+                        };
+                        conflicts.push(ev.clone());
+                        events.push(ev);
+                    }
+                    if !source_wins {
+                        golden[f.index()] = in_store.clone();
+                    }
+                }
                 let mut changed = as_str(&old[0]) != Some("active");
                 for (f, (before, after)) in
                     GoldenField::ALL.iter().zip(old_golden.iter().zip(&golden))
@@ -240,6 +343,58 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             }
         }
     }
+    // Rows the sources no longer have, and what their source's policy does with them.
+    let live: std::collections::HashSet<(&str, &str)> = res
+        .records
+        .iter()
+        .map(|r| (source_name(r.source), r.key.as_str()))
+        .collect();
+    let policy_of = |source: &str| {
+        pipeline
+            .source_index(source)
+            .map_or(DisappearPolicy::Detach, |i| {
+                pipeline.sources[i].on_disappear
+            })
+    };
+    let mut disappeared: Vec<(&Vec<Sql>, &Vec<Sql>)> = xref
+        .iter()
+        .filter(|(k, _)| {
+            !live.contains(&(as_str(&k[0]).unwrap_or(""), as_str(&k[1]).unwrap_or("")))
+        })
+        .collect();
+    disappeared.sort();
+    let ignored_ids: std::collections::HashSet<&str> = disappeared
+        .iter()
+        .filter(|(k, _)| policy_of(as_str(&k[0]).unwrap_or("")) == DisappearPolicy::Ignore)
+        .filter_map(|(_, v)| as_str(&v[0]))
+        .collect();
+    let mut source_changes: Vec<SourceDelta> = pipeline
+        .sources
+        .iter()
+        .map(|s| SourceDelta {
+            source: s.name.clone(),
+            on_disappear: policy_name(s.on_disappear),
+            ..SourceDelta::default()
+        })
+        .collect();
+    for r in &res.records {
+        let d = &mut source_changes[r.source as usize];
+        match xref.get(&vec![text(source_name(r.source)), text(r.key.clone())]) {
+            None => d.new += 1,
+            Some(v) if as_str(&v[3]) == Some(format!("{:016x}", r.hash).as_str()) => {
+                d.unchanged += 1
+            }
+            Some(_) => d.changed += 1,
+        }
+    }
+    for (k, v) in &disappeared {
+        if v[5] == Sql::Null
+            && let Some(i) = pipeline.source_index(as_str(&k[0]).unwrap_or(""))
+        {
+            source_changes[i].disappeared += 1;
+        }
+    }
+
     // Existing active customers that no cluster kept: merged into the cluster that holds
     // most of their records, or retired when none of their records is left.
     let mut orphans: BTreeMap<String, BTreeMap<usize, usize>> = BTreeMap::new();
@@ -262,6 +417,11 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         let Some(old) = customers.get(&vec![text(id.clone())]) else {
             continue;
         };
+        if clusters.is_empty() && ignored_ids.contains(id.as_str()) {
+            // Its records disappeared from a source whose policy is `ignore`: it stays.
+            counts.unchanged += 1;
+            continue;
+        }
         if as_str(&old[0]) != Some("active") {
             continue;
         }
@@ -343,44 +503,50 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
                 Sql::Int(r.line as i64),
                 text(format!("{:016x}", r.hash)),
                 text(record_json),
+                Sql::Null,
             ],
         );
     }
-    // In key order: `xref` is a hash map, and the audit trail of two identical runs must
-    // be identical.
-    let mut gone: Vec<(&Vec<Sql>, &Vec<Sql>)> = xref
-        .iter()
-        .filter(|(key, _)| !desired_xref.contains_key(*key))
-        .collect();
-    gone.sort();
-    for (key, v) in gone {
-        events.push(AuditEvent {
-            customer_id: as_str(&v[0]).map(str::to_string),
-            event: "detach",
-            field: None,
-            before: as_str(&v[0]).map(str::to_string),
-            after: None,
-            detail: Some(format!(
-                "{} record {} is no longer in its source",
-                as_str(&key[0]).unwrap_or(""),
-                as_str(&key[1]).unwrap_or("")
-            )),
-        });
+    for &(key, v) in &disappeared {
+        let source = as_str(&key[0]).unwrap_or("");
+        let detail = format!(
+            "{source} record {} is no longer in its source",
+            as_str(&key[1]).unwrap_or("")
+        );
+        match policy_of(source) {
+            DisappearPolicy::Ignore => {
+                desired_xref.insert(key.clone(), v.clone());
+            }
+            DisappearPolicy::MarkDeleted => {
+                let mut row = v.clone();
+                if row[5] == Sql::Null {
+                    row[5] = Sql::Int(run_id);
+                    events.push(AuditEvent {
+                        customer_id: as_str(&v[0]).map(str::to_string),
+                        event: "mark_deleted",
+                        field: None,
+                        before: None,
+                        after: None,
+                        detail: Some(detail),
+                    });
+                }
+                desired_xref.insert(key.clone(), row);
+            }
+            DisappearPolicy::Detach => events.push(AuditEvent {
+                customer_id: as_str(&v[0]).map(str::to_string),
+                event: "detach",
+                field: None,
+                before: as_str(&v[0]).map(str::to_string),
+                after: None,
+                detail: Some(detail),
+            }),
+        }
     }
-    let xref_cols = [
-        "source",
-        "source_key",
-        "customer_id",
-        "match_score",
-        "line",
-        "record_hash",
-        "record_json",
-    ];
     let xref_delta = diff_table(
         conn,
         pipeline,
         "customer_sources",
-        &xref_cols,
+        &XREF_COLS,
         2,
         desired_xref,
     )?;
@@ -388,11 +554,26 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     // Lineage.
     let mut lineage = TableRows::new();
     for (ci, profile) in res.profiles.iter().enumerate() {
+        for p in pinned.get(cluster_ids[ci].as_str()).into_iter().flatten() {
+            lineage.insert(
+                vec![text(cluster_ids[ci].clone()), text(p.field.name())],
+                vec![
+                    text(p.value.clone()),
+                    text(PIN_SOURCE),
+                    text(format!("override {}", p.override_id)),
+                    text("pin"),
+                ],
+            );
+        }
         for f in GoldenField::ALL {
+            let key = vec![text(cluster_ids[ci].clone()), text(f.name())];
+            if lineage.contains_key(&key) {
+                continue;
+            }
             if let (Some(v), Some(l)) = (&profile.values[f.index()], &profile.lineage[f.index()]) {
                 let r = &res.records[l.record as usize];
                 lineage.insert(
-                    vec![text(cluster_ids[ci].clone()), text(f.name())],
+                    key,
                     vec![
                         text(v.clone()),
                         text(source_name(r.source)),
@@ -430,7 +611,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         if ci != record_cluster[p.pair.b as usize] {
             continue;
         }
-        let evidence = serde_json::to_string(&score::evidence(&res.model, p))
+        let evidence = serde_json::to_string(&score::evidence(&res.model, &res.tf, p))
             .map_err(|e| Error::Other(e.to_string()))?;
         links.insert(
             vec![
@@ -525,6 +706,8 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         ],
         next_customer_number: next_number,
         overwrites,
+        source_changes,
+        conflicts,
     })
 }
 
@@ -585,18 +768,25 @@ pub struct RunRecord {
     pub rows_quarantined: u64,
     pub links: u64,
     pub summary_json: String,
+    /// The match model the run scored with.
+    pub model_json: String,
 }
 
-/// Apply a plan inside the caller's transaction.
-pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRecord) -> Result<()> {
-    let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
+fn insert_run(
+    tx: &Connection,
+    pipeline: &Pipeline,
+    run_id: i64,
+    counts: &CustomerCounts,
+    changes: usize,
+    run: &RunRecord,
+) -> Result<()> {
     tx.execute(
         "INSERT INTO runs (run_id, started_at, finished_at, command, config_path, config_hash, tool_version,
             rows_read, records_loaded, rows_quarantined, customers_created, customers_updated,
-            customers_merged, customers_retired, links, changes, summary_json)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+            customers_merged, customers_retired, links, changes, summary_json, model_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
         rusqlite::params![
-            plan.run_id,
+            run_id,
             run.started_at,
             run.finished_at,
             run.command,
@@ -606,16 +796,32 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
             run.rows_read as i64,
             run.records_loaded as i64,
             run.rows_quarantined as i64,
-            plan.counts.created as i64,
-            plan.counts.updated as i64,
-            plan.counts.merged as i64,
-            plan.counts.retired as i64,
+            counts.created as i64,
+            counts.updated as i64,
+            counts.merged as i64,
+            counts.retired as i64,
             run.links as i64,
-            plan.events.len() as i64,
+            changes as i64,
             run.summary_json,
+            run.model_json,
         ],
     )
-    .map_err(db)?;
+    .map_err(|e| Error::store(&pipeline.store_path, e))?;
+    Ok(())
+}
+
+/// Apply a plan inside the caller's transaction.
+pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRecord) -> Result<()> {
+    let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
+    insert_run(
+        tx,
+        pipeline,
+        plan.run_id,
+        &plan.counts,
+        plan.events.len(),
+        run,
+    )?;
+    let mut undo = UndoLog::new(tx, pipeline, plan.run_id);
     // Children are deleted before parents change; upserts go parents first.
     for d in plan.deltas.iter().rev() {
         if d.deletes.is_empty() {
@@ -629,6 +835,7 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
         let sql = format!("DELETE FROM {} WHERE {}", d.table, cond.join(" AND "));
         let mut stmt = tx.prepare_cached(&sql).map_err(db)?;
         for key in &d.deletes {
+            undo.before(d.table, &d.cols[..d.pk], key, None)?;
             stmt.execute(params_from_iter(key.iter())).map_err(db)?;
         }
     }
@@ -659,7 +866,13 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
             )
         };
         let mut stmt = tx.prepare_cached(&sql).map_err(db)?;
-        for row in d.inserts.iter().chain(&d.updates) {
+        // The plan's inserts are rows that the store (in this transaction) does not hold.
+        for row in &d.inserts {
+            undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(false))?;
+            stmt.execute(params_from_iter(row.iter())).map_err(db)?;
+        }
+        for row in &d.updates {
+            undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(true))?;
             stmt.execute(params_from_iter(row.iter())).map_err(db)?;
         }
     }
@@ -681,6 +894,7 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
         ])
         .map_err(db)?;
     }
+    undo.before("meta", &["key"], &[text("next_customer_number")], None)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('next_customer_number', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -688,4 +902,229 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
     )
     .map_err(db)?;
     Ok(())
+}
+
+/// Record a steward's override inside the caller's transaction, as a run of its own (so
+/// that `history` lists it and `rollback` can undo it), with an audit event. Returns the
+/// run id and the override id.
+pub fn record_override(
+    tx: &Connection,
+    pipeline: &Pipeline,
+    directive: &Directive,
+    who: &str,
+    why: &str,
+    at: &str,
+) -> Result<(i64, i64)> {
+    let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
+    let next = |sql: &str| -> Result<i64> { tx.query_row(sql, [], |r| r.get(0)).map_err(db) };
+    let run_id = next("SELECT coalesce(max(run_id), 0) + 1 FROM runs")?;
+    let override_id = next("SELECT coalesce(max(override_id), 0) + 1 FROM overrides")?;
+    let args = serde_json::to_string(directive).map_err(|e| Error::Other(e.to_string()))?;
+    insert_run(
+        tx,
+        pipeline,
+        run_id,
+        &CustomerCounts::default(),
+        1,
+        &RunRecord {
+            started_at: at.to_string(),
+            finished_at: at.to_string(),
+            command: directive.kind().to_string(),
+            rows_read: 0,
+            records_loaded: 0,
+            rows_quarantined: 0,
+            links: 0,
+            summary_json: args.clone(),
+            model_json: "null".into(),
+        },
+    )?;
+    let mut undo = UndoLog::new(tx, pipeline, run_id);
+    undo.before(
+        "overrides",
+        &["override_id"],
+        &[Sql::Int(override_id)],
+        Some(false),
+    )?;
+    tx.execute(
+        "INSERT INTO overrides (override_id, run_id, kind, args, who, created_at, why, active)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+        rusqlite::params![override_id, run_id, directive.kind(), args, who, at, why],
+    )
+    .map_err(db)?;
+    let (field, after, detail) = match directive {
+        Directive::Link { customers, .. } => (
+            None,
+            Some(customers[1].clone()),
+            format!("link {} and {}", customers[0], customers[1]),
+        ),
+        Directive::Unlink {
+            customer, record, ..
+        } => (
+            None,
+            None,
+            format!("unlink {}:{} from {customer}", record.source, record.key),
+        ),
+        Directive::Pin { field, value, .. } => (
+            GoldenField::from_name(field).map(GoldenField::name),
+            Some(value.clone()),
+            format!("pin {field}"),
+        ),
+    };
+    tx.execute(
+        "INSERT INTO audit_events (run_id, customer_id, event, field, before, after, detail)
+         VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6)",
+        rusqlite::params![
+            run_id,
+            directive.customer(),
+            directive.kind(),
+            field,
+            after,
+            format!("override {override_id}: {detail}; why: {why}")
+        ],
+    )
+    .map_err(db)?;
+    Ok((run_id, override_id))
+}
+
+/// The tables whose rows a run changes (and `rollback` restores), with their primary keys.
+pub const UNDO_TABLES: [(&str, &[&str]); 8] = [
+    ("customers", &["customer_id"]),
+    ("customer_sources", &["source", "source_key"]),
+    ("field_lineage", &["customer_id", "field"]),
+    ("match_links", &["source_a", "key_a", "source_b", "key_b"]),
+    ("quarantine", &["source", "line"]),
+    ("record_issues", &["source", "source_key", "field", "code"]),
+    ("overrides", &["override_id"]),
+    ("meta", &["key"]),
+];
+
+/// Records, before the loader changes a row, the row as it was (`undo_log`), so that a
+/// rollback restores the store exactly. Written by the same code that writes the row.
+pub(crate) struct UndoLog<'a> {
+    tx: &'a Connection,
+    store: &'a std::path::Path,
+    run_id: i64,
+    seq: i64,
+}
+
+impl<'a> UndoLog<'a> {
+    pub(crate) fn new(tx: &'a Connection, pipeline: &'a Pipeline, run_id: i64) -> UndoLog<'a> {
+        UndoLog::for_store(tx, &pipeline.store_path, run_id)
+    }
+
+    pub(crate) fn for_store(
+        tx: &'a Connection,
+        store: &'a std::path::Path,
+        run_id: i64,
+    ) -> UndoLog<'a> {
+        UndoLog {
+            tx,
+            store,
+            run_id,
+            seq: 0,
+        }
+    }
+
+    /// Record the row of `table` with primary key `key` as it is now. `exists`: what the
+    /// caller already knows (`None`: look).
+    pub(crate) fn before(
+        &mut self,
+        table: &str,
+        key_cols: &[&str],
+        key: &[Sql],
+        exists: Option<bool>,
+    ) -> Result<()> {
+        let db = |e: rusqlite::Error| Error::store(self.store, e);
+        let before = if exists == Some(false) {
+            None
+        } else {
+            let cond: Vec<String> = key_cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = ?{}", i + 1))
+                .collect();
+            let sql = format!("SELECT * FROM {table} WHERE {}", cond.join(" AND "));
+            let mut stmt = self.tx.prepare_cached(&sql).map_err(db)?;
+            let names: Vec<String> = stmt.column_names().map(|c| c.to_string()).collect();
+            let mut rows = stmt.query(params_from_iter(key.iter())).map_err(db)?;
+            match rows.next().map_err(db)? {
+                Some(row) => {
+                    let mut obj = serde_json::Map::new();
+                    for (i, name) in names.iter().enumerate() {
+                        obj.insert(
+                            name.clone(),
+                            cell_to_json(&row.get::<_, Sql>(i).map_err(db)?),
+                        );
+                    }
+                    Some(serde_json::Value::Object(obj).to_string())
+                }
+                None => None,
+            }
+        };
+        let key_json = serde_json::Value::Array(key.iter().map(cell_to_json).collect()).to_string();
+        let op = match (&before, exists) {
+            (None, _) => "insert",
+            (Some(_), None) => "delete",
+            (Some(_), Some(_)) => "update",
+        };
+        self.seq += 1;
+        self.tx
+            .prepare_cached(
+                "INSERT INTO undo_log (run_id, seq, table_name, op, key_json, before_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .and_then(|mut s| {
+                s.execute(rusqlite::params![
+                    self.run_id,
+                    self.seq,
+                    table,
+                    op,
+                    key_json,
+                    before
+                ])
+            })
+            .map_err(db)?;
+        Ok(())
+    }
+}
+
+/// A cell as JSON that converts back to the identical cell: reals travel as their bits.
+pub(crate) fn cell_to_json(c: &Sql) -> serde_json::Value {
+    match c {
+        Sql::Null => serde_json::Value::Null,
+        Sql::Int(i) => serde_json::Value::from(*i),
+        Sql::Real(bits) => serde_json::json!({ "real_bits": bits.to_string() }),
+        Sql::Text(t) => serde_json::Value::String(t.clone()),
+    }
+}
+
+pub(crate) fn json_to_cell(v: &serde_json::Value) -> Option<Sql> {
+    Some(match v {
+        serde_json::Value::Null => Sql::Null,
+        serde_json::Value::Number(n) => Sql::Int(n.as_i64()?),
+        serde_json::Value::String(t) => Sql::Text(t.clone()),
+        serde_json::Value::Object(o) => Sql::Real(o.get("real_bits")?.as_str()?.parse().ok()?),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cells_round_trip_through_undo_json() {
+        for c in [
+            Sql::Null,
+            Sql::Int(-7),
+            Sql::Int(i64::MAX),
+            Sql::real(0.1 + 0.2),
+            Sql::real(f64::MIN_POSITIVE),
+            Sql::text(""),
+            Sql::text("{\"real_bits\": \"1\"}"),
+        ] {
+            assert_eq!(json_to_cell(&cell_to_json(&c)), Some(c.clone()), "{c:?}");
+        }
+        assert_eq!(json_to_cell(&serde_json::json!([1])), None);
+    }
 }

@@ -1,5 +1,6 @@
 //! The pipeline: ingest -> cleanse -> block -> score -> cluster -> survive. Loading (and the
-//! dry-run plan) is `load`'s job; this module only lists the stages.
+//! dry-run plan) is `load`'s job; this module only lists the stages. A steward's decisions
+//! (`--decisions`) enter at the cluster stage as must-links and cannot-links.
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
@@ -8,13 +9,15 @@ use crate::block::{self, CandidatePair, RuleStats};
 use crate::cleanse::{self, CleanseContext};
 use crate::cluster::{self, Cluster};
 use crate::config::Pipeline;
+use crate::decisions::{DecisionOutcome, Decisions, Unapplied, Verdict};
 use crate::error::Result;
 use crate::ingest::{self, Ingested};
 use crate::interrupt;
 use crate::progress::Progress;
 use crate::record::{Customer, Quarantined};
-use crate::score::{self, MatchRecord, Model, ScoredPair};
+use crate::score::{self, MatchRecord, Model, ScoredPair, TermFrequencies};
 use crate::survive::{self, GoldenProfile};
+use crate::train::{self, TrainingOptions, TrainingReport};
 
 /// Per-source facts of a run.
 #[derive(Debug, Clone)]
@@ -36,11 +39,26 @@ pub struct Resolution {
     pub sources: Vec<SourceStats>,
     pub blocking: Vec<RuleStats>,
     pub model: Model,
+    /// How the model was trained; `None` when a saved model was used.
+    pub training: Option<TrainingReport>,
+    pub tf: TermFrequencies,
     /// Every scored candidate pair, in pair order.
     pub scored: Vec<ScoredPair>,
     pub clusters: Vec<Cluster>,
     /// One golden profile per cluster.
     pub profiles: Vec<GoldenProfile>,
+    /// The steward's decisions this run applied, as record pairs.
+    pub decided: Vec<DecidedPair>,
+    pub decisions: DecisionOutcome,
+}
+
+/// A steward's decision on a pair of this run's records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DecidedPair {
+    pub pair: CandidatePair,
+    pub verdict: Verdict,
+    /// Line in the decisions file.
+    pub line: u64,
 }
 
 impl Resolution {
@@ -49,23 +67,45 @@ impl Resolution {
     }
 }
 
+/// What a resolution may be given besides the sources.
+#[derive(Debug, Clone)]
+pub struct ResolveOptions {
+    /// Birth dates after this day are flagged.
+    pub today: NaiveDate,
+    /// A saved model to score with instead of training one on this data.
+    pub model: Option<Model>,
+    /// A steward's same/different decisions, applied when clustering.
+    pub decisions: Decisions,
+}
+
+/// Run every stage up to the golden profiles.
 pub fn resolve(
     pipeline: &Pipeline,
-    today: NaiveDate,
+    opts: &ResolveOptions,
     progress: &mut Progress,
 ) -> Result<Resolution> {
     // Between stages, a Ctrl-C stops the run (`interrupt::check`).
     let (records, quarantined, sources) = ingest_stage(pipeline, progress)?;
     interrupt::check()?;
-    let records = cleanse_stage(pipeline, records, today, progress);
+    let records = cleanse_stage(pipeline, records, opts.today, progress);
     interrupt::check()?;
     let match_records = match_records(&records);
     let pairs = block_stage(pipeline, &match_records, progress)?;
     interrupt::check()?;
-    let model = train_stage(pipeline, &match_records, &pairs.pairs);
-    let scored = score_stage(&model, &match_records, &pairs.pairs, progress);
+    let (model, training) = train_stage(
+        pipeline,
+        opts.model.clone(),
+        &match_records,
+        &pairs.pairs,
+        progress,
+    );
     interrupt::check()?;
-    let clusters = cluster_stage(&model, records.len(), &scored, progress);
+    let tf = TermFrequencies::compute(&match_records);
+    let scored = score_stage(&model, &tf, &match_records, &pairs.pairs, progress);
+    interrupt::check()?;
+    let (decided, mut outcome) = decide_stage(pipeline, &records, &opts.decisions);
+    let clusters = cluster_stage(&model, records.len(), &scored, &decided, progress);
+    outcome.conflicts = conflicts(records.len(), &clusters, &decided, &records, pipeline);
     let profiles = survive_stage(pipeline, &records, &clusters, progress);
     interrupt::check()?;
     Ok(Resolution {
@@ -74,9 +114,13 @@ pub fn resolve(
         sources,
         blocking: pairs.stats,
         model,
+        training,
+        tf,
         scored,
         clusters,
         profiles,
+        decided,
+        decisions: outcome,
     })
 }
 
@@ -163,41 +207,176 @@ fn block_stage(
     Ok(out)
 }
 
-fn train_stage(pipeline: &Pipeline, records: &[MatchRecord], pairs: &[CandidatePair]) -> Model {
-    let mut model = Model::default_model(pipeline.matching.threshold);
-    model.prior_weight = score::estimate_prior(records, pairs);
-    model
+fn train_stage(
+    pipeline: &Pipeline,
+    saved: Option<Model>,
+    records: &[MatchRecord],
+    pairs: &[CandidatePair],
+    progress: &mut Progress,
+) -> (Model, Option<TrainingReport>) {
+    if let Some(model) = saved {
+        return (model, None);
+    }
+    let stage = progress.stage("train", None);
+    let m = &pipeline.matching;
+    let opts = TrainingOptions {
+        seed: m.seed,
+        u_sample_pairs: m.u_sample_pairs,
+        ..TrainingOptions::default()
+    };
+    let (model, report) = train::train(Model::default_model(m.threshold), records, pairs, &opts);
+    progress.finish(stage);
+    (model, Some(report))
 }
 
 fn score_stage(
     model: &Model,
+    tf: &TermFrequencies,
     records: &[MatchRecord],
     pairs: &[CandidatePair],
     progress: &mut Progress,
 ) -> Vec<ScoredPair> {
     let stage = progress.stage("score", Some(pairs.len() as u64));
-    let out = score::score_all(model, records, pairs);
+    let out = score::score_all(model, tf, records, pairs);
     stage.inc(pairs.len() as u64);
     progress.finish(stage);
     out
+}
+
+/// Find the records the decisions name: (source, key) -> record index. Records are sorted
+/// by (source, key), so each look-up is a binary search.
+fn decide_stage(
+    pipeline: &Pipeline,
+    records: &[Customer],
+    decisions: &Decisions,
+) -> (Vec<DecidedPair>, DecisionOutcome) {
+    let mut outcome = DecisionOutcome {
+        file: decisions.path.as_ref().map(|p| p.display().to_string()),
+        checksum: decisions.checksum.clone(),
+        read: decisions.decisions.len() as u64,
+        ..DecisionOutcome::default()
+    };
+    let find = |r: &crate::decisions::RecordRef| -> std::result::Result<u32, String> {
+        let Some(source) = pipeline.source_index(&r.source) else {
+            return Err(format!("no source named `{}` in this pipeline", r.source));
+        };
+        records
+            .binary_search_by(|c| (c.source as usize, c.key.as_str()).cmp(&(source, &r.key)))
+            .map(|i| i as u32)
+            .map_err(|_| {
+                let hint = if r.key.chars().all(|c| c.is_ascii_digit()) {
+                    " (if a spreadsheet dropped leading zeros, restore the key as text)"
+                } else {
+                    ""
+                };
+                format!("{} has no record `{}`{hint}", r.source, r.key)
+            })
+    };
+    let mut decided = Vec::new();
+    for d in &decisions.decisions {
+        let unapplied = |reason: String| Unapplied {
+            line: d.line,
+            a: d.a.clone(),
+            b: d.b.clone(),
+            verdict: d.verdict,
+            reason,
+        };
+        match (find(&d.a), find(&d.b)) {
+            (Ok(a), Ok(b)) if a != b => {
+                decided.push(DecidedPair {
+                    pair: CandidatePair {
+                        a: a.min(b),
+                        b: a.max(b),
+                    },
+                    verdict: d.verdict,
+                    line: d.line,
+                });
+                match d.verdict {
+                    Verdict::Same => outcome.applied_same += 1,
+                    Verdict::Different => outcome.applied_different += 1,
+                }
+            }
+            (Ok(_), Ok(_)) => outcome
+                .stale
+                .push(unapplied("both sides name the same record".into())),
+            (Err(e), _) | (_, Err(e)) => outcome.stale.push(unapplied(e)),
+        }
+    }
+    (decided, outcome)
 }
 
 fn cluster_stage(
     model: &Model,
     n: usize,
     scored: &[ScoredPair],
+    decided: &[DecidedPair],
     progress: &mut Progress,
 ) -> Vec<Cluster> {
     let stage = progress.stage("cluster", None);
+    let of = |v: Verdict| -> std::collections::HashSet<CandidatePair> {
+        decided
+            .iter()
+            .filter(|d| d.verdict == v)
+            .map(|d| d.pair)
+            .collect()
+    };
+    let (same, different) = (of(Verdict::Same), of(Verdict::Different));
     let links: Vec<(CandidatePair, f64)> = scored
         .iter()
         .filter(|p| p.linked(model))
         .map(|p| (p.pair, p.weight))
         .collect();
-    let cannot: Vec<CandidatePair> = scored.iter().filter(|p| p.vetoed).map(|p| p.pair).collect();
-    let out = cluster::constrained_components(n, &links, &cannot);
+    // A steward's `same` overrides a veto on that pair; `different` adds a cannot-link.
+    let mut cannot: Vec<CandidatePair> = scored
+        .iter()
+        .filter(|p| p.vetoed && !same.contains(&p.pair))
+        .map(|p| p.pair)
+        .collect();
+    cannot.extend(different.iter().copied());
+    let mut must: Vec<CandidatePair> = same.into_iter().collect();
+    must.sort_unstable();
+    cannot.sort_unstable();
+    cannot.dedup();
+    let out = cluster::constrained_components_with_must_links(n, &must, &links, &cannot);
     progress.finish(stage);
     out
+}
+
+/// `different` decisions that must-links overruled.
+fn conflicts(
+    n: usize,
+    clusters: &[Cluster],
+    decided: &[DecidedPair],
+    records: &[Customer],
+    pipeline: &Pipeline,
+) -> Vec<Unapplied> {
+    let mut cluster_of = vec![0usize; n];
+    for (ci, members) in clusters.iter().enumerate() {
+        for &m in members {
+            cluster_of[m as usize] = ci;
+        }
+    }
+    let reference = |i: u32| {
+        let r = &records[i as usize];
+        crate::decisions::RecordRef {
+            source: pipeline.sources[r.source as usize].name.clone(),
+            key: r.key.clone(),
+        }
+    };
+    decided
+        .iter()
+        .filter(|d| {
+            d.verdict == Verdict::Different
+                && cluster_of[d.pair.a as usize] == cluster_of[d.pair.b as usize]
+        })
+        .map(|d| Unapplied {
+            line: d.line,
+            a: reference(d.pair.a),
+            b: reference(d.pair.b),
+            verdict: d.verdict,
+            reason: "`same` decisions on other pairs join these two records".into(),
+        })
+        .collect()
 }
 
 fn survive_stage(

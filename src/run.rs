@@ -1,5 +1,7 @@
-//! A whole run: resolve the sources, plan the load against the store, and apply it in one
-//! transaction (or, for a dry run, stop after planning without touching the store).
+//! A whole run: resolve the sources, judge the gates, plan the load against the store, and
+//! apply it in one transaction (or, for a dry run, stop after planning without touching the
+//! store). A real run whose gates fail is refused like a dry run unless forced: the store
+//! is left as it was.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -10,10 +12,13 @@ use serde::Serialize;
 
 use crate::block::RuleStats;
 use crate::config::Pipeline;
+use crate::decisions::Decisions;
 use crate::error::{Error, Result};
+use crate::gates::{self, GateResult};
 use crate::interrupt;
-use crate::load::{self, CustomerCounts, LoadPlan, RunRecord};
-use crate::pipeline::{self, Resolution};
+use crate::load::{self, CustomerCounts, LoadPlan, RunRecord, SourceDelta};
+use crate::overrides;
+use crate::pipeline::{self, Resolution, ResolveOptions};
 use crate::progress::Progress;
 use crate::store;
 
@@ -22,6 +27,14 @@ pub struct RunOptions {
     pub dry_run: bool,
     /// Show progress bars (they hide themselves when stderr is not a terminal).
     pub progress: bool,
+    /// Score with this saved model instead of training one.
+    pub model: Option<crate::score::Model>,
+    /// A steward's same/different decisions on record pairs.
+    pub decisions: Decisions,
+    /// Load even when a gate fails.
+    pub force: bool,
+    /// Recorded in `runs.command`: `run` or `sync`.
+    pub command: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -56,11 +69,29 @@ pub struct Summary {
     pub links: u64,
     pub customers: u64,
     pub customer_changes: CustomerCounts,
+    /// Per source: new, changed, unchanged and disappeared rows against the store.
+    pub source_changes: Vec<SourceDelta>,
+    /// CRM edits that a source now changes: kept unless `[sync] source_wins` names the field.
+    pub crm_edit_conflicts: u64,
     /// Audit events the run records; zero when nothing changed.
     pub changes: u64,
     pub tables: Vec<TableChanges>,
     pub blocking: Vec<RuleStats>,
     pub timings_ms: Vec<(String, u64)>,
+    /// Every gate's result; all passed when `gates_passed`.
+    pub gates: Vec<GateResult>,
+    pub gates_passed: bool,
+    /// A real run that a failed gate stopped: nothing was written.
+    pub load_refused: bool,
+    /// A real run that loaded although a gate failed (`--force`).
+    pub forced: bool,
+}
+
+impl Summary {
+    /// Whether the run changed the store.
+    pub fn loaded(&self) -> bool {
+        !self.dry_run && !self.load_refused
+    }
 }
 
 pub struct RunOutcome {
@@ -72,11 +103,27 @@ pub struct RunOutcome {
 pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     let started_at = now();
     let mut progress = Progress::new(opts.progress);
-    let resolution = pipeline::resolve(pipeline, Utc::now().date_naive(), &mut progress)?;
+    // A steward's link / unlink overrides are replayed as decisions.
+    let mut decisions = opts.decisions.clone();
+    if let Some(conn) = store::open_ro(&pipeline.store_path)? {
+        let active = overrides::read_active(&conn, &pipeline.store_path)?;
+        decisions.decisions.extend(overrides::decisions(&active));
+    }
+    let resolve_opts = ResolveOptions {
+        today: Utc::now().date_naive(),
+        model: opts.model.clone(),
+        decisions,
+    };
+    let resolution = pipeline::resolve(pipeline, &resolve_opts, &mut progress)?;
+    let mut gate_results = gates::check_resolution(&pipeline.gates, pipeline, &resolution);
     let path = &pipeline.store_path;
-    let plan = if opts.dry_run {
+    // Gates on the sources fail before the store is even opened for writing.
+    let refuse_early = !opts.dry_run && !opts.force && !gates::all_passed(&gate_results);
+    let (plan, loaded) = if opts.dry_run || refuse_early {
         let conn = store::open_ro(path)?;
-        load::plan(conn.as_ref(), pipeline, &resolution)?
+        let plan = load::plan(conn.as_ref(), pipeline, &resolution)?;
+        gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
+        (plan, false)
     } else {
         let stage = progress.stage("load", None);
         let mut conn = store::open_rw(path)?;
@@ -84,29 +131,42 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| store::writer_error(path, e))?;
         let plan = load::plan(Some(&tx), pipeline, &resolution)?;
-        let summary = summarise(pipeline, &resolution, &plan, &progress, true);
-        let record = RunRecord {
-            started_at,
-            finished_at: now(),
-            command: "run".into(),
-            rows_read: summary.sources.iter().map(|s| s.rows_read).sum(),
-            records_loaded: summary.records,
-            rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
-            links: summary.links,
-            summary_json: serde_json::to_string(&summary)
+        gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
+        let load = opts.force || gates::all_passed(&gate_results);
+        if load {
+            let summary = summarise(pipeline, &resolution, &plan, &progress, &gate_results);
+            let record = RunRecord {
+                started_at,
+                finished_at: now(),
+                command: opts.command.unwrap_or("run").into(),
+                rows_read: summary.sources.iter().map(|s| s.rows_read).sum(),
+                records_loaded: summary.records,
+                rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
+                links: summary.links,
+                model_json: serde_json::to_string(&resolution.model)
+                    .map_err(|e| Error::Other(e.to_string()))?,
+                summary_json: serde_json::to_string(&Summary {
+                    forced: !summary.gates_passed,
+                    ..summary
+                })
                 .map_err(|e| Error::Other(e.to_string()))?,
-        };
-        load::apply(&tx, pipeline, &plan, &record)?;
-        // Last moment to stop: dropping `tx` rolls the whole run back.
-        interrupt::check()?;
-        tx.commit().map_err(|e| Error::store(path, e))?;
+            };
+            load::apply(&tx, pipeline, &plan, &record)?;
+            // Last moment to stop: dropping `tx` rolls the whole run back.
+            interrupt::check()?;
+            tx.commit().map_err(|e| Error::store(path, e))?;
+        }
+        // Not loading: the transaction rolls back when dropped.
         progress.finish(stage);
-        plan
+        (plan, load)
     };
-    let summary = summarise(pipeline, &resolution, &plan, &progress, !opts.dry_run);
+    let summary = summarise(pipeline, &resolution, &plan, &progress, &gate_results);
+    let refused = !opts.dry_run && !loaded;
     Ok(RunOutcome {
         summary: Summary {
             dry_run: opts.dry_run,
+            load_refused: refused,
+            forced: loaded && !summary.gates_passed,
             ..summary
         },
         resolution,
@@ -123,7 +183,7 @@ fn summarise(
     res: &Resolution,
     plan: &LoadPlan,
     progress: &Progress,
-    _applied: bool,
+    gate_results: &[GateResult],
 ) -> Summary {
     let mut sources: Vec<SourceSummary> = res
         .sources
@@ -162,6 +222,8 @@ fn summarise(
         links: res.links().count() as u64,
         customers: res.clusters.len() as u64,
         customer_changes: plan.counts.clone(),
+        source_changes: plan.source_changes.clone(),
+        crm_edit_conflicts: plan.conflicts.len() as u64,
         changes: plan.events.len() as u64,
         tables: plan
             .deltas
@@ -180,14 +242,24 @@ fn summarise(
             .iter()
             .map(|(s, d)| (s.to_string(), d.as_millis() as u64))
             .collect(),
+        gates: gate_results.to_vec(),
+        gates_passed: gates::all_passed(gate_results),
+        load_refused: false,
+        forced: false,
     }
 }
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let would = if self.dry_run { "would be " } else { "" };
+        let would = if self.loaded() { "" } else { "would be " };
         if self.dry_run {
             writeln!(f, "DRY RUN: nothing was written to {}", self.store)?;
+        } else if self.load_refused {
+            writeln!(
+                f,
+                "LOAD REFUSED: a gate failed; nothing was written to {} (fix the cause, or load anyway with --force)",
+                self.store
+            )?;
         } else {
             writeln!(f, "run {} loaded into {}", self.run_id, self.store)?;
         }
@@ -215,6 +287,19 @@ impl fmt::Display for Summary {
             }
         }
         writeln!(f)?;
+        writeln!(
+            f,
+            "{:<16} {:>10} {:>10} {:>10} {:>12}  on_disappear",
+            "source", "new", "changed", "unchanged", "disappeared"
+        )?;
+        for d in &self.source_changes {
+            writeln!(
+                f,
+                "{:<16} {:>10} {:>10} {:>10} {:>12}  {}",
+                d.source, d.new, d.changed, d.unchanged, d.disappeared, d.on_disappear
+            )?;
+        }
+        writeln!(f)?;
         let c = &self.customer_changes;
         writeln!(
             f,
@@ -226,6 +311,13 @@ impl fmt::Display for Summary {
             "customers {would}created {}, {would}updated {}, unchanged {}, {would}merged {}, {would}retired {}",
             c.created, c.updated, c.unchanged, c.merged, c.retired
         )?;
+        if self.crm_edit_conflicts > 0 {
+            writeln!(
+                f,
+                "{} field(s) edited in the CRM that a source now changes (audit event `conflict`)",
+                self.crm_edit_conflicts
+            )?;
+        }
         for b in self.blocking.iter().filter(|b| b.capped_blocks > 0) {
             writeln!(
                 f,
@@ -234,6 +326,36 @@ impl fmt::Display for Summary {
             )?;
         }
         write!(f, "{} change(s) {}recorded", self.changes, would)?;
+        if !self.gates.is_empty() {
+            let failed: Vec<&GateResult> = self.gates.iter().filter(|g| !g.passed).collect();
+            writeln!(f)?;
+            writeln!(f)?;
+            if failed.is_empty() {
+                write!(f, "gates: all {} passed", self.gates.len())?;
+            } else {
+                write!(
+                    f,
+                    "gates: {} of {} FAILED{}",
+                    failed.len(),
+                    self.gates.len(),
+                    if self.forced {
+                        " (loaded anyway: --force)"
+                    } else {
+                        ""
+                    }
+                )?;
+                for g in failed {
+                    write!(
+                        f,
+                        "\n  FAILED {}: {} ({}; limit: {})",
+                        g.label(),
+                        g.reason,
+                        g.actual,
+                        g.limit
+                    )?;
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -7,7 +7,7 @@
 //! customers is the expensive error.
 
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use strsim::jaro_winkler;
 
 use crate::block::CandidatePair;
@@ -72,7 +72,7 @@ fn capped(key: &str) -> String {
 }
 
 /// One comparison of the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Comparison {
     GivenName,
@@ -85,9 +85,10 @@ pub enum Comparison {
 }
 
 /// A level of a comparison with its m and u probabilities.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Level {
-    pub name: &'static str,
+    pub name: String,
     pub m: f64,
     pub u: f64,
     /// A pair at this level is never linked.
@@ -100,7 +101,8 @@ impl Level {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ComparisonModel {
     pub comparison: Comparison,
     /// Levels from the strongest agreement down to disagreement; "null" (a side missing)
@@ -108,32 +110,35 @@ pub struct ComparisonModel {
     pub levels: Vec<Level>,
 }
 
-const fn lv(name: &'static str, m: f64, u: f64) -> Level {
+fn lv(name: &str, m: f64, u: f64) -> Level {
     Level {
-        name,
+        name: name.to_string(),
         m,
         u,
         veto: false,
     }
 }
 
-const fn veto(name: &'static str, m: f64, u: f64) -> Level {
+fn veto(name: &str, m: f64, u: f64) -> Level {
     Level {
-        name,
+        name: name.to_string(),
         m,
         u,
         veto: true,
     }
 }
 
-/// The model's parameters.
-#[derive(Debug, Clone, Serialize)]
+/// The model's parameters: what `--save-model` writes and `--model` reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Model {
     pub comparisons: Vec<ComparisonModel>,
     /// log2 of the prior odds that two records compared are the same customer.
     pub prior_weight: f64,
     /// Match probability at or above which a pair is linked.
     pub threshold: f64,
+    /// Comparisons whose exact level is adjusted by term frequency.
+    pub tf_adjust: Vec<Comparison>,
 }
 
 impl Model {
@@ -204,7 +209,50 @@ impl Model {
             ],
             prior_weight: -10.0,
             threshold,
+            tf_adjust: vec![GivenName, FamilyName],
         }
+    }
+
+    /// Check a model read from a file: every comparison known once, with the number of
+    /// levels it produces, and probabilities in (0, 1].
+    pub fn validate(&self) -> Result<(), String> {
+        if self.comparisons.len() > MAX_COMPARISONS {
+            return Err(format!("at most {MAX_COMPARISONS} comparisons"));
+        }
+        let defaults = Model::default_model(0.5);
+        for (i, cm) in self.comparisons.iter().enumerate() {
+            if self.comparisons[..i]
+                .iter()
+                .any(|o| o.comparison == cm.comparison)
+            {
+                return Err(format!("comparison {:?} appears twice", cm.comparison));
+            }
+            let want = defaults
+                .comparisons
+                .iter()
+                .find(|d| d.comparison == cm.comparison)
+                .map_or(0, |d| d.levels.len());
+            if cm.levels.len() != want {
+                return Err(format!(
+                    "comparison {:?} must have {want} levels, has {}",
+                    cm.comparison,
+                    cm.levels.len()
+                ));
+            }
+            for l in &cm.levels {
+                let ok = |p: f64| p > 0.0 && p <= 1.0;
+                if !ok(l.m) || !ok(l.u) {
+                    return Err(format!(
+                        "level {} of {:?}: m and u must be in (0, 1]",
+                        l.name, cm.comparison
+                    ));
+                }
+            }
+        }
+        if !(self.threshold > 0.0 && self.threshold < 1.0 && self.prior_weight.is_finite()) {
+            return Err("threshold must be in (0, 1) and prior_weight finite".into());
+        }
+        Ok(())
     }
 
     pub fn threshold_weight(&self) -> f64 {
@@ -347,8 +395,93 @@ fn date_near(a: &str, b: &str) -> bool {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Evidence {
     pub comparison: Comparison,
-    pub level: &'static str,
+    pub level: String,
     pub weight: f64,
+}
+
+/// Most comparisons a model can have.
+pub const MAX_COMPARISONS: usize = 8;
+/// The level of each comparison for one pair (`NULL_LEVEL` where a side is missing), in
+/// model order: the pair's comparison vector.
+pub type Gamma = [u8; MAX_COMPARISONS];
+pub const NULL_LEVEL: u8 = u8::MAX;
+
+/// The comparison vector of a pair.
+pub fn gamma(model: &Model, x: &MatchRecord, y: &MatchRecord) -> Gamma {
+    let mut g = [NULL_LEVEL; MAX_COMPARISONS];
+    for (slot, cm) in g.iter_mut().zip(&model.comparisons) {
+        if let Some(l) = compare(cm.comparison, x, y) {
+            *slot = l as u8;
+        }
+    }
+    g
+}
+
+/// How common each record's names are, for term-frequency adjustment: agreeing on
+/// "Smith" is weaker evidence than agreeing on "Zwierzchowski".
+#[derive(Debug, Clone, Default)]
+pub struct TermFrequencies {
+    /// Share of records with this record's given-name key (0 when it has none).
+    pub given: Vec<f32>,
+    pub family: Vec<f32>,
+}
+
+impl TermFrequencies {
+    pub fn compute(records: &[MatchRecord]) -> TermFrequencies {
+        let n = records.len().max(1) as f32;
+        let freq = |get: fn(&MatchRecord) -> Option<&str>| -> Vec<f32> {
+            let mut counts: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+            for r in records {
+                if let Some(v) = get(r) {
+                    *counts.entry(v).or_default() += 1;
+                }
+            }
+            records
+                .iter()
+                .map(|r| get(r).map_or(0.0, |v| counts[v] as f32 / n))
+                .collect()
+        };
+        TermFrequencies {
+            given: freq(|r| r.given.as_deref()),
+            family: freq(|r| r.family.as_deref()),
+        }
+    }
+
+    fn of(&self, c: Comparison, record: u32) -> Option<f64> {
+        let v = match c {
+            Comparison::GivenName => self.given.get(record as usize),
+            Comparison::FamilyName => self.family.get(record as usize),
+            _ => None,
+        };
+        v.map(|&t| t as f64).filter(|&t| t > 0.0)
+    }
+}
+
+/// Term-frequency adjustment moves an exact-match weight by at most this many bits.
+const TF_MAX_ADJUSTMENT: f64 = 4.0;
+
+/// The weight of one comparison at one level for a pair, with term-frequency adjustment
+/// on exact name matches.
+fn level_weight(
+    model: &Model,
+    ci: usize,
+    level: u8,
+    tf: &TermFrequencies,
+    pair: CandidatePair,
+) -> f64 {
+    let cm = &model.comparisons[ci];
+    let Some(l) = cm.levels.get(level as usize) else {
+        return 0.0;
+    };
+    let base = l.weight();
+    if level == 0
+        && model.tf_adjust.contains(&cm.comparison)
+        && let Some(t) = tf.of(cm.comparison, pair.a)
+    {
+        let adjusted = (l.m / t).log2();
+        return adjusted.clamp(base - TF_MAX_ADJUSTMENT, base + TF_MAX_ADJUSTMENT);
+    }
+    base
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -359,8 +492,7 @@ pub struct ScoredPair {
     pub probability: f64,
     /// The pair hit a veto level.
     pub vetoed: bool,
-    /// Level index per comparison (`u8::MAX` for null), in model order.
-    pub levels: Vec<u8>,
+    pub gamma: Gamma,
 }
 
 impl ScoredPair {
@@ -371,22 +503,29 @@ impl ScoredPair {
 
 pub fn score_pair(
     model: &Model,
+    tf: &TermFrequencies,
     x: &MatchRecord,
     y: &MatchRecord,
     pair: CandidatePair,
 ) -> ScoredPair {
+    let gamma = gamma(model, x, y);
     let mut weight = model.prior_weight;
     let mut vetoed = false;
-    let mut levels = Vec::with_capacity(model.comparisons.len());
-    for cm in &model.comparisons {
-        match compare(cm.comparison, x, y) {
-            Some(l) => {
-                let level = &cm.levels[l];
-                weight += level.weight();
-                vetoed |= level.veto;
-                levels.push(l as u8);
-            }
-            None => levels.push(u8::MAX),
+    // An exact e-mail agreement lifts the given-name veto when the names start alike:
+    // nicknames the table lacks (Babs for Barbara, Nici for Nicole) differ on the same
+    // person, while a couple's family mailbox joins names that do not (Claudia, Michal).
+    let email_exact = model
+        .comparisons
+        .iter()
+        .zip(&gamma)
+        .any(|(cm, &l)| cm.comparison == Comparison::Email && l == 0)
+        && matches!((&x.given, &y.given), (Some(a), Some(b)) if a.get(..1) == b.get(..1));
+    for (ci, &level) in gamma.iter().enumerate().take(model.comparisons.len()) {
+        if level != NULL_LEVEL {
+            weight += level_weight(model, ci, level, tf, pair);
+            let cm = &model.comparisons[ci];
+            let lifted = email_exact && cm.comparison == Comparison::GivenName;
+            vetoed |= cm.levels[level as usize].veto && !lifted;
         }
     }
     ScoredPair {
@@ -394,7 +533,7 @@ pub fn score_pair(
         weight,
         probability: probability(weight),
         vetoed,
-        levels,
+        gamma,
     }
 }
 
@@ -410,30 +549,32 @@ pub fn probability(weight: f64) -> f64 {
 /// Score every candidate pair in parallel; the output keeps the pairs' order.
 pub fn score_all(
     model: &Model,
+    tf: &TermFrequencies,
     records: &[MatchRecord],
     pairs: &[CandidatePair],
 ) -> Vec<ScoredPair> {
     pairs
         .par_iter()
-        .map(|&p| score_pair(model, &records[p.a as usize], &records[p.b as usize], p))
+        .map(|&p| score_pair(model, tf, &records[p.a as usize], &records[p.b as usize], p))
         .collect()
 }
 
 /// The per-comparison evidence of a scored pair, for the audit trail and `explain`.
-pub fn evidence(model: &Model, pair: &ScoredPair) -> Vec<Evidence> {
+pub fn evidence(model: &Model, tf: &TermFrequencies, pair: &ScoredPair) -> Vec<Evidence> {
     model
         .comparisons
         .iter()
-        .zip(&pair.levels)
-        .map(|(cm, &l)| match cm.levels.get(l as usize) {
+        .enumerate()
+        .zip(&pair.gamma)
+        .map(|((ci, cm), &l)| match cm.levels.get(l as usize) {
             Some(level) => Evidence {
                 comparison: cm.comparison,
-                level: level.name,
-                weight: level.weight(),
+                level: level.name.clone(),
+                weight: level_weight(model, ci, l, tf, pair.pair),
             },
             None => Evidence {
                 comparison: cm.comparison,
-                level: "null",
+                level: "null".to_string(),
                 weight: 0.0,
             },
         })
@@ -555,12 +696,43 @@ mod tests {
         let same = person("anna", "mueller", "1980-03-04", "anna@example.com");
         let twin = person("lena", "muller", "1980-03-04", "lena@example.com");
         let p = CandidatePair { a: 0, b: 1 };
-        assert!(score_pair(&model, &a, &same, p).linked(&model));
-        let t = score_pair(&model, &a, &twin, p);
+        let tf = TermFrequencies::default();
+        assert!(score_pair(&model, &tf, &a, &same, p).linked(&model));
+        let t = score_pair(&model, &tf, &a, &twin, p);
         assert!(t.vetoed && !t.linked(&model));
-        let ev = evidence(&model, &t);
+        let ev = evidence(&model, &tf, &t);
         assert_eq!(ev[0].level, "different");
         assert!(ev[0].weight < 0.0);
+    }
+
+    #[test]
+    fn common_names_weigh_less_than_rare_ones() {
+        let model = Model::default_model(0.95);
+        let mut records: Vec<MatchRecord> = (0..50).map(|_| person("", "smith", "", "")).collect();
+        records.extend((0..948).map(|i| person("", &format!("family{i}"), "", "")));
+        records.push(person("", "zwierzchowski", "", ""));
+        records.push(person("", "zwierzchowski", "", ""));
+        let tf = TermFrequencies::compute(&records);
+        let common = score_pair(
+            &model,
+            &tf,
+            &records[0],
+            &records[1],
+            CandidatePair { a: 0, b: 1 },
+        );
+        let rare = score_pair(
+            &model,
+            &tf,
+            &records[998],
+            &records[999],
+            CandidatePair { a: 998, b: 999 },
+        );
+        assert!(
+            rare.weight > common.weight + 3.0,
+            "{} vs {}",
+            rare.weight,
+            common.weight
+        );
     }
 
     #[test]

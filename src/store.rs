@@ -1,7 +1,10 @@
 //! The CRM store (SQLite): schema, opening, and reading what earlier runs loaded.
 //!
 //! Tables users query directly: `runs`, `customers`, `customer_sources`, `field_lineage`,
-//! `match_links`, `quarantine`, `record_issues`, `audit_events`. Only the loader writes.
+//! `match_links`, `quarantine`, `record_issues`, `audit_events`, `overrides` (a steward's
+//! link / unlink / pin, replayed on every run). `undo_log` holds the previous state of
+//! every row each run changed, for `rollback`. Only the loader (and rollback, which replays
+//! the loader's undo log) writes.
 
 use std::path::Path;
 
@@ -34,7 +37,8 @@ CREATE TABLE IF NOT EXISTS runs (
     customers_retired INTEGER NOT NULL,
     links             INTEGER NOT NULL,
     changes           INTEGER NOT NULL,
-    summary_json      TEXT NOT NULL
+    summary_json      TEXT NOT NULL,
+    model_json        TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS customers (
     customer_id       TEXT PRIMARY KEY,
@@ -68,6 +72,7 @@ CREATE TABLE IF NOT EXISTS customer_sources (
     line         INTEGER NOT NULL,
     record_hash  TEXT NOT NULL,
     record_json  TEXT NOT NULL,
+    deleted_run_id INTEGER,
     PRIMARY KEY (source, source_key)
 );
 CREATE INDEX IF NOT EXISTS customer_sources_customer ON customer_sources(customer_id);
@@ -120,6 +125,25 @@ CREATE TABLE IF NOT EXISTS audit_events (
 );
 CREATE INDEX IF NOT EXISTS audit_events_run ON audit_events(run_id);
 CREATE INDEX IF NOT EXISTS audit_events_customer ON audit_events(customer_id);
+CREATE TABLE IF NOT EXISTS undo_log (
+    run_id      INTEGER NOT NULL REFERENCES runs(run_id),
+    seq         INTEGER NOT NULL,
+    table_name  TEXT NOT NULL,
+    op          TEXT NOT NULL,
+    key_json    TEXT NOT NULL,
+    before_json TEXT,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS overrides (
+    override_id INTEGER PRIMARY KEY,
+    run_id      INTEGER NOT NULL REFERENCES runs(run_id),
+    kind        TEXT NOT NULL,
+    args        TEXT NOT NULL,
+    who         TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    why         TEXT NOT NULL,
+    active      INTEGER NOT NULL DEFAULT 1
+);
 "#;
 
 /// The golden columns of `customers`, in `GoldenField` order.
@@ -156,6 +180,18 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
         check_version(&tx, path, false)?;
     }
     tx.execute_batch(SCHEMA).map_err(db)?;
+    // Columns added after a store was created (tables are only ever added to).
+    let has: i64 = tx
+        .query_row(
+            "SELECT count(*) FROM pragma_table_info('customer_sources') WHERE name = 'deleted_run_id'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if has == 0 {
+        tx.execute_batch("ALTER TABLE customer_sources ADD COLUMN deleted_run_id INTEGER")
+            .map_err(db)?;
+    }
     check_version(&tx, path, true)?;
     tx.commit().map_err(db)?;
     Ok(conn)
@@ -193,16 +229,25 @@ fn wait_for_writer(attempt: i32) -> bool {
 }
 
 /// Open an existing store read-only; `None` when it does not exist yet. Never creates or
-/// changes the file.
+/// changes the file, and leaves no files beside it.
+///
+/// A store in WAL mode needs its `-wal` and `-shm` files to be read; a connection opened
+/// with `SQLITE_OPEN_READ_ONLY` creates them and cannot remove them when it closes, so a
+/// dry run would leave two new files beside the store. Instead the connection is opened
+/// read-write without `CREATE` and made `query_only`, so that SQLite refuses every write
+/// through it, and as the last connection it removes the files it created. (On a
+/// write-protected file SQLite falls back to reading only.)
 pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
     if !path.exists() {
         return Ok(None);
     }
     let conn = Connection::open_with_flags(
         path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(|e| Error::store(path, e))?;
+    conn.pragma_update(None, "query_only", true)
+        .map_err(|e| Error::store(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| Error::store(path, e))?;
     check_version(&conn, path, false)?;
@@ -389,6 +434,37 @@ mod tests {
         assert!(wait_for_writer(0));
         let last = (WRITER_WAIT.as_millis() / 20) as i32;
         assert!(!wait_for_writer(last));
+    }
+
+    #[test]
+    fn read_only_open_writes_nothing_and_leaves_no_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("crm.db");
+        {
+            let rw = open_rw(&p).unwrap();
+            rw.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')", [])
+                .unwrap();
+        }
+        let files = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        let before = std::fs::read(&p).unwrap();
+        assert_eq!(files(dir.path()), ["crm.db"]);
+        {
+            let ro = open_ro(&p).unwrap().unwrap();
+            assert_eq!(meta_get(&ro, "k").unwrap().as_deref(), Some("v"));
+            let e = ro
+                .execute("INSERT INTO meta(key, value) VALUES ('x', 'y')", [])
+                .unwrap_err();
+            assert!(e.to_string().contains("readonly"), "{e}");
+        }
+        assert_eq!(files(dir.path()), ["crm.db"]);
+        assert!(std::fs::read(&p).unwrap() == before);
     }
 
     #[test]

@@ -161,8 +161,8 @@ fn loaded_and_quarantined(store: &Path, name: &str) -> (i64, Vec<(i64, String)>)
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .unwrap();
-    let in_xref = count(&conn, "SELECT count(*) FROM customer_sources");
-    let in_quarantine = count(&conn, "SELECT count(*) FROM quarantine");
+    let in_xref = count_in(&conn, "SELECT count(*) FROM customer_sources");
+    let in_quarantine = count_in(&conn, "SELECT count(*) FROM quarantine");
     assert_eq!(read, loaded + quarantined, "{name}: run does not balance");
     assert_eq!(
         (loaded, quarantined),

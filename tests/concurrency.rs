@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -18,7 +18,10 @@ fn a_reader_during_a_run_sees_before_or_after_never_half() {
     let pipeline = copy_demo(dir.path());
     add_crowd(&pipeline, 600, 0);
     let p = pipeline.to_str().unwrap();
-    assert_ok(&crmfuse(dir.path(), &["run", p]));
+    // A saved model: training takes seconds in a debug build and is not what is tested.
+    let model = dir.path().join("model.json");
+    let m = model.to_str().unwrap();
+    assert_ok(&crmfuse(dir.path(), &["run", p, "--save-model", m]));
     let store = dir.path().join("crm.db");
     let before = dump(&store);
 
@@ -27,13 +30,13 @@ fn a_reader_during_a_run_sees_before_or_after_never_half() {
     let ref_dir = dir.path().join("reference");
     std::fs::create_dir(&ref_dir).unwrap();
     std::fs::copy(&store, ref_dir.join("crm.db")).unwrap();
-    assert_ok(&crmfuse(&ref_dir, &["run", p]));
+    assert_ok(&crmfuse(&ref_dir, &["run", p, "--model", m]));
     let after = dump(&ref_dir.join("crm.db"));
     assert_ne!(before, after);
 
     let reader = Connection::open_with_flags(&store, OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
-    let mut run = Command::new(bin())
-        .args(["run", p])
+    let mut run = bin()
+        .args(["run", p, "--model", m])
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -73,11 +76,11 @@ fn a_reader_during_a_run_sees_before_or_after_never_half() {
 
 /// Cheap invariants a half-loaded store would break.
 fn invariants_hold(conn: &Connection) {
-    let active = count(
+    let active = count_in(
         conn,
         "SELECT count(*) FROM customers WHERE status = 'active'",
     );
-    let with_records = count(
+    let with_records = count_in(
         conn,
         "SELECT count(DISTINCT s.customer_id) FROM customer_sources s
          JOIN customers c ON c.customer_id = s.customer_id WHERE c.status = 'active'",
@@ -90,14 +93,20 @@ fn invariants_hold(conn: &Connection) {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .unwrap();
-    assert_eq!(loaded, count(conn, "SELECT count(*) FROM customer_sources"));
-    assert_eq!(quarantined, count(conn, "SELECT count(*) FROM quarantine"));
+    assert_eq!(
+        loaded,
+        count_in(conn, "SELECT count(*) FROM customer_sources")
+    );
+    assert_eq!(
+        quarantined,
+        count_in(conn, "SELECT count(*) FROM quarantine")
+    );
 }
 
 /// Start two `crmfuse run` at the same moment in `dir`; both outputs.
 fn two_runs_at_once(dir: &Path, pipeline: &str) -> [std::process::Output; 2] {
     let start = || {
-        Command::new(bin())
+        bin()
             .args(["run", pipeline])
             .current_dir(dir)
             .stdout(Stdio::piped())
@@ -151,8 +160,8 @@ fn two_runs_at_once_never_interleave() {
     let runs = one_wrote_the_other_waited_or_refused(&outs);
     assert_check_passes(dir.path(), "crm.db");
     let conn = Connection::open(dir.path().join("crm.db")).unwrap();
-    assert_eq!(count(&conn, "SELECT count(*) FROM runs"), runs as i64);
-    assert_eq!(count(&conn, "SELECT count(*) FROM customers"), 130);
+    assert_eq!(count_in(&conn, "SELECT count(*) FROM runs"), runs as i64);
+    assert_eq!(count_in(&conn, "SELECT count(*) FROM customers"), 130);
     drop(conn);
 
     // On an existing store, with a changed export to write.
@@ -162,15 +171,15 @@ fn two_runs_at_once_never_interleave() {
     assert_check_passes(dir.path(), "crm.db");
     let conn = Connection::open(dir.path().join("crm.db")).unwrap();
     assert_eq!(
-        count(&conn, "SELECT count(*) FROM runs"),
+        count_in(&conn, "SELECT count(*) FROM runs"),
         (runs + more) as i64
     );
     // Each crowd record is in the store once, created once.
     assert_eq!(
-        count(
+        count_in(
             &conn,
             "SELECT count(*) FROM audit_events WHERE event = 'create'"
         ),
-        count(&conn, "SELECT count(*) FROM customers")
+        count_in(&conn, "SELECT count(*) FROM customers")
     );
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -19,6 +19,9 @@ struct Setup {
     _dir: tempfile::TempDir,
     root: PathBuf,
     pipeline: PathBuf,
+    /// The match model every run under test scores with (training takes seconds in a
+    /// debug build, and a saved model is how nightly runs score consistently).
+    model: PathBuf,
     /// The store before the run under test.
     base: PathBuf,
     before: String,
@@ -38,7 +41,16 @@ fn setup() -> Setup {
     add_crowd(&pipeline, CROWD_ROWS, 0);
     let base_dir = root.join("base");
     std::fs::create_dir(&base_dir).unwrap();
-    assert_ok(&crmfuse(&base_dir, &["run", pipeline.to_str().unwrap()]));
+    let model = root.join("model.json");
+    assert_ok(&crmfuse(
+        &base_dir,
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--save-model",
+            model.to_str().unwrap(),
+        ],
+    ));
     let base = base_dir.join("crm.db");
     assert!(!base_dir.join("crm.db-wal").exists());
     let before = dump(&base);
@@ -48,7 +60,16 @@ fn setup() -> Setup {
     std::fs::create_dir(&ref_dir).unwrap();
     std::fs::copy(&base, ref_dir.join("crm.db")).unwrap();
     let started = Instant::now();
-    let o = crmfuse(&ref_dir, &["run", pipeline.to_str().unwrap(), "--json"]);
+    let o = crmfuse(
+        &ref_dir,
+        &[
+            "run",
+            pipeline.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--json",
+        ],
+    );
     let run_time = started.elapsed();
     assert_ok(&o);
     let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -67,6 +88,7 @@ fn setup() -> Setup {
         _dir: dir,
         root,
         pipeline,
+        model,
         base,
         before,
         after,
@@ -76,9 +98,19 @@ fn setup() -> Setup {
     }
 }
 
+/// `run PIPELINE --model MODEL`: the run under test.
+fn run_args(s: &Setup) -> [&str; 4] {
+    [
+        "run",
+        s.pipeline.to_str().unwrap(),
+        "--model",
+        s.model.to_str().unwrap(),
+    ]
+}
+
 fn start_run(s: &Setup, dir: &Path) -> Child {
-    Command::new(bin())
-        .args(["run", s.pipeline.to_str().unwrap()])
+    bin()
+        .args(run_args(s))
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -168,7 +200,7 @@ fn sigkill_at_many_moments_leaves_the_store_before_or_after(s: &Setup) {
         assert!(o.status.success(), "{what}: {}", show(&o));
 
         // The next run completes normally: the full run, or nothing left to do.
-        let o = crmfuse(&dir, &["run", s.pipeline.to_str().unwrap()]);
+        let o = crmfuse(&dir, &run_args(s));
         assert_ok(&o);
         let now = dump(&dir.join("crm.db"));
         assert!(
@@ -208,7 +240,7 @@ fn ctrl_c_stops_a_run_cleanly_and_writes_nothing(s: &Setup) {
     assert_no_panic(&o);
     assert_eq!(state_of(s, &dir.join("crm.db"), "SIGINT"), State::Before);
     assert_check_passes(&dir, "crm.db");
-    assert_ok(&crmfuse(&dir, &["run", s.pipeline.to_str().unwrap()]));
+    assert_ok(&crmfuse(&dir, &run_args(s)));
     assert_eq!(
         state_of(s, &dir.join("crm.db"), "run after SIGINT"),
         State::After

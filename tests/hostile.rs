@@ -64,7 +64,7 @@ fn hostile_values_are_stored_verbatim_and_harmless() {
 
     let conn = Connection::open(dir.path().join("crm.db")).unwrap();
     // Every table is still there, and the SQL text is a key like any other.
-    assert_eq!(count(&conn, "SELECT count(*) FROM customer_sources"), 5);
+    assert_eq!(count_in(&conn, "SELECT count(*) FROM customer_sources"), 5);
     let sql_row: (String, String) = conn
         .query_row(
             "SELECT customer_id, record_json FROM customer_sources WHERE source_key = ?1",

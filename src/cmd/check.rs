@@ -27,9 +27,9 @@ pub fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     let path = args.store.store_path()?;
     let report = check::check_store(&path)?;
     if args.json {
-        super::emit(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
+        super::emit(serde_json::to_string_pretty(&report)?)?;
     } else {
-        super::emit(&format!("{report}\n"))?;
+        super::emit(&report)?;
     }
     Ok(if report.ok {
         ExitCode::SUCCESS

@@ -30,9 +30,9 @@ pub fn run(args: EvaluateArgs) -> anyhow::Result<ExitCode> {
         evaluate::store_assignment(&conn).map_err(|e| crmfuse::Error::store(&path, e))?;
     let e = evaluate::evaluate(&truth, &predicted);
     if args.json {
-        super::emit(&format!("{}\n", serde_json::to_string_pretty(&e)?))?;
+        super::emit(serde_json::to_string_pretty(&e)?)?;
     } else {
-        super::emit(&format!("{e}"))?;
+        super::emit(e.to_string().trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -25,9 +25,9 @@ pub fn run(args: ExplainArgs) -> anyhow::Result<ExitCode> {
     let conn = store::open_existing(&path)?;
     let e = explain::explain(&conn, &path, &args.customer_id)?;
     if args.json {
-        super::emit(&format!("{}\n", serde_json::to_string_pretty(&e)?))?;
+        super::emit(serde_json::to_string_pretty(&e)?)?;
     } else {
-        super::emit(&format!("{e}"))?;
+        super::emit(e.to_string().trim_end())?;
     }
     Ok(ExitCode::SUCCESS)
 }

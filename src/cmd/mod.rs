@@ -3,7 +3,12 @@
 mod check;
 mod evaluate;
 mod explain;
+mod history;
+mod rollback;
 mod run;
+mod steward;
+mod sync;
+mod synth;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -31,13 +36,29 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Compare the store's customers with a truth file: precision, recall, F1.
     Evaluate(evaluate::EvaluateArgs),
+    /// List the runs recorded in the store, with their counts.
+    History(history::HistoryArgs),
+    /// Restore the store to its state before a run (and every later run).
+    Rollback(rollback::RollbackArgs),
+    /// The nightly job: compare the sources with the store, report new / changed /
+    /// unchanged / disappeared rows, apply each source's on_disappear policy and load.
+    Sync(run::RunArgs),
+    /// Steward override: customers ID1 and ID2 are one (from the next run on).
+    Link(steward::LinkArgs),
+    /// Steward override: split a source record (SOURCE:KEY) off a customer.
+    Unlink(steward::UnlinkArgs),
+    /// Steward override: a golden value that survivorship may not change.
+    Pin(steward::PinArgs),
+    /// Write a synthetic multi-silo company with truth.csv and a ready pipeline.toml.
+    Synth(synth::SynthArgs),
     /// Verify the store's invariants; exit 4 and list the problems when one fails.
     Check(check::CheckArgs),
 }
 
 /// Exit codes besides 0 (success): 1 for an error, 2 for a command-line mistake (clap),
-/// [`check::PROBLEMS_FOUND`] when `check` finds problems, and this one when Ctrl-C stopped
-/// a run before it wrote anything (128 + SIGINT, as shells report it).
+/// 3 when a run's gates fail (`run::GATE_FAILED`), [`check::PROBLEMS_FOUND`] when `check`
+/// finds problems, and this one when Ctrl-C stopped a run before it wrote anything (128 +
+/// SIGINT, as shells report it).
 pub const INTERRUPTED: u8 = 130;
 pub const ERROR: u8 = 1;
 
@@ -54,18 +75,14 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Synth(a) => synth::run(a),
+        Command::History(a) => history::run(a),
+        Command::Rollback(a) => rollback::run(a),
+        Command::Sync(a) => sync::run(a),
+        Command::Link(a) => steward::link(a),
+        Command::Unlink(a) => steward::unlink(a),
+        Command::Pin(a) => steward::pin(a),
         Command::Check(a) => check::run(a),
-    }
-}
-
-/// Write a verb's output on stdout. A closed pipe (`crmfuse run ... | head`) is not an
-/// error: the reader has what it wanted and the work is done (`println!` would panic).
-pub fn emit(text: &str) -> anyhow::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        r => Ok(r?),
     }
 }
 
@@ -89,6 +106,17 @@ impl StoreArgs {
                 anyhow::bail!("name the pipeline config (CONFIG) or the store (--store PATH)")
             }
         }
+    }
+}
+
+/// Print to stdout; a closed pipe (`crmfuse ... | head`) ends the output quietly instead of
+/// panicking.
+pub fn emit(text: impl std::fmt::Display) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{text}").and_then(|_| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
     }
 }
 

@@ -1,17 +1,27 @@
-//! `crmfuse run CONFIG [--dry-run] [--json]`: the whole pipeline, loaded in one transaction.
+//! `crmfuse run CONFIG [--dry-run] [--json] [--report DIR] [--decisions FILE] [--force]`:
+//! the whole pipeline, loaded in one transaction, judged by the config's gates.
+//!
+//! Exit codes: 0 success, 1 error, 2 bad command line, 3 a gate failed (a real run then
+//! loads nothing unless `--force`), 130 interrupted (nothing written).
 //!
 //! Ctrl-C (or SIGTERM) stops the run at the next stage boundary, or at the latest just
-//! before it commits, and rolls back: exit 130, nothing written. A second Ctrl-C exits at
-//! once, which is just as safe (the store is transactional) but gives no summary.
+//! before it commits, and rolls back. A second Ctrl-C exits at once, which is just as safe
+//! (the store is transactional) but gives no summary.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Args;
 
+use crmfuse::decisions::Decisions;
 use crmfuse::interrupt;
+use crmfuse::report;
 use crmfuse::run::{RunOptions, run as run_pipeline};
+
+/// The exit code of a run whose gates failed.
+pub const GATE_FAILED: u8 = 3;
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -23,9 +33,30 @@ pub struct RunArgs {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Score with a saved match model (JSON) instead of training one, so that nightly runs
+    /// score consistently.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
+    /// Write the match model this run used (JSON).
+    #[arg(long, value_name = "FILE")]
+    save_model: Option<PathBuf>,
+    /// Write the reconciliation report (report.json, report.html, review.csv) into DIR.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    /// Apply a data steward's decisions (review.csv with the decision column filled in).
+    #[arg(long, value_name = "FILE")]
+    decisions: Option<PathBuf>,
+    /// Load even when a gate fails (the report and summary still say which).
+    #[arg(long, conflicts_with = "dry_run")]
+    force: bool,
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    run_as(args, "run")
+}
+
+/// `run`, recorded under `command` (`run` or `sync`).
+pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> {
     ctrlc::set_handler(|| {
         if interrupt::request() {
             eprintln!("crmfuse: interrupted again, stopping now; nothing was written");
@@ -34,24 +65,72 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         eprintln!("crmfuse: interrupt received, stopping before anything is written...");
     })?;
     let pipeline = super::load_pipeline(&args.config)?;
+    let model = match &args.model {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("{}", p.display()))?;
+            let model: crmfuse::score::Model = serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a crmfuse match model", p.display()))?;
+            model
+                .validate()
+                .map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+            Some(model)
+        }
+        None => None,
+    };
+    let decisions = match &args.decisions {
+        Some(path) => Decisions::read(path)?,
+        None => Decisions::default(),
+    };
+    if let Some(dir) = &args.report {
+        // Fail before loading, not after, when the report cannot be written there.
+        std::fs::create_dir_all(dir).map_err(|e| {
+            anyhow::anyhow!("{}: cannot create the report directory: {e}", dir.display())
+        })?;
+    }
     let opts = RunOptions {
         dry_run: args.dry_run,
         progress: std::io::stderr().is_terminal(),
+        model,
+        decisions,
+        force: args.force,
+        command: Some(command),
     };
     let outcome = run_pipeline(&pipeline, &opts)?;
-    if interrupt::requested() && !args.dry_run {
+    if interrupt::requested() && outcome.summary.loaded() {
         eprintln!(
             "crmfuse: the interrupt came after run {} was committed; the store holds the whole run",
             outcome.summary.run_id
         );
     }
-    if args.json {
-        super::emit(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&outcome.summary)?
-        ))?;
-    } else {
-        super::emit(&format!("{}\n", outcome.summary))?;
+    if let Some(p) = &args.save_model {
+        let json = serde_json::to_string_pretty(&outcome.resolution.model)?;
+        std::fs::write(p, json).with_context(|| format!("{}", p.display()))?;
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(dir) = &args.report {
+        let written = report::write(dir, &report::build(&pipeline, &outcome))?;
+        eprintln!(
+            "report: {} ({} and {})",
+            written.html.display(),
+            written.json.display(),
+            written.review_csv.display()
+        );
+    }
+    if args.json {
+        super::emit(serde_json::to_string_pretty(&outcome.summary)?)?;
+    } else {
+        super::emit(&outcome.summary)?;
+    }
+    let d = &outcome.resolution.decisions;
+    if !d.stale.is_empty() || !d.conflicts.is_empty() {
+        eprintln!(
+            "warning: {} decision(s) name records that are not in the sources and {} were overruled by other decisions; the report lists them",
+            d.stale.len(),
+            d.conflicts.len()
+        );
+    }
+    Ok(if outcome.summary.gates_passed || outcome.summary.forced {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(GATE_FAILED)
+    })
 }

@@ -4,10 +4,11 @@
 
 use std::path::Path;
 
+use super::columns::ColumnPlan;
 use super::{Ingested, Row, RowBuilder, decode, show};
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
-use crate::record::{Field, QuarantineReason};
+use crate::record::QuarantineReason;
 
 pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) -> Result<Ingested> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
@@ -75,7 +76,7 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
                 })
         })
         .collect::<Result<_>>()?;
-    let plan = ColumnPlan::new(path, mapping, &columns)?;
+    let plan = ColumnPlan::new(path, mapping, &columns, "header")?;
 
     let mut builder = RowBuilder::new(mapping, source);
     let mut record = ::csv::ByteRecord::new();
@@ -132,7 +133,8 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
                     );
                     continue;
                 }
-                match plan.row(&record, mapping) {
+                let cell = |i: usize| decode(&record[i], mapping).map(|s| s.into_owned()).ok_or(i);
+                match plan.row(cell, mapping) {
                     Ok((key, values, extra)) => builder.push(Row {
                         line,
                         raw,
@@ -165,104 +167,6 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
         }
     }
     Ok(builder.out)
-}
-
-/// Which header index feeds which field, resolved once per file.
-struct ColumnPlan {
-    key: usize,
-    fields: Vec<(Field, usize)>,
-    extra: Vec<(usize, String)>,
-}
-
-impl ColumnPlan {
-    fn new(path: &Path, mapping: &Mapping, columns: &[String]) -> Result<ColumnPlan> {
-        let find = |name: &str| -> Result<usize> {
-            let exact: Vec<usize> = positions(columns, |c| c == name.trim());
-            let found = if exact.is_empty() {
-                let want = squash(name);
-                positions(columns, |c| squash(c) == want)
-            } else {
-                exact
-            };
-            match found.as_slice() {
-                [one] => Ok(*one),
-                [] => Err(Error::Config {
-                    path: mapping.path.clone(),
-                    message: format!(
-                        "column `{name}` is not in the header of {} (columns: {})",
-                        show(path),
-                        columns.join(", ")
-                    ),
-                }),
-                _ => Err(Error::Config {
-                    path: mapping.path.clone(),
-                    message: format!(
-                        "column `{name}` appears {} times in the header of {}; rename the duplicates in the export",
-                        found.len(),
-                        show(path)
-                    ),
-                }),
-            }
-        };
-        let key = find(&mapping.key)?;
-        let mut fields = Vec::new();
-        for fm in &mapping.fields {
-            for c in &fm.columns {
-                fields.push((fm.field, find(c)?));
-            }
-        }
-        let extra = if mapping.keep_unmapped {
-            columns
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != key && !fields.iter().any(|(_, f)| f == i))
-                .map(|(i, c)| {
-                    (
-                        i,
-                        if c.is_empty() {
-                            format!("column_{}", i + 1)
-                        } else {
-                            c.clone()
-                        },
-                    )
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
-        Ok(ColumnPlan { key, fields, extra })
-    }
-
-    /// The row's key, field values and extras; `Err(column)` when a column is undecodable.
-    #[allow(clippy::type_complexity)]
-    fn row(
-        &self,
-        record: &::csv::ByteRecord,
-        mapping: &Mapping,
-    ) -> std::result::Result<(String, Vec<(Field, String)>, Vec<(String, String)>), usize> {
-        let get = |i: usize| -> std::result::Result<String, usize> {
-            decode(&record[i], mapping).map(|s| s.into_owned()).ok_or(i)
-        };
-        let key = get(self.key)?;
-        let mut values = Vec::with_capacity(self.fields.len());
-        for &(field, i) in &self.fields {
-            let v = get(i)?;
-            // A single-valued field fed by several columns takes the first non-empty one.
-            if !field.is_multi()
-                && values
-                    .iter()
-                    .any(|(f, v): &(Field, String)| *f == field && !mapping.empty.is_empty(v))
-            {
-                continue;
-            }
-            values.push((field, v));
-        }
-        let mut extra = Vec::with_capacity(self.extra.len());
-        for (i, name) in &self.extra {
-            extra.push((name.clone(), get(*i)?));
-        }
-        Ok((key, values, extra))
-    }
 }
 
 /// Line breaks in `bytes[from..to]`: `\n`, `\r\n` and a lone `\r` (old Mac files, or a
@@ -308,24 +212,11 @@ fn ends_inside_quotes(raw: &[u8], delimiter: u8) -> bool {
     quoted && !quote_pending
 }
 
-fn positions(columns: &[String], pred: impl Fn(&str) -> bool) -> Vec<usize> {
-    columns
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| pred(c))
-        .map(|(i, _)| i)
-        .collect()
-}
-
-/// Header comparison that forgives case and white space: ` E-Mail ` = `e-mail`.
-fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<String>().to_lowercase()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::SourceFormat;
+    use crate::record::Field;
 
     fn mapping(text: &str) -> Mapping {
         Mapping::parse(Path::new("m.toml"), text, SourceFormat::Csv).unwrap()

@@ -4,6 +4,7 @@
 //! (a missing file, a mapping column the file does not have) are errors before any row is
 //! loaded.
 
+mod columns;
 mod csv;
 mod jsonl;
 #[cfg(feature = "polars")]
@@ -58,7 +59,7 @@ pub fn read_bytes(source: &Source, bytes: &[u8], index: u16) -> Result<Ingested>
         SourceFormat::Csv => csv::read(&source.path, bytes, &source.mapping, index)?,
         SourceFormat::Jsonl => jsonl::read(&source.path, bytes, &source.mapping, index)?,
         #[cfg(feature = "polars")]
-        SourceFormat::Parquet => parquet::read(&source.path, &source.mapping, index)?,
+        SourceFormat::Parquet => parquet::read(&source.path, bytes, &source.mapping, index)?,
         #[cfg(not(feature = "polars"))]
         SourceFormat::Parquet => {
             return Err(Error::Config {

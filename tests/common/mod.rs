@@ -1,5 +1,5 @@
-//! Helpers shared by the end-to-end tests: run the real binary, lay out the demo in a
-//! scratch directory, generate a larger source, dump a store canonically.
+//! Helpers shared by the end-to-end tests: run the real binary in a scratch copy of the
+//! demo.
 #![allow(dead_code)]
 
 use std::fmt::Write as _;
@@ -8,25 +8,192 @@ use std::process::{Command, Output};
 
 use rusqlite::{Connection, OpenFlags, types::ValueRef};
 
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_crmfuse")
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_crmfuse"))
 }
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `crmfuse ARGS` in `dir` (where relative store paths land), waited for.
-pub fn crmfuse(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the crmfuse binary runs")
+/// A scratch directory with `demo/` (the demo sources and pipeline) and `mappings/`, laid
+/// out like the repository so the pipeline's relative paths hold.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn demo() -> Scratch {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fixtures = dir.path().join("fixtures/demo");
+        std::fs::create_dir_all(&fixtures).unwrap();
+        std::fs::create_dir_all(dir.path().join("mappings")).unwrap();
+        for entry in std::fs::read_dir(repo().join("fixtures/demo")).unwrap() {
+            let e = entry.unwrap();
+            std::fs::copy(e.path(), fixtures.join(e.file_name())).unwrap();
+        }
+        for entry in std::fs::read_dir(repo().join("mappings")).unwrap() {
+            let e = entry.unwrap();
+            std::fs::copy(e.path(), dir.path().join("mappings").join(e.file_name())).unwrap();
+        }
+        Scratch { dir }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.path("fixtures/demo/pipeline.toml")
+    }
+
+    pub fn store(&self) -> PathBuf {
+        self.path("crm.db")
+    }
+
+    /// Run crmfuse with the scratch directory as working directory.
+    pub fn run(&self, args: &[&str]) -> Output {
+        bin()
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run crmfuse")
+    }
+}
+
+pub fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "crmfuse failed ({:?})\nstdout:\n{stdout}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+pub fn failed(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "crmfuse should have failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!stderr.contains("panicked"), "panic: {stderr}");
+    stderr
+}
+
+pub fn json(out: &Output) -> serde_json::Value {
+    serde_json::from_str(&ok(out)).expect("JSON on stdout")
+}
+
+pub fn count(db: &Path, sql: &str) -> i64 {
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// A copy of fixtures/demo (and the mappings it refers to) in a temporary directory, so
+/// that no test writes a store into the repository.
+pub struct Demo {
+    pub _dir: tempfile::TempDir,
+    /// The directory holding pipeline.toml and the source files (runs start here).
+    pub root: PathBuf,
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
+impl Demo {
+    pub fn new() -> Demo {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("fixtures/demo");
+        copy_dir(&repo.join("fixtures/demo"), &root);
+        copy_dir(&repo.join("mappings"), &dir.path().join("mappings"));
+        Demo { _dir: dir, root }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Run crmfuse in the demo directory.
+    pub fn crmfuse(&self, args: &[&str]) -> Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_crmfuse"))
+            .args(args)
+            .current_dir(&self.root)
+            .output()
+            .unwrap()
+    }
+
+    pub fn report_json(&self, dir: &str) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path(dir).join("report.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Keep the header and the first half of the data rows of a source file.
+    pub fn truncate_to_half(&self, file: &str) -> (usize, usize) {
+        let path = self.path(file);
+        let bytes = std::fs::read(&path).unwrap();
+        let lines: Vec<&[u8]> = bytes.split_inclusive(|&b| b == b'\n').collect();
+        let rows = lines.len() - 1;
+        let keep = 1 + rows / 2;
+        std::fs::write(&path, lines[..keep].concat()).unwrap();
+        (rows, rows / 2)
+    }
+
+    /// (source, source_key) -> customer_id from the store.
+    pub fn assignment(&self) -> std::collections::BTreeMap<(String, String), String> {
+        Demo::assignment_of(&self.path("crm.db"))
+    }
+
+    /// (source, source_key) -> customer_id from the store at `db`.
+    pub fn assignment_of(db: &Path) -> std::collections::BTreeMap<(String, String), String> {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT source, source_key, customer_id FROM customer_sources")
+            .unwrap();
+        stmt.query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
+    }
 }
 
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
+}
+
+/// Fail with the command's output when it did not exit with `code`.
+pub fn expect_code(out: &Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+// Reliability tests (check, crash, bad files, hostile values, concurrency): the real binary
+// in any directory, canonical store dumps, a generated larger source.
+
+/// `crmfuse ARGS` in `dir` (where relative store paths land), waited for.
+pub fn crmfuse(dir: &Path, args: &[&str]) -> Output {
+    bin()
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the crmfuse binary runs")
 }
 
 /// Exit code, stdout and stderr, for assertion messages.
@@ -61,7 +228,13 @@ pub fn assert_no_panic(o: &Output) {
     );
 }
 
-/// `crmfuse check --store STORE` passes.
+/// `crmfuse check --store DB` passes.
+pub fn assert_store_sound(db: &Path) {
+    let dir = db.parent().unwrap_or(Path::new("."));
+    assert_check_passes(dir, db.file_name().unwrap().to_str().unwrap());
+}
+
+/// `crmfuse check --store STORE`, run in `dir`, passes.
 pub fn assert_check_passes(dir: &Path, store: &str) {
     let o = crmfuse(dir, &["check", "--store", store]);
     assert!(
@@ -75,21 +248,9 @@ pub fn assert_check_passes(dir: &Path, store: &str) {
 /// Copy `fixtures/demo` and `mappings/` into `to` with the repository's layout; returns the
 /// pipeline file. Its store (`crm.db`) lands in the working directory of the run.
 pub fn copy_demo(to: &Path) -> PathBuf {
-    let demo = to.join("fixtures/demo");
-    std::fs::create_dir_all(&demo).unwrap();
-    std::fs::create_dir_all(to.join("mappings")).unwrap();
-    for (from, into) in [
-        (repo().join("fixtures/demo"), demo.clone()),
-        (repo().join("mappings"), to.join("mappings")),
-    ] {
-        for e in std::fs::read_dir(&from).unwrap() {
-            let e = e.unwrap();
-            if e.file_type().unwrap().is_file() {
-                std::fs::copy(e.path(), into.join(e.file_name())).unwrap();
-            }
-        }
-    }
-    demo.join("pipeline.toml")
+    copy_dir(&repo().join("fixtures/demo"), &to.join("fixtures/demo"));
+    copy_dir(&repo().join("mappings"), &to.join("mappings"));
+    to.join("fixtures/demo/pipeline.toml")
 }
 
 /// Add a generated source `crowd` of `rows` people (see [`crowd_csv`]) to a copied demo.
@@ -275,7 +436,7 @@ fn without_timings(summary: &str) -> String {
     }
 }
 
-/// A scalar query on a store.
-pub fn count(conn: &Connection, sql: &str) -> i64 {
+/// A scalar query on an open store.
+pub fn count_in(conn: &Connection, sql: &str) -> i64 {
     conn.query_row(sql, [], |r| r.get(0)).unwrap()
 }

@@ -1,0 +1,306 @@
+//! Train: `(Model, &[MatchRecord], &[CandidatePair]) -> (Model, TrainingReport)`.
+//!
+//! Unsupervised Fellegi–Sunter estimation, needing no labelled data:
+//! - the prior from deterministic rules (`score::estimate_prior`);
+//! - u probabilities (how often non-matches agree at each level) from random record pairs,
+//!   which are almost all non-matches, drawn with a fixed seed;
+//! - m probabilities (how often matches agree at each level) by expectation-maximisation
+//!   over the blocked pairs, with u held fixed and the defaults as a weak prior so that a
+//!   small or odd data set cannot push a level to an absurd value.
+//!
+//! Everything is deterministic: sampling uses the seeded generator, EM runs over comparison
+//! vector patterns in sorted order.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::block::CandidatePair;
+use crate::rng::Rng;
+use crate::score::{self, Gamma, MatchRecord, Model, NULL_LEVEL};
+
+#[derive(Debug, Clone)]
+pub struct TrainingOptions {
+    pub seed: u64,
+    /// Random pairs drawn to estimate u.
+    pub u_sample_pairs: usize,
+    pub max_iterations: u32,
+    /// Weight of the default m values, in pseudo-pairs.
+    pub prior_strength: f64,
+}
+
+impl Default for TrainingOptions {
+    fn default() -> Self {
+        TrainingOptions {
+            seed: 42,
+            u_sample_pairs: 500_000,
+            max_iterations: 25,
+            prior_strength: 50.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TrainingReport {
+    pub u_sample_pairs: u64,
+    pub em_iterations: u32,
+    pub converged: bool,
+    /// Share of blocked pairs the model takes for matches.
+    pub blocked_match_rate: f64,
+    /// Share of all record pairs the model takes for matches: the prior.
+    pub global_match_rate: f64,
+    pub distinct_patterns: u64,
+}
+
+pub fn train(
+    mut model: Model,
+    records: &[MatchRecord],
+    pairs: &[CandidatePair],
+    opts: &TrainingOptions,
+) -> (Model, TrainingReport) {
+    let mut report = TrainingReport::default();
+    model.prior_weight = score::estimate_prior(records, pairs);
+    let sample = sample_levels(&model, records, opts);
+    report.u_sample_pairs = sample.pairs;
+    set_u(&mut model, &sample, 0.0);
+    let gammas: Vec<Gamma> = pairs
+        .par_iter()
+        .map(|p| score::gamma(&model, &records[p.a as usize], &records[p.b as usize]))
+        .collect();
+    estimate_m(&mut model, &gammas, opts, &mut report);
+    // The matches among all pairs: those EM finds among the blocked pairs (blocking is
+    // built to miss few). That is the prior; with it, u is corrected for the matches in
+    // the random sample, and m refitted once.
+    let n = records.len() as f64;
+    let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
+    if !pairs.is_empty() {
+        let matches = (report.blocked_match_rate * pairs.len() as f64).max(1.0);
+        let rate = (matches / all_pairs).clamp(1e-12, 0.5);
+        model.prior_weight = (rate / (1.0 - rate)).log2();
+        report.global_match_rate = rate;
+        set_u(&mut model, &sample, rate);
+        estimate_m(&mut model, &gammas, opts, &mut report);
+    }
+    (model, report)
+}
+
+/// Level counts of a random sample of record pairs, per comparison.
+struct USample {
+    pairs: u64,
+    counts: Vec<[u64; 8]>,
+}
+
+/// Draw random record pairs and count the level each comparison gives them.
+fn sample_levels(model: &Model, records: &[MatchRecord], opts: &TrainingOptions) -> USample {
+    let n = records.len() as u64;
+    let c = model.comparisons.len();
+    if n < 2 {
+        return USample {
+            pairs: 0,
+            counts: vec![[0; 8]; c],
+        };
+    }
+    let sample = (opts.u_sample_pairs as u64).min(n * (n - 1) / 2);
+    // Parallel in fixed chunks, each with its own derived stream: same counts whatever the
+    // thread count.
+    const CHUNK: u64 = 65_536;
+    let chunks = sample.div_ceil(CHUNK);
+    let base = Rng::new(opts.seed);
+    let counts = (0..chunks)
+        .into_par_iter()
+        .map(|chunk| {
+            let mut rng = base.derive(chunk);
+            let mut counts = vec![[0u64; 8]; c];
+            let todo = CHUNK.min(sample - chunk * CHUNK);
+            for _ in 0..todo {
+                let a = rng.below(n);
+                let mut b = rng.below(n - 1);
+                if b >= a {
+                    b += 1;
+                }
+                let g = score::gamma(model, &records[a as usize], &records[b as usize]);
+                for (ci, &l) in g.iter().take(c).enumerate() {
+                    if l != NULL_LEVEL {
+                        counts[ci][l as usize] += 1;
+                    }
+                }
+            }
+            counts
+        })
+        .reduce(
+            || vec![[0u64; 8]; c],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b) {
+                    for (p, q) in x.iter_mut().zip(y) {
+                        *p += q;
+                    }
+                }
+                a
+            },
+        );
+    USample {
+        pairs: sample,
+        counts,
+    }
+}
+
+/// u from the sample. A random pair is a match with probability `match_rate`, and
+/// matches agree at level l with probability m_l: their share is taken out, so that the
+/// u of strong levels (an exact e-mail) is not inflated by the duplicates the sample
+/// happens to draw.
+fn set_u(model: &mut Model, sample: &USample, match_rate: f64) {
+    for (cm, counts) in model.comparisons.iter_mut().zip(&sample.counts) {
+        let levels = cm.levels.len();
+        let total: u64 = counts[..levels].iter().sum();
+        if total < 100 {
+            continue; // too few non-null comparisons to say anything: keep the defaults
+        }
+        // Half a pseudo-count keeps never-seen agreement levels finite.
+        let floor = 0.5 / (total as f64 + 0.5 * levels as f64);
+        for (level, &k) in cm.levels.iter_mut().zip(counts) {
+            let observed = (k as f64 + 0.5) / (total as f64 + 0.5 * levels as f64);
+            level.u = ((observed - match_rate * level.m) / (1.0 - match_rate)).max(floor);
+        }
+    }
+}
+
+/// m by EM over the distinct comparison vectors of the blocked pairs.
+fn estimate_m(
+    model: &mut Model,
+    gammas: &[Gamma],
+    opts: &TrainingOptions,
+    report: &mut TrainingReport,
+) {
+    let mut patterns: HashMap<Gamma, u64> = HashMap::new();
+    for g in gammas {
+        *patterns.entry(*g).or_default() += 1;
+    }
+    let mut patterns: Vec<(Gamma, u64)> = patterns.into_iter().collect();
+    patterns.sort_unstable();
+    report.distinct_patterns = patterns.len() as u64;
+    if patterns.is_empty() {
+        return;
+    }
+    let c = model.comparisons.len();
+    let defaults: Vec<Vec<f64>> = model
+        .comparisons
+        .iter()
+        .map(|cm| cm.levels.iter().map(|l| l.m).collect())
+        .collect();
+    let total: f64 = patterns.iter().map(|(_, k)| *k as f64).sum();
+    let mut lambda: f64 = 0.5;
+    for iteration in 1..=opts.max_iterations {
+        report.em_iterations = iteration;
+        // E-step: posterior match probability of each pattern.
+        let mut m_acc: Vec<Vec<f64>> = model
+            .comparisons
+            .iter()
+            .map(|cm| vec![0.0; cm.levels.len()])
+            .collect();
+        let mut matched = 0.0;
+        for (g, k) in &patterns {
+            let (mut lm, mut lu) = (lambda.ln(), (1.0 - lambda).ln());
+            for (ci, &l) in g.iter().take(c).enumerate() {
+                if l != NULL_LEVEL {
+                    let level = &model.comparisons[ci].levels[l as usize];
+                    lm += level.m.ln();
+                    lu += level.u.ln();
+                }
+            }
+            let p = 1.0 / (1.0 + (lu - lm).exp());
+            let w = p * *k as f64;
+            matched += w;
+            for (ci, &l) in g.iter().take(c).enumerate() {
+                if l != NULL_LEVEL {
+                    m_acc[ci][l as usize] += w;
+                }
+            }
+        }
+        // M-step, with the defaults as a Dirichlet prior.
+        let mut change: f64 = 0.0;
+        for (ci, cm) in model.comparisons.iter_mut().enumerate() {
+            let seen: f64 = m_acc[ci].iter().sum();
+            for (li, level) in cm.levels.iter_mut().enumerate() {
+                let m = (m_acc[ci][li] + opts.prior_strength * defaults[ci][li])
+                    / (seen + opts.prior_strength);
+                let m = m.max(1e-6);
+                change = change.max((m - level.m).abs());
+                level.m = m;
+            }
+        }
+        let new_lambda = (matched / total).clamp(1e-6, 1.0 - 1e-6);
+        change = change.max((new_lambda - lambda).abs());
+        lambda = new_lambda;
+        if change < 1e-5 {
+            report.converged = true;
+            break;
+        }
+    }
+    report.blocked_match_rate = lambda;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(i: usize, given: &str, family: &str, email: &str) -> MatchRecord {
+        MatchRecord {
+            given: Some(given.into()),
+            family: Some(family.into()),
+            emails: vec![email.into()],
+            birth_date: Some(format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
+            ..MatchRecord::default()
+        }
+    }
+
+    #[test]
+    fn learns_u_from_random_pairs_and_is_deterministic() {
+        // Names in no nickname group, so that only equal names agree.
+        let names = [
+            "aaron", "bela", "cyrus", "dagny", "edda", "fenja", "gero", "hauke",
+        ];
+        let families = [
+            "muller", "schmidt", "weber", "wagner", "becker", "hoffmann", "schulz", "koch",
+            "richter",
+        ];
+        let mut records = Vec::new();
+        for i in 0..400 {
+            let r = person(
+                i,
+                names[i % names.len()],
+                families[i % families.len()],
+                &format!("p{i}@example.com"),
+            );
+            records.push(r.clone());
+            if i % 2 == 0 {
+                records.push(r); // a duplicate
+            }
+        }
+        let pairs: Vec<CandidatePair> = (0..records.len() as u32 - 1)
+            .map(|a| CandidatePair { a, b: a + 1 })
+            .collect();
+        let opts = TrainingOptions {
+            u_sample_pairs: 20_000,
+            ..TrainingOptions::default()
+        };
+        let (m1, r1) = train(Model::default_model(0.95), &records, &pairs, &opts);
+        let (m2, _) = train(Model::default_model(0.95), &records, &pairs, &opts);
+        assert_eq!(m1, m2);
+        assert_eq!(r1.u_sample_pairs, 20_000);
+        // Eight given names: random pairs agree about 1/8 of the time.
+        let given_u = m1.comparisons[0].levels[0].u;
+        assert!((given_u - 0.125).abs() < 0.02, "{given_u}");
+        // Unique e-mails: random pairs almost never agree.
+        assert!(m1.comparisons[3].levels[0].u < 0.001);
+        assert!(
+            r1.blocked_match_rate > 0.2 && r1.blocked_match_rate < 0.8,
+            "{r1:?}"
+        );
+        assert!(
+            m1.comparisons
+                .iter()
+                .all(|c| c.levels.iter().all(|l| l.m > 0.0 && l.u > 0.0))
+        );
+    }
+}

@@ -1,0 +1,451 @@
+//! End-to-end: history, rollback, steward overrides and sync on the demo.
+
+mod common;
+
+use std::path::Path;
+
+use common::{Scratch, count, failed, json, ok};
+
+const CONFIG: &str = "fixtures/demo/pipeline.toml";
+
+/// Every row of every table, in primary-key order, as text.
+fn dump_all(db: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    let mut out = Vec::new();
+    for t in tables {
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2, 3"))
+            .or_else(|_| conn.prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2")))
+            .unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| {
+                let mut s = t.clone();
+                for i in 0..n {
+                    s.push_str(&format!("|{:?}", r.get::<_, rusqlite::types::Value>(i)?));
+                }
+                Ok(s)
+            })
+            .unwrap();
+        out.extend(rows.map(|r| r.unwrap()));
+    }
+    // Rows whose first columns tie come in rowid order, which a restore may change.
+    out.sort();
+    out
+}
+
+/// Equal dumps, or a failure that shows the first rows that differ.
+fn assert_same(got: &[String], want: &[String]) {
+    let extra: Vec<&String> = got.iter().filter(|r| !want.contains(r)).take(5).collect();
+    let missing: Vec<&String> = want.iter().filter(|r| !got.contains(r)).take(5).collect();
+    assert!(
+        got == want,
+        "{} vs {} rows; extra: {extra:#?}\nmissing: {missing:#?}",
+        got.len(),
+        want.len()
+    );
+}
+
+#[test]
+fn history_lists_runs_with_counts() {
+    let s = Scratch::demo();
+    let out = ok(&s.run(&["history", CONFIG]));
+    assert!(out.contains("no runs"), "{out}");
+    ok(&s.run(&["run", CONFIG]));
+    ok(&s.run(&["run", CONFIG]));
+    let runs = json(&s.run(&["history", "--store", "crm.db", "--json"]));
+    let runs = runs.as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["run_id"], 1);
+    assert_eq!(runs[0]["command"], "run");
+    assert_eq!(
+        runs[0]["customers_created"].as_i64().unwrap(),
+        count(&s.store(), "SELECT count(*) FROM customers")
+    );
+    assert_eq!(runs[1]["changes"], 0);
+    let table = ok(&s.run(&["history", CONFIG]));
+    assert_eq!(table.lines().count(), 3, "{table}");
+    let _ = failed(&s.run(&["history"]));
+}
+
+/// Add a sales contact, change a support contact's e-mail, and drop the last webshop row.
+fn change_sources(s: &Scratch) {
+    let sales = s.path("fixtures/demo/sales_sheet.csv");
+    let mut text = std::fs::read_to_string(&sales).unwrap();
+    text.push_str("NW-950,Neue Person,neu.person@example.com,0171 9999999,,Fürth,90762,Germany,-,13/8/2024,M. Öz,new\n");
+    std::fs::write(&sales, text).unwrap();
+    let support = s.path("fixtures/demo/support_tickets.csv");
+    let text = std::fs::read_to_string(&support).unwrap();
+    assert!(text.contains("\"Thomas.Haas@example.de\""));
+    std::fs::write(
+        &support,
+        text.replace(
+            "\"Thomas.Haas@example.de\"",
+            "\"thomas.haas@neu.example.de\"",
+        ),
+    )
+    .unwrap();
+    let webshop = s.path("fixtures/demo/webshop_orders.jsonl");
+    let text = std::fs::read_to_string(&webshop).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.pop();
+    std::fs::write(&webshop, lines.join("\n") + "\n").unwrap();
+}
+
+#[test]
+fn rollback_of_a_sync_restores_every_table_exactly() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    let after_first = dump_all(&s.store());
+    change_sources(&s);
+    let second = json(&s.run(&["run", CONFIG, "--json"]));
+    assert!(second["changes"].as_i64().unwrap() > 0, "{second}");
+    assert_ne!(dump_all(&s.store()), after_first);
+    // A third run changes nothing, but is a run: rolling back 2 removes it too.
+    ok(&s.run(&["run", CONFIG]));
+    // Without a terminal and without --yes: refused, nothing changed.
+    let before = dump_all(&s.store());
+    let err = failed(&s.run(&["rollback", "2", CONFIG]));
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(dump_all(&s.store()), before);
+    let err = failed(&s.run(&["rollback", "9", CONFIG, "--yes"]));
+    assert!(err.contains("no run 9"), "{err}");
+    let out = ok(&s.run(&["rollback", "2", CONFIG, "--yes"]));
+    assert!(out.contains("rolled back run(s) 2, 3"), "{out}");
+    assert_same(&dump_all(&s.store()), &after_first);
+    // The store keeps working: the changed sources load again as run 2, with the same
+    // ids as the first time.
+    let again = json(&s.run(&["run", CONFIG, "--json"]));
+    assert_eq!(again["run_id"], 2);
+    assert_eq!(again["changes"], second["changes"]);
+    // Rolling back everything leaves empty tables.
+    ok(&s.run(&["rollback", "1", CONFIG, "--yes"]));
+    assert_eq!(count(&s.store(), "SELECT count(*) FROM customers"), 0);
+    assert_eq!(count(&s.store(), "SELECT count(*) FROM undo_log"), 0);
+}
+
+fn query(db: &Path, sql: &str) -> Vec<String> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+fn customer_of(db: &Path, source: &str, key: &str) -> String {
+    query(
+        db,
+        &format!(
+            "SELECT customer_id FROM customer_sources WHERE source = '{source}' AND source_key = '{key}'"
+        ),
+    )
+    .remove(0)
+}
+
+#[test]
+fn link_makes_two_customers_one_from_the_next_run_on() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    let db = s.store();
+    // Two single-record customers that the matcher kept apart.
+    let singles = query(
+        &db,
+        "SELECT customer_id FROM customer_sources GROUP BY customer_id HAVING count(*) = 1 ORDER BY customer_id LIMIT 2",
+    );
+    let (a, b) = (&singles[0], &singles[1]);
+    let out = ok(&s.run(&[
+        "link",
+        a,
+        b,
+        CONFIG,
+        "--why",
+        "same person, confirmed by phone",
+    ]));
+    assert!(out.contains("override 1 (link)"), "{out}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM audit_events WHERE event = 'link'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM overrides WHERE kind = 'link' AND active = 1 AND why <> '' AND who <> ''"
+        ),
+        1
+    );
+    let run = json(&s.run(&["run", CONFIG, "--json"]));
+    assert_eq!(run["customer_changes"]["merged"], 1, "{run}");
+    let ids = query(
+        &db,
+        &format!(
+            "SELECT DISTINCT x.customer_id FROM customer_sources x WHERE x.customer_id IN ('{a}', '{b}')"
+        ),
+    );
+    assert_eq!(ids, vec![a.to_string()], "the first id survives the link");
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT merged_into FROM customers WHERE customer_id = '{b}'")
+        ),
+        vec![a.to_string()]
+    );
+    // Replayed on every run: a further run changes nothing.
+    assert_eq!(json(&s.run(&["run", CONFIG, "--json"]))["changes"], 0);
+    // Unknown and merged customers are refused with a message that says which.
+    let err = failed(&s.run(&["link", a, "C99999999", CONFIG, "--why", "x"]));
+    assert!(err.contains("no customer C99999999"), "{err}");
+    let err = failed(&s.run(&["link", a, b, CONFIG, "--why", "x"]));
+    assert!(err.contains(&format!("name {a} instead")), "{err}");
+}
+
+#[test]
+fn unlink_splits_a_record_off_and_it_stays_split() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    let db = s.store();
+    let big = query(
+        &db,
+        "SELECT customer_id FROM customer_sources GROUP BY customer_id HAVING count(*) >= 3 ORDER BY customer_id LIMIT 1",
+    )
+    .remove(0);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (source, key): (String, String) = conn
+        .query_row(
+            "SELECT source, source_key FROM customer_sources WHERE customer_id = ?1 ORDER BY source DESC, source_key LIMIT 1",
+            [&big],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(conn);
+    let rec = format!("{source}:{key}");
+    ok(&s.run(&[
+        "unlink",
+        &big,
+        &rec,
+        CONFIG,
+        "--why",
+        "different person, same household",
+    ]));
+    ok(&s.run(&["run", CONFIG]));
+    let own = customer_of(&db, &source, &key);
+    assert_ne!(own, big);
+    assert_eq!(
+        count(
+            &db,
+            &format!("SELECT count(*) FROM customer_sources WHERE customer_id = '{own}'")
+        ),
+        1
+    );
+    // The rest keeps the id (the larger part keeps it).
+    assert!(
+        count(
+            &db,
+            &format!("SELECT count(*) FROM customer_sources WHERE customer_id = '{big}'")
+        ) >= 2
+    );
+    assert_eq!(json(&s.run(&["run", CONFIG, "--json"]))["changes"], 0);
+    assert_eq!(customer_of(&db, &source, &key), own);
+    let err = failed(&s.run(&["unlink", &big, "nosuchrecord", CONFIG, "--why", "x"]));
+    assert!(err.contains("SOURCE:KEY"), "{err}");
+}
+
+#[test]
+fn a_pin_survives_a_source_change_to_that_field() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    let db = s.store();
+    let id = customer_of(&db, "support", "ZD-40028");
+    ok(&s.run(&[
+        "pin",
+        &id,
+        "email",
+        "pinned@example.org",
+        CONFIG,
+        "--why",
+        "customer asked",
+    ]));
+    let err = failed(&s.run(&["pin", &id, "shoe_size", "44", CONFIG, "--why", "x"]));
+    assert!(err.contains("no golden field `shoe_size`"), "{err}");
+    ok(&s.run(&["run", CONFIG]));
+    let email = format!("SELECT email FROM customers WHERE customer_id = '{id}'");
+    assert_eq!(query(&db, &email), ["pinned@example.org"]);
+    assert_eq!(
+        query(
+            &db,
+            &format!(
+                "SELECT rule || ' ' || source FROM field_lineage WHERE customer_id = '{id}' AND field = 'email'"
+            )
+        ),
+        ["pin steward"]
+    );
+    change_sources(&s);
+    ok(&s.run(&["run", CONFIG]));
+    assert_eq!(customer_of(&db, "support", "ZD-40028"), id);
+    assert_eq!(query(&db, &email), ["pinned@example.org"]);
+    // History lists the override as a run of its own, and rollback undoes it.
+    let runs = json(&s.run(&["history", CONFIG, "--json"]));
+    assert_eq!(runs[1]["command"], "pin");
+    ok(&s.run(&["rollback", "2", CONFIG, "--yes"]));
+    assert_eq!(count(&db, "SELECT count(*) FROM overrides"), 0);
+}
+
+#[test]
+fn sync_reports_row_changes_per_source_and_applies_on_disappear() {
+    let s = Scratch::demo();
+    // The webshop keeps disappeared rows but flags them; the others detach them.
+    let cfg = s.config();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace(
+            "mapping = \"../../mappings/demo_webshop.toml\"\n",
+            "mapping = \"../../mappings/demo_webshop.toml\"\non_disappear = \"mark_deleted\"\n",
+        ),
+    )
+    .unwrap();
+    ok(&s.run(&["run", CONFIG]));
+    let db = s.store();
+    let quiet = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(
+        quiet["changes"], 0,
+        "a sync with no source changes records nothing"
+    );
+    for d in quiet["source_changes"].as_array().unwrap() {
+        assert_eq!(d["new"], 0);
+        assert_eq!(d["changed"], 0);
+        assert_eq!(d["disappeared"], 0);
+        assert!(d["unchanged"].as_i64().unwrap() > 0);
+    }
+    let ids_before = common::Demo::assignment_of(&db);
+    change_sources(&s);
+    let dropped = query(&db, "SELECT source_key FROM customer_sources WHERE source = 'webshop' ORDER BY line DESC LIMIT 1").remove(0);
+    let dry = json(&s.run(&["sync", CONFIG, "--dry-run", "--json"]));
+    let by = |v: &serde_json::Value, name: &str| {
+        v["source_changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["source"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(by(&dry, "sales_sheet")["new"], 1, "{dry}");
+    assert_eq!(by(&dry, "support")["changed"], 1);
+    assert_eq!(by(&dry, "webshop")["disappeared"], 1);
+    assert_eq!(by(&dry, "webshop")["on_disappear"], "mark_deleted");
+    assert_eq!(
+        by(&dry, "erp")["new"].as_i64().unwrap() + by(&dry, "erp")["changed"].as_i64().unwrap(),
+        0
+    );
+    let synced = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(by(&synced, "support")["changed"], 1);
+    let runs = json(&s.run(&["history", CONFIG, "--json"]));
+    assert_eq!(runs[2]["command"], "sync");
+    // The disappeared webshop row is kept, flagged with the sync's run id.
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT deleted_run_id FROM customer_sources WHERE source = 'webshop' AND source_key = '{dropped}'"
+            )
+        ),
+        3
+    );
+    // Every record that is still there and was not changed kept its customer id.
+    // (The customer whose support e-mail changed may split: it is excluded.)
+    let after = common::Demo::assignment_of(&db);
+    let touched = &ids_before[&("support".to_string(), "ZD-40028".to_string())];
+    for (k, id) in &ids_before {
+        if id != touched {
+            assert_eq!(after.get(k), Some(id), "{k:?}");
+        }
+    }
+    // A second sync: nothing new, the flagged row is not counted again.
+    let again = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(again["changes"], 0, "{again}");
+    assert_eq!(by(&again, "webshop")["disappeared"], 0);
+}
+
+#[test]
+fn crm_edits_are_kept_unless_the_source_wins() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    let db = s.store();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (id, key): (String, String) = conn
+        .query_row(
+            "SELECT customer_id, source_key FROM field_lineage l WHERE field = 'email' AND source = 'support'
+               AND (SELECT count(*) FROM customer_sources x WHERE x.customer_id = l.customer_id) = 1
+             ORDER BY customer_id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    // A CRM user changes the e-mail and the phone.
+    conn.execute(
+        "UPDATE customers SET email = 'edited@crm.example', phone = NULL WHERE customer_id = ?1",
+        [&id],
+    )
+    .unwrap();
+    drop(conn);
+    let email = format!("SELECT coalesce(email, '-') FROM customers WHERE customer_id = '{id}'");
+    let quiet = json(&s.run(&["run", CONFIG, "--json"]));
+    assert_eq!(quiet["changes"], 0, "{quiet}");
+    assert_eq!(query(&db, &email), ["edited@crm.example"]);
+    // The source changes that e-mail: the edit is kept, the conflict reported.
+    let support = s.path("fixtures/demo/support_tickets.csv");
+    let text = std::fs::read_to_string(&support).unwrap();
+    let changed: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("\"{key}\",")) {
+                let mut cells: Vec<&str> = l.split("\",\"").collect();
+                cells[2] = "changed.in.support@example.org";
+                cells.join("\",\"")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&support, changed.join("\n") + "\n").unwrap();
+    let run = json(&s.run(&["run", CONFIG, "--json"]));
+    assert_eq!(run["crm_edit_conflicts"], 1, "{run}");
+    let out = ok(&s.run(&["run", CONFIG]));
+    assert!(!out.contains("edited in the CRM"), "reported once: {out}");
+    assert_eq!(query(&db, &email), ["edited@crm.example"]);
+    assert_eq!(
+        count(
+            &db,
+            &format!(
+                "SELECT count(*) FROM audit_events WHERE event = 'conflict' AND customer_id = '{id}' AND field = 'email'"
+            )
+        ),
+        1
+    );
+    // With [sync] source_wins = ["email"], the source's value replaces the edit.
+    let cfg = s.config();
+    let mut text = std::fs::read_to_string(&cfg).unwrap();
+    text.push_str("\n[sync]\nsource_wins = [\"email\"]\n");
+    std::fs::write(&cfg, text).unwrap();
+    ok(&s.run(&["run", CONFIG]));
+    assert_eq!(query(&db, &email), ["changed.in.support@example.org"]);
+    assert_eq!(
+        query(
+            &db,
+            &format!("SELECT coalesce(phone, '-') FROM customers WHERE customer_id = '{id}'")
+        ),
+        ["-"],
+        "the phone edit is still kept"
+    );
+}
