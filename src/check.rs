@@ -1,13 +1,19 @@
 //! Check: `store -> CheckReport`, the store's invariants, verified in one read snapshot.
 //!
 //! What a sound store looks like: SQLite's own integrity and foreign-key checks pass; every
-//! cross-reference (`customer_sources`) points at an existing, active customer; every active
-//! customer has at least one source record; a merged customer points at an existing
+//! live cross-reference (`customer_sources` not marked deleted) points at an existing,
+//! active customer, and a row marked deleted at an existing customer and run; every active
+//! customer has at least one live source record; a merged customer points at an existing
 //! customer; every lineage row, link and issue points at a source record of the same
-//! customer; every golden value has its lineage; audit events point at runs; each run's
-//! counts balance (read = loaded + quarantined, per source and in total); and the latest
-//! run's counts are what the tables hold. A problem is reported with the table, the row and
-//! what is wrong, never with customer values.
+//! customer (a pinned value at its override); audit events point at runs; each run's counts
+//! balance (read = loaded + quarantined, per source and in total); and the latest run or
+//! sync's counts are what the tables hold (rows a source's `on_disappear = "ignore"` keeps
+//! included). A problem is reported with the table, the row and what is wrong, never with
+//! customer values.
+//!
+//! Golden values are not compared with their lineage: a value edited in the CRM differs from
+//! what the sources last supplied (`field_lineage`) by design, and a customer kept by the
+//! `ignore` policy keeps its values without lineage.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::load::PIN_SOURCE;
 use crate::store;
 
 /// At most this many problems of one kind are listed; the rest are counted.
@@ -103,14 +110,18 @@ pub fn check_store(path: &Path) -> Result<CheckReport> {
             message: "no store here; run `crmfuse run CONFIG` first".into(),
         });
     }
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|e| Error::store(path, e))?;
-    conn.busy_timeout(store::WRITER_WAIT)
-        .map_err(|e| Error::store(path, e))?;
-    match check(&conn, path) {
+    // Opened like `store::open_ro`: read-write without CREATE and `query_only`, so that
+    // checking leaves no -wal/-shm files behind and can never write.
+    let open = || -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.pragma_update(None, "query_only", true)?;
+        conn.busy_timeout(store::WRITER_WAIT)?;
+        Ok(conn)
+    };
+    match open().and_then(|conn| check(&conn, path)) {
         Ok(report) => Ok(report),
         Err(e)
             if matches!(
@@ -164,6 +175,8 @@ fn schema(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<bool>
         "quarantine",
         "record_issues",
         "audit_events",
+        "undo_log",
+        "overrides",
     ];
     let missing: Vec<&str> = expected
         .iter()
@@ -174,9 +187,21 @@ fn schema(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<bool>
         report.push(
             "schema",
             format!(
-                "not a complete crmfuse store: table(s) {} missing",
+                "not a complete crmfuse store: table(s) {} missing (a store of an older crmfuse is upgraded by its next run)",
                 missing.join(", ")
             ),
+        );
+        return Ok(false);
+    }
+    let has_deleted: i64 = conn.query_row(
+        "SELECT count(*) FROM pragma_table_info('customer_sources') WHERE name = 'deleted_run_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_deleted == 0 {
+        report.push(
+            "schema",
+            "customer_sources has no deleted_run_id column: a store written by an older crmfuse (the next run upgrades it)".into(),
         );
         return Ok(false);
     }
@@ -239,7 +264,8 @@ fn customers(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()
         "customer.no_source",
         "SELECT c.customer_id FROM customers c
          WHERE c.status = 'active'
-           AND NOT EXISTS (SELECT 1 FROM customer_sources s WHERE s.customer_id = c.customer_id)
+           AND NOT EXISTS (SELECT 1 FROM customer_sources s
+                           WHERE s.customer_id = c.customer_id AND s.deleted_run_id IS NULL)
          ORDER BY c.customer_id",
         |r| {
             Ok(format!(
@@ -311,9 +337,10 @@ fn cross_references(conn: &Connection, report: &mut CheckReport) -> rusqlite::Re
     report.find(
         conn,
         "xref.customer",
-        "SELECT s.source, s.source_key, s.customer_id, c.status FROM customer_sources s
+        "SELECT s.source, s.source_key, s.customer_id, c.status, s.deleted_run_id
+         FROM customer_sources s
          LEFT JOIN customers c ON c.customer_id = s.customer_id
-         WHERE c.customer_id IS NULL OR c.status <> 'active'
+         WHERE c.customer_id IS NULL OR (c.status <> 'active' AND s.deleted_run_id IS NULL)
          ORDER BY s.source, s.source_key",
         |r| {
             let id: String = r.get(2)?;
@@ -327,6 +354,21 @@ fn cross_references(conn: &Connection, report: &mut CheckReport) -> rusqlite::Re
                     record(r, 0)?
                 ),
             })
+        },
+    )?;
+    report.find(
+        conn,
+        "xref.deleted_run",
+        "SELECT s.source, s.source_key, s.deleted_run_id FROM customer_sources s
+         WHERE s.deleted_run_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.run_id = s.deleted_run_id)
+         ORDER BY s.source, s.source_key",
+        |r| {
+            Ok(format!(
+                "customer_sources: {} is marked deleted by run {}, which is not in runs",
+                record(r, 0)?,
+                r.get::<_, i64>(2)?
+            ))
         },
     )
 }
@@ -352,11 +394,14 @@ fn lineage(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> 
     report.find(
         conn,
         "lineage.record",
-        "SELECT l.customer_id, l.field, l.source, l.source_key, s.customer_id
-         FROM field_lineage l
-         LEFT JOIN customer_sources s ON s.source = l.source AND s.source_key = l.source_key
-         WHERE s.customer_id IS NULL OR s.customer_id <> l.customer_id
-         ORDER BY l.customer_id, l.field",
+        &format!(
+            "SELECT l.customer_id, l.field, l.source, l.source_key, s.customer_id
+             FROM field_lineage l
+             LEFT JOIN customer_sources s ON s.source = l.source AND s.source_key = l.source_key
+             WHERE l.source <> '{PIN_SOURCE}'
+               AND (s.customer_id IS NULL OR s.customer_id <> l.customer_id)
+             ORDER BY l.customer_id, l.field"
+        ),
         |r| {
             let (id, field) = (r.get::<_, String>(0)?, r.get::<_, String>(1)?);
             Ok(match r.get::<_, Option<String>>(4)? {
@@ -371,47 +416,23 @@ fn lineage(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> 
             })
         },
     )?;
-    // The lineage's value is the golden value, and every golden value has its lineage.
-    let case: String = store::golden_columns()
-        .map(|c| format!("WHEN '{c}' THEN c.{c}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    // A pinned value's lineage names its override: `steward`, `override N`.
     report.find(
         conn,
-        "lineage.value",
+        "lineage.pin",
         &format!(
-            "SELECT l.customer_id, l.field FROM field_lineage l
-             JOIN customers c ON c.customer_id = l.customer_id
-             WHERE c.status = 'active' AND l.value IS NOT (CASE l.field {case} END)
+            "SELECT l.customer_id, l.field, l.source_key FROM field_lineage l
+             WHERE l.source = '{PIN_SOURCE}'
+               AND NOT EXISTS (SELECT 1 FROM overrides o
+                               WHERE 'override ' || o.override_id = l.source_key AND o.kind = 'pin')
              ORDER BY l.customer_id, l.field"
         ),
         |r| {
             Ok(format!(
-                "field_lineage: {} of customer {} differs from the golden profile",
+                "field_lineage: {} of customer {} is pinned by `{}`, which is not a pin in overrides",
                 r.get::<_, String>(1)?,
-                r.get::<_, String>(0)?
-            ))
-        },
-    )?;
-    let missing: Vec<String> = store::golden_columns()
-        .map(|c| {
-            format!(
-                "SELECT c.customer_id, '{c}' FROM customers c
-                 WHERE c.status = 'active' AND c.{c} IS NOT NULL
-                   AND NOT EXISTS (SELECT 1 FROM field_lineage l
-                                   WHERE l.customer_id = c.customer_id AND l.field = '{c}')"
-            )
-        })
-        .collect();
-    report.find(
-        conn,
-        "lineage.missing",
-        &format!("{} ORDER BY 1, 2", missing.join(" UNION ALL ")),
-        |r| {
-            Ok(format!(
-                "customer {} has a value for {} but no lineage for it",
                 r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?
+                r.get::<_, String>(2)?
             ))
         },
     )
@@ -481,21 +502,43 @@ struct SourceCounts {
     rows_read: u64,
     loaded: u64,
     quarantined: u64,
+    /// Rows the source no longer has that its `on_disappear = "ignore"` policy keeps live
+    /// in `customer_sources`.
+    retained: u64,
+}
+
+/// The runs that load sources (the others record a steward's override).
+const LOADING_COMMANDS: [&str; 2] = ["run", "sync"];
+
+/// The latest loading run: its id, totals and per-source counts.
+struct LatestRun {
+    run_id: i64,
+    loaded: i64,
+    quarantined: i64,
+    sources: BTreeMap<String, SourceCounts>,
 }
 
 /// Every run balances; the latest run's counts are what the tables hold.
 fn runs(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> {
-    let mut stmt = conn.prepare(
-        "SELECT run_id, rows_read, records_loaded, rows_quarantined, summary_json
-         FROM runs ORDER BY run_id",
-    )?;
-    let runs: Vec<(i64, i64, i64, i64, String)> = stmt
+    type RunRow = (i64, String, i64, i64, i64, String);
+    let runs: Vec<RunRow> = conn
+        .prepare(
+            "SELECT run_id, command, rows_read, records_loaded, rows_quarantined, summary_json
+             FROM runs ORDER BY run_id",
+        )?
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    let mut latest: Option<(i64, i64, i64, BTreeMap<String, SourceCounts>)> = None;
-    for (run_id, read, loaded, quarantined, summary) in runs {
+    let mut latest: Option<LatestRun> = None;
+    for (run_id, command, read, loaded, quarantined, summary) in runs {
         if read != loaded + quarantined {
             report.push(
                 "run.balance",
@@ -503,6 +546,9 @@ fn runs(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> {
                     "run {run_id}: rows_read {read} is not records_loaded {loaded} + rows_quarantined {quarantined}"
                 ),
             );
+        }
+        if !LOADING_COMMANDS.contains(&command.as_str()) {
+            continue;
         }
         let sources = match summary_sources(&summary) {
             Ok(s) => s,
@@ -537,21 +583,33 @@ fn runs(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> {
                 ),
             );
         }
-        latest = Some((run_id, loaded, quarantined, sources));
+        latest = Some(LatestRun {
+            run_id,
+            loaded,
+            quarantined,
+            sources,
+        });
     }
 
-    let per_source = |table: &str| -> rusqlite::Result<BTreeMap<String, u64>> {
-        conn.prepare(&format!(
-            "SELECT source, count(*) FROM {table} GROUP BY source"
-        ))?
-        .query_map([], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })?
-        .collect()
+    let per_source = |sql: &str| -> rusqlite::Result<BTreeMap<String, u64>> {
+        conn.prepare(sql)?
+            .query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+            })?
+            .collect()
     };
-    let xref = per_source("customer_sources")?;
-    let quarantine = per_source("quarantine")?;
-    let Some((run_id, loaded, quarantined, sources)) = latest else {
+    // Rows marked deleted stay in customer_sources but are no longer loaded.
+    let xref = per_source(
+        "SELECT source, count(*) FROM customer_sources WHERE deleted_run_id IS NULL GROUP BY source",
+    )?;
+    let quarantine = per_source("SELECT source, count(*) FROM quarantine GROUP BY source")?;
+    let Some(LatestRun {
+        run_id,
+        loaded,
+        quarantined,
+        sources,
+    }) = latest
+    else {
         if !xref.is_empty() || !quarantine.is_empty() {
             report.push(
                 "run.latest",
@@ -561,11 +619,12 @@ fn runs(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> {
         return Ok(());
     };
     let total = |m: &BTreeMap<String, u64>| m.values().sum::<u64>() as i64;
-    if total(&xref) != loaded {
+    let retained = sources.values().map(|s| s.retained).sum::<u64>() as i64;
+    if total(&xref) != loaded + retained {
         report.push(
             "run.latest",
             format!(
-                "latest run {run_id} loaded {loaded} records but customer_sources holds {}",
+                "latest run {run_id} loaded {loaded} records (and kept {retained} that sources no longer have) but customer_sources holds {} live",
                 total(&xref)
             ),
         );
@@ -584,11 +643,16 @@ fn runs(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> {
             xref.get(name).copied().unwrap_or(0),
             quarantine.get(name).copied().unwrap_or(0),
         );
-        if (x, q) != (s.loaded, s.quarantined) {
+        if (x, q) != (s.loaded + s.retained, s.quarantined) {
+            let kept = if s.retained > 0 {
+                format!(", and kept {} it no longer has", s.retained)
+            } else {
+                String::new()
+            };
             report.push(
                 "run.latest",
                 format!(
-                    "source {name}: latest run {run_id} read {} rows ({} loaded, {} quarantined) but the store holds {x} in customer_sources and {q} in quarantine",
+                    "source {name}: latest run {run_id} read {} rows ({} loaded, {} quarantined{kept}) but the store holds {x} in customer_sources and {q} in quarantine",
                     s.rows_read, s.loaded, s.quarantined
                 ),
             );
@@ -609,7 +673,8 @@ fn runs(conn: &Connection, report: &mut CheckReport) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// The per-source counts of a run's summary JSON.
+/// The per-source counts of a run's summary JSON: `sources` (read, loaded, quarantined) and,
+/// where the run recorded them, `source_changes` (rows kept by the `ignore` policy).
 fn summary_sources(json: &str) -> std::result::Result<BTreeMap<String, SourceCounts>, String> {
     let v: serde_json::Value =
         serde_json::from_str(json).map_err(|e| format!("is not valid JSON ({e})"))?;
@@ -633,10 +698,26 @@ fn summary_sources(json: &str) -> std::result::Result<BTreeMap<String, SourceCou
                         rows_read,
                         loaded,
                         quarantined,
+                        retained: 0,
                     },
                 );
             }
             _ => return Err("has a source without name, rows_read, loaded and quarantined".into()),
+        }
+    }
+    for c in v
+        .get("source_changes")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let ignored = c.get("on_disappear").and_then(|p| p.as_str()) == Some("ignore");
+        let name = c.get("source").and_then(|n| n.as_str());
+        let disappeared = c.get("disappeared").and_then(|n| n.as_u64());
+        if let (true, Some(name), Some(n)) = (ignored, name, disappeared)
+            && let Some(s) = out.get_mut(name)
+        {
+            s.retained = n;
         }
     }
     Ok(out)
@@ -704,9 +785,18 @@ mod tests {
             SourceCounts {
                 rows_read: 3,
                 loaded: 2,
-                quarantined: 1
+                quarantined: 1,
+                retained: 0
             }
         );
+        let s = summary_sources(
+            r#"{"sources": [{"name": "a", "rows_read": 3, "loaded": 3, "quarantined": 0},
+                            {"name": "b", "rows_read": 1, "loaded": 1, "quarantined": 0}],
+                "source_changes": [{"source": "a", "disappeared": 2, "on_disappear": "ignore"},
+                                   {"source": "b", "disappeared": 5, "on_disappear": "detach"}]}"#,
+        )
+        .unwrap();
+        assert_eq!((s["a"].retained, s["b"].retained), (2, 0));
         assert!(summary_sources("{").unwrap_err().contains("not valid JSON"));
         assert!(summary_sources("{}").unwrap_err().contains("no `sources`"));
         assert!(

@@ -48,6 +48,59 @@ fn check_passes_on_every_store_a_run_writes() {
     assert_eq!(report["ok"], true, "{}", show(&o));
     assert_eq!(report["counts"]["runs"], 4);
     assert!(report["counts"]["customers_merged"].as_u64().unwrap() > 0);
+
+    // Sources that keep or flag rows they no longer have: check counts those rows right.
+    let text = std::fs::read_to_string(pipeline).unwrap();
+    let text = text.replace(
+        "mapping = \"crowd.toml\"\n",
+        "mapping = \"crowd.toml\"\non_disappear = \"ignore\"\n",
+    );
+    let text = text.replace(
+        "mapping = \"../../mappings/demo_webshop.toml\"\n",
+        "mapping = \"../../mappings/demo_webshop.toml\"\non_disappear = \"mark_deleted\"\n",
+    );
+    std::fs::write(pipeline, text).unwrap();
+    add_crowd(Path::new(pipeline), 250, 0); // the last 50 rows are gone: kept
+    let webshop = Path::new(pipeline).with_file_name("webshop_orders.jsonl");
+    let lines = std::fs::read_to_string(&webshop).unwrap();
+    let kept: Vec<&str> = lines.lines().skip(5).collect();
+    std::fs::write(&webshop, kept.join("\n") + "\n").unwrap(); // 5 rows gone: flagged
+    let o = crmfuse(dir.path(), &["sync", pipeline, "--json"]);
+    assert_ok(&o);
+    let conn = Connection::open(dir.path().join("crm.db")).unwrap();
+    assert_eq!(
+        count_in(
+            &conn,
+            "SELECT count(*) FROM customer_sources WHERE deleted_run_id IS NOT NULL"
+        ),
+        5
+    );
+    assert_eq!(
+        count_in(
+            &conn,
+            "SELECT count(*) FROM customer_sources WHERE source = 'crowd'"
+        ),
+        // The 312 keys of the previous export (kept) and 15 that this one brings back.
+        327
+    );
+    drop(conn);
+    assert_check_passes(dir.path(), "crm.db");
+    // A steward's pin, and the run that applies it.
+    let o = crmfuse(
+        dir.path(),
+        &[
+            "pin",
+            "C00000001",
+            "email",
+            "pinned@example.org",
+            pipeline,
+            "--why",
+            "test",
+        ],
+    );
+    assert_ok(&o);
+    assert_ok(&crmfuse(dir.path(), &["sync", pipeline]));
+    assert_check_passes(dir.path(), "crm.db");
 }
 
 /// Each corruption, applied to a copy of a sound store, makes check exit 4 with a message
@@ -99,10 +152,18 @@ fn check_finds_each_kind_of_corruption() {
             "which is not in customer_sources",
         ),
         (
-            "golden value without lineage",
-            "DELETE FROM field_lineage WHERE customer_id = 'C00000001' AND field = 'full_name'",
-            "lineage.missing",
-            "customer C00000001 has a value for full_name but no lineage",
+            "a row marked deleted by a run that does not exist",
+            "UPDATE customer_sources SET deleted_run_id = 9
+             WHERE source = 'erp' AND source_key = '0010001'",
+            "xref.deleted_run",
+            "erp record 0010001 is marked deleted by run 9, which is not in runs",
+        ),
+        (
+            "a pin whose override does not exist",
+            "UPDATE field_lineage SET source = 'steward', source_key = 'override 7'
+             WHERE customer_id = 'C00000001' AND field = 'full_name'",
+            "lineage.pin",
+            "full_name of customer C00000001 is pinned by `override 7`, which is not a pin",
         ),
         (
             "orphan match link",
