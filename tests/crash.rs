@@ -1,8 +1,8 @@
-//! Crash safety: `crmfuse run` killed with SIGKILL at more than 20 moments spread over a
-//! run leaves the store exactly as before the run or exactly as after a full run (every
-//! table, every row; only the runs' clock columns are ignored), `crmfuse check` passes,
-//! and the next run completes normally. Ctrl-C (SIGINT) stops a run with exit 130 and
-//! "interrupted, nothing was written", and the store is as before.
+//! Crash safety: `crmfuse run` and `crmfuse sync`, killed with SIGKILL at more than 20
+//! moments spread over a run, leave the store exactly as before the run or exactly as
+//! after a full run (every table, every row; only the runs' clock columns are ignored),
+//! `crmfuse check` passes, and the next run completes normally. Ctrl-C (SIGINT) stops a
+//! run with exit 130 and "interrupted, nothing was written", and the store is as before.
 
 mod common;
 
@@ -25,7 +25,9 @@ struct Setup {
     /// The store before the run under test.
     base: PathBuf,
     before: String,
-    after: String,
+    /// The store after a full `run`, and after a full `sync` (recorded as such).
+    after_run: String,
+    after_sync: String,
     /// How long a full run took, its stages together, and its load stage.
     run_time: Duration,
     stages_time: Duration,
@@ -33,7 +35,7 @@ struct Setup {
 }
 
 /// A store built from the demo and a generated source, then an export with real changes
-/// to load; the reference "after" is a full run of it on a copy.
+/// to load; the references "after" are a full run and a full sync of it on copies.
 fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().to_path_buf();
@@ -56,23 +58,32 @@ fn setup() -> Setup {
     let before = dump(&base);
 
     add_crowd(&pipeline, CROWD_ROWS, 1);
-    let ref_dir = root.join("reference");
-    std::fs::create_dir(&ref_dir).unwrap();
-    std::fs::copy(&base, ref_dir.join("crm.db")).unwrap();
-    let started = Instant::now();
-    let o = crmfuse(
-        &ref_dir,
-        &[
-            "run",
-            pipeline.to_str().unwrap(),
-            "--model",
-            model.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    let run_time = started.elapsed();
-    assert_ok(&o);
-    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let reference = |command: &str| -> (serde_json::Value, Duration, String) {
+        let dir = root.join(format!("reference-{command}"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::copy(&base, dir.join("crm.db")).unwrap();
+        let started = Instant::now();
+        let o = crmfuse(
+            &dir,
+            &[
+                command,
+                pipeline.to_str().unwrap(),
+                "--model",
+                model.to_str().unwrap(),
+                "--json",
+            ],
+        );
+        let took = started.elapsed();
+        assert_ok(&o);
+        assert_check_passes(&dir, "crm.db");
+        (
+            serde_json::from_slice(&o.stdout).unwrap(),
+            took,
+            dump(&dir.join("crm.db")),
+        )
+    };
+    let (summary, run_time, after_run) = reference("run");
+    let (_, _, after_sync) = reference("sync");
     assert!(summary["changes"].as_u64().unwrap() > 100, "{summary}");
     let timings = summary["timings_ms"].as_array().unwrap();
     let stages_ms: u64 = timings.iter().filter_map(|t| t[1].as_u64()).sum();
@@ -81,9 +92,8 @@ fn setup() -> Setup {
         .find(|t| t[0] == "load")
         .and_then(|t| t[1].as_u64())
         .unwrap();
-    let after = dump(&ref_dir.join("crm.db"));
-    assert_ne!(before, after);
-    assert_check_passes(&ref_dir, "crm.db");
+    assert_ne!(before, after_run);
+    assert_ne!(after_run, after_sync);
     Setup {
         _dir: dir,
         root,
@@ -91,26 +101,27 @@ fn setup() -> Setup {
         model,
         base,
         before,
-        after,
+        after_run,
+        after_sync,
         run_time,
         stages_time: Duration::from_millis(stages_ms),
         load_time: Duration::from_millis(load_ms),
     }
 }
 
-/// `run PIPELINE --model MODEL`: the run under test.
-fn run_args(s: &Setup) -> [&str; 4] {
+/// `COMMAND PIPELINE --model MODEL`: the run under test (`run` or `sync`).
+fn args<'a>(s: &'a Setup, command: &'a str) -> [&'a str; 4] {
     [
-        "run",
+        command,
         s.pipeline.to_str().unwrap(),
         "--model",
         s.model.to_str().unwrap(),
     ]
 }
 
-fn start_run(s: &Setup, dir: &Path) -> Child {
+fn start(s: &Setup, command: &str, dir: &Path) -> Child {
     bin()
-        .args(run_args(s))
+        .args(args(s, command))
         .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -135,22 +146,32 @@ enum State {
     After,
 }
 
-fn state_of(s: &Setup, store: &Path, what: &str) -> State {
+impl Setup {
+    fn after(&self, command: &str) -> &str {
+        if command == "sync" {
+            &self.after_sync
+        } else {
+            &self.after_run
+        }
+    }
+}
+
+fn state_of(s: &Setup, command: &str, store: &Path, what: &str) -> State {
     let now = dump(store);
     if now == s.before {
         State::Before
-    } else if now == s.after {
+    } else if now == s.after(command) {
         State::After
     } else {
         panic!(
-            "{what}: the store is neither as before nor as after the run\nvs before: {}\nvs after: {}",
+            "{what}: the store is neither as before nor as after the {command}\nvs before: {}\nvs after: {}",
             first_difference(&now, &s.before),
-            first_difference(&now, &s.after)
+            first_difference(&now, s.after(command))
         );
     }
 }
 
-/// One setup (two full runs) serves both checks: the SIGKILL moments, then Ctrl-C.
+/// One setup (three full runs) serves both checks: the SIGKILL moments, then Ctrl-C.
 #[test]
 fn crash_safety() {
     let started = Instant::now();
@@ -178,18 +199,20 @@ fn sigkill_at_many_moments_leaves_the_store_before_or_after(s: &Setup) {
             Some(d) => *d,
             None => load_end - load + load * f64::from(i as u32 % 7) / 6.0,
         };
+        // Every third kill hits a sync (the nightly job), the others a run.
+        let command = if i % 3 == 2 { "sync" } else { "run" };
         let dir = s.root.join(format!("kill{i}"));
         std::fs::create_dir(&dir).unwrap();
         std::fs::copy(&s.base, dir.join("crm.db")).unwrap();
-        let mut child = start_run(s, &dir);
+        let mut child = start(s, command, &dir);
         std::thread::sleep(Duration::from_secs_f64(delay.max(0.0)));
         child.kill().unwrap(); // SIGKILL; a no-op when the run has already ended
         child.wait().unwrap();
-        let what = format!("kill {i} at {delay:.2} s of {d:.2} s");
+        let what = format!("kill {i} of a {command} at {delay:.2} s of {d:.2} s");
         // The base store has no -shm file; a run makes one when it opens the store for
         // writing and removes it when it closes the store after committing.
         let store_was_open = dir.join("crm.db-shm").exists();
-        match state_of(s, &dir.join("crm.db"), &what) {
+        match state_of(s, command, &dir.join("crm.db"), &what) {
             State::Before => {
                 before += 1;
                 mid_write += usize::from(store_was_open);
@@ -200,13 +223,13 @@ fn sigkill_at_many_moments_leaves_the_store_before_or_after(s: &Setup) {
         assert!(o.status.success(), "{what}: {}", show(&o));
 
         // The next run completes normally: the full run, or nothing left to do.
-        let o = crmfuse(&dir, &run_args(s));
+        let o = crmfuse(&dir, &args(s, command));
         assert_ok(&o);
         let now = dump(&dir.join("crm.db"));
         assert!(
-            now == s.after || recorded_no_change(&o),
-            "{what}: the run after the kill did not end where a full run ends\n{}",
-            first_difference(&now, &s.after)
+            now == s.after(command) || recorded_no_change(&o),
+            "{what}: the {command} after the kill did not end where a full one ends\n{}",
+            first_difference(&now, s.after(command))
         );
         assert_check_passes(&dir, "crm.db");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -224,7 +247,7 @@ fn ctrl_c_stops_a_run_cleanly_and_writes_nothing(s: &Setup) {
     let dir = s.root.join("sigint");
     std::fs::create_dir(&dir).unwrap();
     std::fs::copy(&s.base, dir.join("crm.db")).unwrap();
-    let child = start_run(s, &dir);
+    let child = start(s, "run", &dir);
     // Early enough that the run is still resolving; late enough that the handler is set.
     std::thread::sleep((s.run_time / 3).max(Duration::from_millis(300)));
     // SAFETY: kill(2) on the pid of a child we spawned and have not yet waited for.
@@ -238,11 +261,14 @@ fn ctrl_c_stops_a_run_cleanly_and_writes_nothing(s: &Setup) {
         show(&o)
     );
     assert_no_panic(&o);
-    assert_eq!(state_of(s, &dir.join("crm.db"), "SIGINT"), State::Before);
-    assert_check_passes(&dir, "crm.db");
-    assert_ok(&crmfuse(&dir, &run_args(s)));
     assert_eq!(
-        state_of(s, &dir.join("crm.db"), "run after SIGINT"),
+        state_of(s, "run", &dir.join("crm.db"), "SIGINT"),
+        State::Before
+    );
+    assert_check_passes(&dir, "crm.db");
+    assert_ok(&crmfuse(&dir, &args(s, "run")));
+    assert_eq!(
+        state_of(s, "run", &dir.join("crm.db"), "run after SIGINT"),
         State::After
     );
 }
