@@ -25,6 +25,9 @@ pub enum Error {
         "blocking would compare {pairs} candidate pairs, over the budget of {budget}; raise matching.pair_budget or tighten matching.max_block_size"
     )]
     PairBudget { pairs: u64, budget: u64 },
+    /// Ctrl-C or SIGTERM stopped the run before it committed.
+    #[error("interrupted, nothing was written")]
+    Interrupted,
     #[error("{0}")]
     Other(String),
 }

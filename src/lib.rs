@@ -4,9 +4,11 @@
 //! [`cluster`] -> [`survive`] -> [`load`], orchestrated by [`pipeline`] and [`run`].
 //! [`gates`] judge a run before it loads, [`report`] describes it (with [`quality`]), a
 //! steward's [`decisions`] feed back into clustering, and [`explain`] reads what a run
-//! recorded. Every CSV the tool writes goes through [`csv_out`].
+//! recorded; [`check`] verifies the store's invariants. Every CSV the tool writes goes
+//! through [`csv_out`].
 
 pub mod block;
+pub mod check;
 pub mod cleanse;
 pub mod cluster;
 pub mod config;
@@ -19,6 +21,7 @@ pub mod gates;
 pub mod hash;
 pub mod history;
 pub mod ingest;
+pub mod interrupt;
 pub mod load;
 pub mod mapping;
 pub mod nicknames;

@@ -11,8 +11,13 @@ fn main() -> ExitCode {
     match cmd::dispatch(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            let code = cmd::exit_code(&e);
+            if code == cmd::INTERRUPTED {
+                eprintln!("crmfuse: {e}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(code)
         }
     }
 }

@@ -15,6 +15,7 @@ use crate::config::Pipeline;
 use crate::decisions::Decisions;
 use crate::error::{Error, Result};
 use crate::gates::{self, GateResult};
+use crate::interrupt;
 use crate::load::{self, CustomerCounts, LoadPlan, RunRecord, SourceDelta};
 use crate::overrides;
 use crate::pipeline::{self, Resolution, ResolveOptions};
@@ -128,7 +129,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         let mut conn = store::open_rw(path)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| locked(path, e))?;
+            .map_err(|e| store::writer_error(path, e))?;
         let plan = load::plan(Some(&tx), pipeline, &resolution)?;
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
         let load = opts.force || gates::all_passed(&gate_results);
@@ -151,6 +152,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
                 .map_err(|e| Error::Other(e.to_string()))?,
             };
             load::apply(&tx, pipeline, &plan, &record)?;
+            // Last moment to stop: dropping `tx` rolls the whole run back.
+            interrupt::check()?;
             tx.commit().map_err(|e| Error::store(path, e))?;
         }
         // Not loading: the transaction rolls back when dropped.
@@ -169,20 +172,6 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         resolution,
         plan,
     })
-}
-
-fn locked(path: &std::path::Path, e: rusqlite::Error) -> Error {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
-            Error::Store {
-                path: path.to_path_buf(),
-                message:
-                    "another crmfuse run is writing this store; try again when it has finished"
-                        .into(),
-            }
-        }
-        _ => Error::store(path, e),
-    }
 }
 
 fn now() -> String {

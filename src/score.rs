@@ -28,20 +28,46 @@ pub struct MatchRecord {
     pub city: Option<String>,
 }
 
+/// Match keys longer than this many characters are cut: an absurd value (a 100 KB name)
+/// must not make blocking and Jaro-Winkler quadratic. The store keeps the value whole.
+pub const MAX_KEY_CHARS: usize = 256;
+/// At most this many e-mails or phones of one record take part in matching.
+pub const MAX_KEY_VALUES: usize = 32;
+
 impl MatchRecord {
     pub fn from_customer(c: &Customer) -> MatchRecord {
-        let key = |v: &Option<crate::record::Value>| v.as_ref().and_then(|v| v.key.clone());
+        let key = |v: &Option<crate::record::Value>| {
+            v.as_ref().and_then(|v| v.key.as_deref()).map(capped)
+        };
+        let keys = |vs: &[crate::record::Value]| {
+            vs.iter()
+                .filter_map(|v| v.key.as_deref())
+                .take(MAX_KEY_VALUES)
+                .map(capped)
+                .collect()
+        };
         MatchRecord {
             given: key(&c.given_name),
             family: key(&c.family_name),
-            suffix: c.suffix.as_ref().map(|s| s.to_lowercase().replace('.', "")),
+            suffix: c
+                .suffix
+                .as_deref()
+                .map(|s| capped(&s.to_lowercase().replace('.', ""))),
             birth_date: key(&c.birth_date),
-            emails: c.emails.iter().filter_map(|v| v.key.clone()).collect(),
-            phones: c.phones.iter().filter_map(|v| v.key.clone()).collect(),
+            emails: keys(&c.emails),
+            phones: keys(&c.phones),
             postcode: key(&c.postcode),
             street: key(&c.address_line1),
             city: key(&c.city),
         }
+    }
+}
+
+/// The first [`MAX_KEY_CHARS`] characters of a key.
+fn capped(key: &str) -> String {
+    match key.char_indices().nth(MAX_KEY_CHARS) {
+        Some((end, _)) => key[..end].to_string(),
+        None => key.to_string(),
     }
 }
 
@@ -581,6 +607,25 @@ pub fn estimate_prior(records: &[MatchRecord], pairs: &[CandidatePair]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn absurdly_long_keys_are_cut_for_matching_only() {
+        use crate::record::Value;
+        let long = "ä".repeat(100_000);
+        let c = Customer {
+            family_name: Some(Value::valid(long.clone(), long.clone())),
+            emails: (0..100)
+                .map(|i| Value::valid(format!("{i}@x.example"), format!("{i}@x.example")))
+                .collect(),
+            ..Customer::default()
+        };
+        let m = MatchRecord::from_customer(&c);
+        assert_eq!(m.family.as_ref().unwrap().chars().count(), MAX_KEY_CHARS);
+        assert_eq!(m.emails.len(), MAX_KEY_VALUES);
+        // The customer itself is untouched.
+        assert_eq!(c.family_name.unwrap().display.len(), long.len());
+        assert_eq!(capped("short"), "short");
+    }
 
     fn person(given: &str, family: &str, dob: &str, email: &str) -> MatchRecord {
         let s = |v: &str| (!v.is_empty()).then(|| v.to_string());

@@ -151,41 +151,81 @@ pub fn golden_columns() -> impl Iterator<Item = &'static str> {
     GoldenField::ALL.into_iter().map(GoldenField::name)
 }
 
+/// How long a writer waits for another writer (a second run on the same store) before it
+/// gives up with SQLITE_BUSY.
+pub const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Open (creating if needed) a store for writing.
 pub fn open_rw(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).map_err(|e| Error::store(path, e))?;
-    conn.busy_timeout(std::time::Duration::from_secs(30))
-        .map_err(|e| Error::store(path, e))?;
+    let db = |e: rusqlite::Error| writer_error(path, e);
+    let mut conn = Connection::open(path).map_err(db)?;
+    conn.busy_handler(Some(wait_for_writer)).map_err(db)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
     )
-    .map_err(|e| Error::store(path, e))?;
-    let tables: i64 = conn
+    .map_err(db)?;
+    // One immediate transaction, so that two runs creating the same new store at once do
+    // not both write the schema version.
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let tables: i64 = tx
         .query_row(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
             [],
             |r| r.get(0),
         )
-        .map_err(|e| Error::store(path, e))?;
+        .map_err(db)?;
     if tables > 0 {
-        check_version(&conn, path, false)?;
+        check_version(&tx, path, false)?;
     }
-    conn.execute_batch(SCHEMA)
-        .map_err(|e| Error::store(path, e))?;
+    tx.execute_batch(SCHEMA).map_err(db)?;
     // Columns added after a store was created (tables are only ever added to).
-    let has: i64 = conn
+    let has: i64 = tx
         .query_row(
             "SELECT count(*) FROM pragma_table_info('customer_sources') WHERE name = 'deleted_run_id'",
             [],
             |r| r.get(0),
         )
-        .map_err(|e| Error::store(path, e))?;
+        .map_err(db)?;
     if has == 0 {
-        conn.execute_batch("ALTER TABLE customer_sources ADD COLUMN deleted_run_id INTEGER")
-            .map_err(|e| Error::store(path, e))?;
+        tx.execute_batch("ALTER TABLE customer_sources ADD COLUMN deleted_run_id INTEGER")
+            .map_err(db)?;
     }
-    check_version(&conn, path, true)?;
+    check_version(&tx, path, true)?;
+    tx.commit().map_err(db)?;
     Ok(conn)
+}
+
+/// A store error of a writer, saying so when another run holds the store or Ctrl-C stopped
+/// the wait.
+pub fn writer_error(path: &Path, e: rusqlite::Error) -> Error {
+    if crate::interrupt::requested() {
+        return Error::Interrupted;
+    }
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy) | Some(rusqlite::ErrorCode::DatabaseLocked) => {
+            Error::Store {
+                path: path.to_path_buf(),
+                message: format!(
+                    "another crmfuse run is writing this store (waited {} s); try again when it has finished",
+                    WRITER_WAIT.as_secs()
+                ),
+            }
+        }
+        _ => Error::store(path, e),
+    }
+}
+
+/// SQLite's busy handler for writers: wait in short steps up to [`WRITER_WAIT`], but give
+/// up at once on Ctrl-C.
+fn wait_for_writer(attempt: i32) -> bool {
+    const STEP_MS: u64 = 20;
+    if crate::interrupt::requested() {
+        return false;
+    }
+    std::thread::sleep(std::time::Duration::from_millis(STEP_MS));
+    (attempt.max(0) as u64 + 1) * STEP_MS < WRITER_WAIT.as_millis() as u64
 }
 
 /// Open an existing store read-only; `None` when it does not exist yet. Never creates or
@@ -372,6 +412,28 @@ mod tests {
         for c in golden_columns() {
             assert!(cols.iter().any(|x| x == c), "{c}");
         }
+    }
+
+    #[test]
+    fn a_busy_store_says_another_run_is_writing() {
+        let busy = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_BUSY),
+            None,
+        );
+        let e = writer_error(Path::new("crm.db"), busy).to_string();
+        assert!(
+            e.contains("store crm.db: another crmfuse run is writing this store (waited 30 s)"),
+            "{e}"
+        );
+        let other = writer_error(Path::new("crm.db"), rusqlite::Error::InvalidQuery);
+        assert!(!other.to_string().contains("another"));
+    }
+
+    #[test]
+    fn the_writer_waits_for_another_writer_then_gives_up() {
+        assert!(wait_for_writer(0));
+        let last = (WRITER_WAIT.as_millis() / 20) as i32;
+        assert!(!wait_for_writer(last));
     }
 
     #[test]

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{bin, count, json, ok};
+use common::{assert_store_sound, bin, count, json, ok};
 
 /// Every table that describes the outcome, minus what legitimately depends on row order
 /// (the line numbers).
@@ -124,6 +124,7 @@ fn a_placeholder_phone_shared_by_thousands_is_capped_and_reported() {
         count(&d.join("crm.db"), "SELECT count(*) FROM customers"),
         3000
     );
+    assert_store_sound(&d.join("crm.db"));
     let text = ok(&bin()
         .args(["run", "pipeline.toml", "--dry-run"])
         .current_dir(d)

@@ -5,7 +5,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{Demo, expect_code, text};
+use common::{Demo, assert_store_sound, expect_code, text};
 
 /// Every file in a directory (not below it) with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -163,6 +163,7 @@ fn a_truncated_source_fails_a_gate_and_a_real_run_refuses_to_load() {
     expect_code(&out, 0);
     assert!(text(&out.stdout).contains("loaded anyway"));
     assert!(std::fs::read(demo.path("crm.db")).unwrap() != store);
+    assert_store_sound(&demo.path("crm.db"));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Scratch, count, failed, json, ok};
+use common::{Scratch, assert_store_sound, count, failed, json, ok};
 
 #[test]
 fn demo_loads_and_every_row_is_accounted_for() {
@@ -61,6 +61,7 @@ fn demo_loads_and_every_row_is_accounted_for() {
         "SELECT count(*) FROM audit_events WHERE event = 'create'",
     );
     assert_eq!(created, count(&db, "SELECT count(*) FROM customers"));
+    assert_store_sound(&db);
 }
 
 #[test]
@@ -109,6 +110,7 @@ fn second_run_changes_nothing() {
     );
     assert_eq!(count(&db, "SELECT count(*) FROM runs"), 2);
     assert_eq!(count(&db, "SELECT changes FROM runs WHERE run_id = 2"), 0);
+    assert_store_sound(&db);
 }
 
 #[test]
@@ -241,6 +243,7 @@ fn malformed_rows_and_bad_bytes_are_quarantined_not_dropped() {
         ),
         1
     );
+    assert_store_sound(&db);
 }
 
 #[test]

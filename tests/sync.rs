@@ -4,7 +4,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Scratch, count, failed, json, ok};
+use common::{Scratch, assert_store_sound, count, failed, json, ok};
 
 const CONFIG: &str = "fixtures/demo/pipeline.toml";
 
@@ -72,6 +72,7 @@ fn history_lists_runs_with_counts() {
     assert_eq!(runs[1]["changes"], 0);
     let table = ok(&s.run(&["history", CONFIG]));
     assert_eq!(table.lines().count(), 3, "{table}");
+    assert_store_sound(&s.store());
     let _ = failed(&s.run(&["history"]));
 }
 
@@ -120,6 +121,7 @@ fn rollback_of_a_sync_restores_every_table_exactly() {
     let out = ok(&s.run(&["rollback", "2", CONFIG, "--yes"]));
     assert!(out.contains("rolled back run(s) 2, 3"), "{out}");
     assert_same(&dump_all(&s.store()), &after_first);
+    assert_store_sound(&s.store());
     // The store keeps working: the changed sources load again as run 2, with the same
     // ids as the first time.
     let again = json(&s.run(&["run", CONFIG, "--json"]));
@@ -129,6 +131,7 @@ fn rollback_of_a_sync_restores_every_table_exactly() {
     ok(&s.run(&["rollback", "1", CONFIG, "--yes"]));
     assert_eq!(count(&s.store(), "SELECT count(*) FROM customers"), 0);
     assert_eq!(count(&s.store(), "SELECT count(*) FROM undo_log"), 0);
+    assert_store_sound(&s.store());
 }
 
 fn query(db: &Path, sql: &str) -> Vec<String> {
@@ -202,6 +205,7 @@ fn link_makes_two_customers_one_from_the_next_run_on() {
     );
     // Replayed on every run: a further run changes nothing.
     assert_eq!(json(&s.run(&["run", CONFIG, "--json"]))["changes"], 0);
+    assert_store_sound(&db);
     // Unknown and merged customers are refused with a message that says which.
     let err = failed(&s.run(&["link", a, "C99999999", CONFIG, "--why", "x"]));
     assert!(err.contains("no customer C99999999"), "{err}");
@@ -256,6 +260,7 @@ fn unlink_splits_a_record_off_and_it_stays_split() {
     );
     assert_eq!(json(&s.run(&["run", CONFIG, "--json"]))["changes"], 0);
     assert_eq!(customer_of(&db, &source, &key), own);
+    assert_store_sound(&db);
     let err = failed(&s.run(&["unlink", &big, "nosuchrecord", CONFIG, "--why", "x"]));
     assert!(err.contains("SOURCE:KEY"), "{err}");
 }
@@ -289,6 +294,7 @@ fn a_pin_survives_a_source_change_to_that_field() {
         ),
         ["pin steward"]
     );
+    assert_store_sound(&db);
     change_sources(&s);
     ok(&s.run(&["run", CONFIG]));
     assert_eq!(customer_of(&db, "support", "ZD-40028"), id);
@@ -298,6 +304,7 @@ fn a_pin_survives_a_source_change_to_that_field() {
     assert_eq!(runs[1]["command"], "pin");
     ok(&s.run(&["rollback", "2", CONFIG, "--yes"]));
     assert_eq!(count(&db, "SELECT count(*) FROM overrides"), 0);
+    assert_store_sound(&db);
 }
 
 #[test]
@@ -350,6 +357,7 @@ fn sync_reports_row_changes_per_source_and_applies_on_disappear() {
     );
     let synced = json(&s.run(&["sync", CONFIG, "--json"]));
     assert_eq!(by(&synced, "support")["changed"], 1);
+    assert_store_sound(&db);
     let runs = json(&s.run(&["history", CONFIG, "--json"]));
     assert_eq!(runs[2]["command"], "sync");
     // The disappeared webshop row is kept, flagged with the sync's run id.
@@ -375,6 +383,7 @@ fn sync_reports_row_changes_per_source_and_applies_on_disappear() {
     let again = json(&s.run(&["sync", CONFIG, "--json"]));
     assert_eq!(again["changes"], 0, "{again}");
     assert_eq!(by(&again, "webshop")["disappeared"], 0);
+    assert_store_sound(&db);
 }
 
 #[test]
@@ -403,6 +412,7 @@ fn crm_edits_are_kept_unless_the_source_wins() {
     let quiet = json(&s.run(&["run", CONFIG, "--json"]));
     assert_eq!(quiet["changes"], 0, "{quiet}");
     assert_eq!(query(&db, &email), ["edited@crm.example"]);
+    assert_store_sound(&db);
     // The source changes that e-mail: the edit is kept, the conflict reported.
     let support = s.path("fixtures/demo/support_tickets.csv");
     let text = std::fs::read_to_string(&support).unwrap();
@@ -448,4 +458,5 @@ fn crm_edits_are_kept_unless_the_source_wins() {
         ["-"],
         "the phone edit is still kept"
     );
+    assert_store_sound(&db);
 }

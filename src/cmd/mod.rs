@@ -1,5 +1,6 @@
 //! CLI verbs, one file each.
 
+mod check;
 mod evaluate;
 mod explain;
 mod history;
@@ -50,6 +51,23 @@ enum Command {
     Pin(steward::PinArgs),
     /// Write a synthetic multi-silo company with truth.csv and a ready pipeline.toml.
     Synth(synth::SynthArgs),
+    /// Verify the store's invariants; exit 4 and list the problems when one fails.
+    Check(check::CheckArgs),
+}
+
+/// Exit codes besides 0 (success): 1 for an error, 2 for a command-line mistake (clap),
+/// 3 when a run's gates fail (`run::GATE_FAILED`), [`check::PROBLEMS_FOUND`] when `check`
+/// finds problems, and this one when Ctrl-C stopped a run before it wrote anything (128 +
+/// SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+pub const ERROR: u8 = 1;
+
+/// The exit code for an error that ended a verb.
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<crmfuse::Error>() {
+        Some(crmfuse::Error::Interrupted) => INTERRUPTED,
+        _ => ERROR,
+    }
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -64,6 +82,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Link(a) => steward::link(a),
         Command::Unlink(a) => steward::unlink(a),
         Command::Pin(a) => steward::pin(a),
+        Command::Check(a) => check::run(a),
     }
 }
 

@@ -2,7 +2,11 @@
 //! the whole pipeline, loaded in one transaction, judged by the config's gates.
 //!
 //! Exit codes: 0 success, 1 error, 2 bad command line, 3 a gate failed (a real run then
-//! loads nothing unless `--force`).
+//! loads nothing unless `--force`), 130 interrupted (nothing written).
+//!
+//! Ctrl-C (or SIGTERM) stops the run at the next stage boundary, or at the latest just
+//! before it commits, and rolls back. A second Ctrl-C exits at once, which is just as safe
+//! (the store is transactional) but gives no summary.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -12,6 +16,7 @@ use anyhow::Context;
 use clap::Args;
 
 use crmfuse::decisions::Decisions;
+use crmfuse::interrupt;
 use crmfuse::report;
 use crmfuse::run::{RunOptions, run as run_pipeline};
 
@@ -52,6 +57,13 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
 /// `run`, recorded under `command` (`run` or `sync`).
 pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> {
+    ctrlc::set_handler(|| {
+        if interrupt::request() {
+            eprintln!("crmfuse: interrupted again, stopping now; nothing was written");
+            std::process::exit(i32::from(super::INTERRUPTED));
+        }
+        eprintln!("crmfuse: interrupt received, stopping before anything is written...");
+    })?;
     let pipeline = super::load_pipeline(&args.config)?;
     let model = match &args.model {
         Some(p) => {
@@ -84,6 +96,12 @@ pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> 
         command: Some(command),
     };
     let outcome = run_pipeline(&pipeline, &opts)?;
+    if interrupt::requested() && outcome.summary.loaded() {
+        eprintln!(
+            "crmfuse: the interrupt came after run {} was committed; the store holds the whole run",
+            outcome.summary.run_id
+        );
+    }
     if let Some(p) = &args.save_model {
         let json = serde_json::to_string_pretty(&outcome.resolution.model)?;
         std::fs::write(p, json).with_context(|| format!("{}", p.display()))?;

@@ -86,7 +86,7 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
     let mut line = line_base + 1;
     loop {
         let start = (reader.position().byte() as usize).min(body.len());
-        line += bytecount(&body[counted_to..start]);
+        line += line_breaks(body, counted_to, start);
         counted_to = start;
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
@@ -94,14 +94,34 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
                 let end = (reader.position().byte() as usize).min(body.len());
                 let raw = &body[start.min(end)..end];
                 // Skip leading blank lines that the reader passed over.
-                let lead = raw
+                let lead_len = raw
                     .iter()
                     .take_while(|b| **b == b'\r' || **b == b'\n')
-                    .filter(|b| **b == b'\n')
-                    .count() as u64;
-                let line = line + lead;
+                    .count();
+                let line = line + line_breaks(body, start, start + lead_len);
                 if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
                     continue; // a blank line is not a row
+                }
+                // A quote that is never closed swallows the rest of the file into one row,
+                // whatever its column count: the rows after it must not pass as values.
+                if end == body.len() && ends_inside_quotes(&raw[lead_len..], mapping.delimiter) {
+                    let content_end = raw.len()
+                        - raw
+                            .iter()
+                            .rev()
+                            .take_while(|b| **b == b'\r' || **b == b'\n')
+                            .count();
+                    let last = line + line_breaks(raw, lead_len, content_end.max(lead_len));
+                    builder.quarantine(
+                        line,
+                        raw,
+                        None,
+                        QuarantineReason::Malformed,
+                        format!(
+                            "a quoted field opened in this row is never closed: lines {line} to {last} (the end of the file) were read as this one row"
+                        ),
+                    );
+                    continue;
                 }
                 if record.len() != columns.len() {
                     builder.quarantine(
@@ -149,8 +169,47 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
     Ok(builder.out)
 }
 
-fn bytecount(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+/// Line breaks in `bytes[from..to]`: `\n`, `\r\n` and a lone `\r` (old Mac files, or a
+/// file stitched from several), which the csv crate also ends a record at. A `\r` at `to - 1`
+/// followed by `\n` is left for the `\n` to count.
+fn line_breaks(bytes: &[u8], from: usize, to: usize) -> u64 {
+    let to = to.min(bytes.len());
+    let from = from.min(to);
+    bytes[from..to]
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && bytes.get(from + i + 1) != Some(&b'\n')))
+        .count() as u64
+}
+
+/// Whether a row that runs to the end of the file ends inside a quoted field (its quote was
+/// never closed). Mirrors the csv crate's rules: a quote opens a quoted field only at the
+/// start of a field, and `""` inside one is a literal quote.
+fn ends_inside_quotes(raw: &[u8], delimiter: u8) -> bool {
+    let (mut at_field_start, mut quoted, mut quote_pending) = (true, false, false);
+    for &b in raw {
+        if quoted {
+            if quote_pending {
+                quote_pending = false;
+                if b == b'"' {
+                    continue; // `""`: a literal quote, still inside
+                }
+                quoted = false; // the quote closed the field; `b` is read as unquoted
+            } else {
+                quote_pending = b == b'"';
+                continue;
+            }
+        }
+        if b == delimiter || b == b'\n' || b == b'\r' {
+            at_field_start = true;
+        } else if at_field_start && b == b'"' {
+            quoted = true;
+            at_field_start = false;
+        } else {
+            at_field_start = false;
+        }
+    }
+    quoted && !quote_pending
 }
 
 #[cfg(test)]
@@ -246,6 +305,55 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("appears 2 times"), "{e}");
+    }
+
+    #[test]
+    fn every_line_ending_counts_as_a_line() {
+        // CRLF, LF and a lone CR: rows keep distinct, correct line numbers, so that two
+        // quarantined rows never collide in the store (quarantine is keyed by line).
+        let m = mapping("key = \"id\"\n[fields]\nfamily_name = \"n\"\n");
+        let data = b"id,n\r\n1,A\r\n2,B\n3,C\r4,D\r\n5\r6\n\r\n7,G\n";
+        let got = read_str(data, &m).unwrap();
+        let lines: Vec<(&str, u64)> = got
+            .records
+            .iter()
+            .map(|r| (r.key.as_str(), r.line))
+            .collect();
+        assert_eq!(lines, [("1", 2), ("2", 3), ("3", 4), ("4", 5), ("7", 9)]);
+        let q: Vec<u64> = got.quarantined.iter().map(|q| q.line).collect();
+        assert_eq!(q, [6, 7]);
+    }
+
+    #[test]
+    fn a_quote_never_closed_is_malformed_not_a_row_with_the_rest_of_the_file() {
+        let m = mapping("key = \"id\"\n[fields]\nfamily_name = \"n\"\n");
+        // The open quote is in the last column: the row would have the right column count.
+        let data = b"id,x,n\n1,a,Ok\n2,b,\"Never closed\n3,c,Lost\n4,d,Lost too\n";
+        let got = read_str(data, &m).unwrap();
+        assert_eq!(got.records.len(), 1);
+        assert_eq!(got.quarantined.len(), 1);
+        let q = &got.quarantined[0];
+        assert_eq!((q.line, q.reason.code()), (3, "malformed"));
+        assert!(q.detail.contains("lines 3 to 5"), "{}", q.detail);
+        assert!(q.raw.contains("Lost too"));
+    }
+
+    #[test]
+    fn quotes_that_close_are_not_malformed() {
+        let m = mapping("key = \"id\"\n[fields]\nfamily_name = \"n\"\n");
+        for data in [
+            &b"id,n\n1,\"a \"\"quoted\"\" word\""[..],
+            b"id,n\n1,5\" screen",
+            b"id,n\n1,\"multi\nline\"",
+            b"id,n\n1,\"\"",
+        ] {
+            let got = read_str(data, &m).unwrap();
+            assert_eq!(got.records.len(), 1, "{}", String::from_utf8_lossy(data));
+        }
+        assert!(ends_inside_quotes(b"1,\"open", b','));
+        assert!(ends_inside_quotes(b"1,\"open \"\" still", b','));
+        assert!(!ends_inside_quotes(b"1,\"closed\"", b','));
+        assert!(!ends_inside_quotes(b"1,mid\"dle", b','));
     }
 
     #[test]

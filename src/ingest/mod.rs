@@ -38,14 +38,28 @@ impl Ingested {
 /// Read one source with its mapping. `index` is the source's position in the pipeline.
 pub fn read_source(source: &Source, index: u16) -> Result<Ingested> {
     let bytes = std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?;
+    read_bytes(source, &bytes, index)
+}
+
+/// Read a source's content, already in memory (`source.path` names it in messages).
+pub fn read_bytes(source: &Source, bytes: &[u8], index: u16) -> Result<Ingested> {
     let mut sha = Sha256Hex::new();
-    sha.update(&bytes);
+    sha.update(bytes);
     let checksum = sha.finish();
+    if source.format != SourceFormat::Parquet
+        && (bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF"))
+    {
+        return Err(Error::Input {
+            path: source.path.clone(),
+            line: 1,
+            message: "the file is UTF-16 (it starts with a UTF-16 byte order mark); export it as UTF-8 (or windows-1252) and set `encoding` in the mapping".into(),
+        });
+    }
     let mut out = match source.format {
-        SourceFormat::Csv => csv::read(&source.path, &bytes, &source.mapping, index)?,
-        SourceFormat::Jsonl => jsonl::read(&source.path, &bytes, &source.mapping, index)?,
+        SourceFormat::Csv => csv::read(&source.path, bytes, &source.mapping, index)?,
+        SourceFormat::Jsonl => jsonl::read(&source.path, bytes, &source.mapping, index)?,
         #[cfg(feature = "polars")]
-        SourceFormat::Parquet => parquet::read(&source.path, &bytes, &source.mapping, index)?,
+        SourceFormat::Parquet => parquet::read(&source.path, bytes, &source.mapping, index)?,
         #[cfg(not(feature = "polars"))]
         SourceFormat::Parquet => {
             return Err(Error::Config {
