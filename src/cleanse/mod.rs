@@ -10,6 +10,7 @@ pub mod email;
 pub mod empty;
 pub mod name;
 pub mod phone;
+mod reference;
 pub mod text;
 
 use chrono::NaiveDate;

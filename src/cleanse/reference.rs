@@ -1,0 +1,81 @@
+//! Reference data from `data/*.csv`, compiled into the binary and parsed once on first use
+//! (each cleanser keeps its own table in a `OnceLock`).
+//!
+//! The files are plain CSV without quoting: `# ` comment lines and blank lines are skipped,
+//! the first remaining line is the header, fields are split on `,` and trimmed, and a field
+//! that holds several values separates them with `|`.
+
+/// The data rows of a reference file (the header row skipped).
+pub(crate) fn rows(text: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !is_comment(l))
+        .skip(1)
+        .map(|l| l.split(',').map(str::trim).collect())
+}
+
+/// `# ...` lines are comments (a token such as `#n/a` is data).
+fn is_comment(line: &str) -> bool {
+    line.is_empty() || line == "#" || line.starts_with("# ")
+}
+
+/// The `|`-separated values of one field, empty ones skipped.
+pub(crate) fn list(field: &'static str) -> impl Iterator<Item = &'static str> {
+    field.split('|').map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Field `i` of a row, empty when the row is short.
+pub(crate) fn field(row: &[&'static str], i: usize) -> &'static str {
+    row.get(i).copied().unwrap_or("")
+}
+
+pub(crate) const COUNTRIES: &str = include_str!("../../data/countries.csv");
+pub(crate) const POSTCODES: &str = include_str!("../../data/postcodes.csv");
+pub(crate) const STREETS: &str = include_str!("../../data/street_abbreviations.csv");
+pub(crate) const TITLES: &str = include_str!("../../data/name_titles.csv");
+pub(crate) const SUFFIXES: &str = include_str!("../../data/name_suffixes.csv");
+pub(crate) const PARTICLES: &str = include_str!("../../data/name_particles.csv");
+pub(crate) const MAC_EXCEPTIONS: &str = include_str!("../../data/name_mac_exceptions.csv");
+pub(crate) const COMPANY_FORMS: &str = include_str!("../../data/company_forms.csv");
+pub(crate) const PLACE_WORDS: &str = include_str!("../../data/place_words.csv");
+pub(crate) const EMAIL_DOMAINS: &str = include_str!("../../data/email_domains.csv");
+pub(crate) const ROLE_ACCOUNTS: &str = include_str!("../../data/email_role_accounts.csv");
+pub(crate) const TIME_ZONES: &str = include_str!("../../data/time_zones.csv");
+pub(crate) const EMPTY_TOKENS: &str = include_str!("../../data/empty_tokens.csv");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_has_rows_of_its_header_width() {
+        for (name, text) in [
+            ("countries", COUNTRIES),
+            ("postcodes", POSTCODES),
+            ("streets", STREETS),
+            ("titles", TITLES),
+            ("suffixes", SUFFIXES),
+            ("particles", PARTICLES),
+            ("mac", MAC_EXCEPTIONS),
+            ("company_forms", COMPANY_FORMS),
+            ("place_words", PLACE_WORDS),
+            ("email_domains", EMAIL_DOMAINS),
+            ("roles", ROLE_ACCOUNTS),
+            ("time_zones", TIME_ZONES),
+            ("empty", EMPTY_TOKENS),
+        ] {
+            let header = text
+                .lines()
+                .map(str::trim)
+                .find(|l| !is_comment(l))
+                .unwrap();
+            let width = header.split(',').count();
+            let mut n = 0;
+            for row in rows(text) {
+                assert_eq!(row.len(), width, "{name}: {row:?}");
+                n += 1;
+            }
+            assert!(n > 0, "{name} has no rows");
+        }
+    }
+}
