@@ -34,7 +34,12 @@ impl MatchRecord {
         MatchRecord {
             given: key(&c.given_name),
             family: key(&c.family_name),
-            suffix: c.suffix.as_ref().map(|s| s.to_lowercase().replace('.', "")),
+            // Only a generation (Jr, Sr, III) tells two people apart; post-nominals (PhD) do not.
+            suffix: c
+                .suffix
+                .as_deref()
+                .and_then(crate::cleanse::name::generation_key)
+                .map(str::to_lowercase),
             birth_date: key(&c.birth_date),
             emails: c.emails.iter().filter_map(|v| v.key.clone()).collect(),
             phones: c.phones.iter().filter_map(|v| v.key.clone()).collect(),

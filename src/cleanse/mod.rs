@@ -66,17 +66,39 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     };
 
     // Country first: postcodes and phones are read in its light.
-    let country = record
+    let mut country_code = None;
+    c.country = record
         .first(Field::Country)
         .map(|raw| match address::country_code(raw) {
-            Some(code) => Value::valid(code.to_string(), code.to_string()),
+            Some(code) => {
+                country_code = Some(code);
+                Value::valid(code.to_string(), code.to_string())
+            }
             None => {
                 flag(Field::Country, &["country.unknown"]);
                 Value::invalid(text::normalize(raw))
             }
         });
-    let country_code = country.as_ref().and_then(|v| v.key.clone());
-    c.country = country;
+    // An old-style postcode (`D-80802`) names the country when the record does not.
+    c.postcode =
+        record
+            .first(Field::Postcode)
+            .map(|raw| match address::parse_postcode(raw, country_code) {
+                Ok(pc) => {
+                    flag(Field::Postcode, &pc.issues);
+                    if c.country.is_none()
+                        && let Some(code) = pc.country
+                    {
+                        country_code = Some(code);
+                        c.country = Some(Value::valid(code.to_string(), code.to_string()));
+                    }
+                    Value::valid(pc.display, pc.key)
+                }
+                Err(code) => {
+                    flag(Field::Postcode, &[code]);
+                    Value::invalid(text::normalize(raw))
+                }
+            });
 
     // Names: explicit parts win over a parsed full name.
     let order = ctx
@@ -91,36 +113,42 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         flag(Field::FullName, codes);
     }
     let parsed = parsed.map(|(n, _)| n).unwrap_or_default();
-    let part = |field: Field, from_full: &Option<String>| -> Option<String> {
-        record
-            .first(field)
-            .map(name::clean_name_part)
-            .or_else(|| from_full.clone())
-            .filter(|s| !s.is_empty())
-    };
-    let given = part(Field::GivenName, &parsed.given);
-    let (family, family_suffix) = match part(Field::FamilyName, &parsed.family) {
-        Some(f) => {
-            let (f, s) = name::split_suffix(&f);
-            (Some(f), s)
+    let (given, given_title) = match record.first(Field::GivenName) {
+        Some(raw) => {
+            let (g, t) = name::split_title(raw);
+            (Some(g), t)
         }
-        None => (None, None),
+        None => (parsed.given.clone(), None),
+    };
+    let (family, family_suffix) = match record.first(Field::FamilyName) {
+        Some(raw) => {
+            let (f, s) = name::split_suffix(&text::normalize(raw));
+            (Some(name::clean_family_name(&f)), s)
+        }
+        None => (parsed.family.clone(), None),
     };
     c.title = record
         .first(Field::Title)
-        .map(text::normalize)
-        .or(parsed.title.clone());
-    c.middle_name = part(Field::MiddleName, &parsed.middle);
+        .map(name::standardise_title)
+        .or(given_title)
+        .or(parsed.title.clone())
+        .filter(|s| !s.is_empty());
+    c.middle_name = record
+        .first(Field::MiddleName)
+        .map(name::clean_name_part)
+        .or(parsed.middle.clone())
+        .filter(|s| !s.is_empty());
     c.suffix = record
         .first(Field::Suffix)
-        .map(text::normalize)
+        .map(name::standardise_suffix)
         .or(parsed.suffix.clone())
-        .or(family_suffix);
-    c.given_name = given.map(|g| {
+        .or(family_suffix)
+        .filter(|s| !s.is_empty());
+    c.given_name = given.filter(|g| !g.is_empty()).map(|g| {
         let k = name::name_key(&g);
         Value::valid(g, k)
     });
-    c.family_name = family.map(|f| {
+    c.family_name = family.filter(|f| !f.is_empty()).map(|f| {
         let k = name::name_key(&f);
         Value::valid(f, k)
     });
@@ -134,19 +162,19 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     .display();
     c.full_name = (!assembled.is_empty()).then_some(assembled);
 
-    for raw in record.all(Field::Email) {
-        let e = email::cleanse_email(raw);
-        flag(Field::Email, &e.issues);
-        if !c.emails.iter().any(|v| v.display == e.value) {
-            c.emails.push(Value {
-                display: e.value,
-                key: e.key,
-            });
+    for cell in record.all(Field::Email) {
+        for raw in email::split_addresses(cell) {
+            let e = email::cleanse_email(raw);
+            flag(Field::Email, &e.issues);
+            if !c.emails.iter().any(|v| v.display == e.value) {
+                c.emails.push(Value {
+                    display: e.value,
+                    key: e.key,
+                });
+            }
         }
     }
-    let region = country_code
-        .as_deref()
-        .or(ctx.mapping.phone_region.as_deref());
+    let region = country_code.or(ctx.mapping.phone_region.as_deref());
     for raw in record.all(Field::Phone) {
         let p = phone::cleanse_phone(raw, region);
         flag(Field::Phone, &p.issues);
@@ -163,39 +191,36 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     }
 
     c.address_line1 = record.first(Field::AddressLine1).map(|raw| {
-        let display = address::standardise_street(raw, country_code.as_deref());
-        let key = address::street_key(raw, country_code.as_deref());
+        let display = address::standardise_street(raw, country_code);
+        let key = address::street_key(raw, country_code);
         Value::valid(display, key)
     });
-    c.address_line2 = record.first(Field::AddressLine2).map(text::normalize);
+    c.address_line2 = record
+        .first(Field::AddressLine2)
+        .map(text::normalize)
+        .filter(|s| !s.is_empty());
     c.city = record.first(Field::City).map(|raw| {
-        let display = name::clean_name_part(raw);
-        let key = text::fold_key(&display);
+        let display = address::standardise_place(raw);
+        let key = address::place_key(&display);
         Value::valid(display, key)
     });
-    c.region = record.first(Field::Region).map(text::normalize);
-    c.postcode = record.first(Field::Postcode).map(|raw| {
-        match address::normalise_postcode(raw, country_code.as_deref()) {
-            Ok(pc) => Value::valid(pc.clone(), pc.replace(' ', "")),
-            Err(code) => {
-                flag(Field::Postcode, &[code]);
-                Value::invalid(text::normalize(raw))
-            }
-        }
-    });
+    c.region = record
+        .first(Field::Region)
+        .map(text::normalize)
+        .filter(|s| !s.is_empty());
 
     c.birth_date = record.first(Field::BirthDate).map(|raw| {
-        match date::parse_date(raw, ctx.format(Field::BirthDate)) {
-            Ok(d) => match date::check_birth_date(d, ctx.today) {
-                None => {
-                    let s = d.format("%Y-%m-%d").to_string();
-                    Value::valid(s.clone(), s)
+        match date::parse_birth_date(raw, ctx.format(Field::BirthDate), ctx.today) {
+            Ok(d) => {
+                let s = d.format("%Y-%m-%d").to_string();
+                match date::check_birth_date(d, ctx.today) {
+                    None => Value::valid(s.clone(), s),
+                    Some(code) => {
+                        flag(Field::BirthDate, &[code]);
+                        Value::invalid(s)
+                    }
                 }
-                Some(code) => {
-                    flag(Field::BirthDate, &[code]);
-                    Value::invalid(d.format("%Y-%m-%d").to_string())
-                }
-            },
+            }
             Err(code) => {
                 flag(Field::BirthDate, &[code]);
                 Value::invalid(text::normalize(raw))
@@ -207,13 +232,25 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         let key = text::fold_key(&display);
         Value::valid(display, key)
     });
+    // A change time later than the end of the run's day is a clock or entry error; it is
+    // kept (the source said so) and flagged, since survivorship trusts recency.
+    let latest = ctx
+        .today
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp());
     for (field, slot) in [
         (Field::CreatedAt, &mut c.created_at),
         (Field::UpdatedAt, &mut c.updated_at),
     ] {
         if let Some(raw) = record.first(field) {
             match date::parse_timestamp(raw, ctx.format(field)) {
-                Ok(t) => *slot = Some(t),
+                Ok(t) => {
+                    if latest.is_some_and(|l| t >= l) {
+                        flag(field, &["timestamp.future"]);
+                    }
+                    *slot = Some(t);
+                }
                 Err(code) => flag(field, &[code]),
             }
         }
