@@ -4,12 +4,12 @@
 //! Reference data: `data/countries.csv`, `data/street_abbreviations.csv`,
 //! `data/postcodes.csv`, `data/place_words.csv`.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use super::IssueCode;
 use super::name::proper_case;
-use super::reference::{self, field, list};
+use super::reference::{self, FastMap, FastSet, field, list};
 use super::text::{is_single_case, normalize, squash_key};
 
 // ---------------------------------------------------------------------------------------
@@ -17,19 +17,19 @@ use super::text::{is_single_case, normalize, squash_key};
 
 struct Countries {
     /// Upper-case alpha-2 -> address languages.
-    languages: HashMap<&'static str, Vec<&'static str>>,
-    alpha3: HashMap<&'static str, &'static str>,
+    languages: FastMap<&'static str, Vec<&'static str>>,
+    alpha3: FastMap<&'static str, &'static str>,
     /// Folded name (`squash_key`) -> alpha-2.
-    names: HashMap<String, &'static str>,
+    names: FastMap<String, &'static str>,
 }
 
 fn countries() -> &'static Countries {
     static COUNTRIES: OnceLock<Countries> = OnceLock::new();
     COUNTRIES.get_or_init(|| {
         let mut c = Countries {
-            languages: HashMap::new(),
-            alpha3: HashMap::new(),
-            names: HashMap::new(),
+            languages: FastMap::default(),
+            alpha3: FastMap::default(),
+            names: FastMap::default(),
         };
         for r in reference::rows(reference::COUNTRIES) {
             let code = field(&r, 0);
@@ -101,22 +101,22 @@ struct StreetWord {
 
 struct Streets {
     /// Lower-case written form (long, short or variant, no trailing dot) -> entries.
-    by_token: HashMap<String, Vec<usize>>,
+    by_token: FastMap<String, Vec<usize>>,
     /// Word endings of compound types (`straße`, `strasse`), longest first.
     endings: Vec<(String, usize)>,
     words: Vec<StreetWord>,
     /// Words written in lower case inside a re-cased name (`de`, `am`, `upon`).
-    connectors: HashSet<&'static str>,
+    connectors: FastSet<&'static str>,
 }
 
 fn streets() -> &'static Streets {
     static STREETS: OnceLock<Streets> = OnceLock::new();
     STREETS.get_or_init(|| {
         let mut s = Streets {
-            by_token: HashMap::new(),
+            by_token: FastMap::default(),
             endings: Vec::new(),
             words: Vec::new(),
-            connectors: HashSet::new(),
+            connectors: FastSet::default(),
         };
         for r in reference::rows(reference::STREETS) {
             let position = match field(&r, 1) {
@@ -159,13 +159,31 @@ fn streets() -> &'static Streets {
 }
 
 impl Streets {
-    fn find(&self, token: &str, position: Position, langs: &[&str]) -> Option<&StreetWord> {
-        let key = token.trim_end_matches('.').to_lowercase();
-        self.by_token
-            .get(&key)?
-            .iter()
-            .map(|&i| &self.words[i])
-            .find(|w| w.position == position && langs.contains(&w.language))
+    /// The entry for a word at a position (looked up lower-case, without trailing dots).
+    fn find(&self, word: &str, position: Position, langs: &[&str]) -> Option<&StreetWord> {
+        with_lookup_form(word, |lower| {
+            self.by_token
+                .get(lower)?
+                .iter()
+                .map(|&i| &self.words[i])
+                .find(|w| w.position == position && langs.contains(&w.language))
+        })
+    }
+}
+
+/// Run `f` on a word in lower case without trailing dots, the form street words are looked
+/// up in; no allocation for the usual short ASCII word.
+fn with_lookup_form<R>(word: &str, f: impl FnOnce(&str) -> Option<R>) -> Option<R> {
+    const MAX: usize = 32;
+    let t = word.trim_end_matches('.');
+    if t.len() <= MAX && t.is_ascii() {
+        let mut buf = [0u8; MAX];
+        let b = &mut buf[..t.len()];
+        b.copy_from_slice(t.as_bytes());
+        b.make_ascii_lowercase();
+        f(std::str::from_utf8(b).ok()?)
+    } else {
+        f(&t.to_lowercase())
     }
 }
 
@@ -184,21 +202,27 @@ fn is_house_number(token: &str) -> bool {
     if !token.starts_with(|c: char| c.is_ascii_digit()) {
         return false;
     }
-    let letters: String = token
-        .trim_start_matches(|c: char| c.is_ascii_digit())
-        .to_lowercase();
-    !matches!(letters.as_str(), "st" | "nd" | "rd" | "th")
+    let letters = token.trim_start_matches(|c: char| c.is_ascii_digit());
+    !["st", "nd", "rd", "th"]
+        .iter()
+        .any(|o| letters.eq_ignore_ascii_case(o))
 }
 
-/// One comma- or semicolon-separated part of a street line, as tokens with unit marks.
-struct Segment {
-    tokens: Vec<String>,
-    unit: Vec<bool>,
+/// One word of a street line, as written and then standardised, and whether it belongs to
+/// a unit (`Apt 4`).
+struct Word<'a> {
+    text: Cow<'a, str>,
+    unit: bool,
+}
+
+/// One comma- or semicolon-separated part of a street line.
+struct Segment<'a> {
+    words: Vec<Word<'a>>,
     /// The separator that ended the segment in the input (`,` `;`), if any.
     separator: Option<char>,
 }
 
-fn segments(line: &str, langs: &[&str]) -> Vec<Segment> {
+fn segments<'a>(line: &'a str, langs: &[&str]) -> Vec<Segment<'a>> {
     let s = streets();
     let mut out = Vec::new();
     let mut rest = line;
@@ -207,29 +231,33 @@ fn segments(line: &str, langs: &[&str]) -> Vec<Segment> {
             Some(i) => (&rest[..i], rest[i..].chars().next(), &rest[i + 1..]),
             None => (rest, None, ""),
         };
-        let tokens: Vec<String> = part.split_whitespace().map(str::to_string).collect();
-        let mut unit = vec![false; tokens.len()];
+        let mut words: Vec<Word<'a>> = part
+            .split_whitespace()
+            .map(|t| Word {
+                text: Cow::Borrowed(t),
+                unit: false,
+            })
+            .collect();
         let mut i = 0;
-        while i < tokens.len() {
-            let t = tokens[i].as_str();
+        while i < words.len() {
+            let t: &str = &words[i].text;
             if t.len() > 1 && t.starts_with('#') && is_unit_identifier(&t[1..]) {
-                unit[i] = true;
+                words[i].unit = true;
             } else if (t == "#" || s.find(t, Position::Unit, langs).is_some())
-                && i + 1 < tokens.len()
-                && is_unit_identifier(&tokens[i + 1])
+                && i + 1 < words.len()
+                && is_unit_identifier(&words[i + 1].text)
             {
-                unit[i] = true;
-                unit[i + 1] = true;
+                words[i].unit = true;
+                words[i + 1].unit = true;
                 i += 1;
             } else if s.find(t, Position::UnitWord, langs).is_some() {
-                unit[i] = true;
+                words[i].unit = true;
             }
             i += 1;
         }
-        if !tokens.is_empty() || sep.is_some() {
+        if !words.is_empty() || sep.is_some() {
             out.push(Segment {
-                tokens,
-                unit,
+                words,
                 separator: sep,
             });
         }
@@ -246,174 +274,180 @@ fn recase_word(word: &str, first: bool) -> String {
     if word.starts_with(|c: char| c.is_ascii_digit()) {
         return word.to_lowercase();
     }
-    let lower = word.to_lowercase();
-    if !first && streets().connectors.contains(lower.trim_end_matches('.')) {
-        return lower;
+    let connector = with_lookup_form(word, |l| streets().connectors.contains(l).then_some(()));
+    if !first && connector.is_some() {
+        return word.to_lowercase();
     }
     proper_case(word)
 }
 
-fn standardise_segment(seg: &mut Segment, langs: &[&str], recase: bool) {
+fn standardise_segment(seg: &mut Segment<'_>, langs: &[&str], recase: bool) {
     let s = streets();
-    let n = seg.tokens.len();
+    let words = &mut seg.words;
+    let n = words.len();
     if recase {
         let mut first = true;
-        for i in 0..n {
-            seg.tokens[i] = recase_word(&seg.tokens[i], first);
-            if !seg.tokens[i].starts_with(|c: char| c.is_ascii_digit()) {
+        for w in words.iter_mut() {
+            let text = recase_word(&w.text, first);
+            if !text.starts_with(|c: char| c.is_ascii_digit()) {
                 first = false;
             }
+            w.text = Cow::Owned(text);
         }
     }
     // Units: `Apartment 4` -> `Apt 4`, `#4` kept.
-    for i in 0..n {
-        if seg.unit[i] {
-            for pos in [Position::Unit, Position::UnitWord] {
-                if let Some(w) = s.find(&seg.tokens[i], pos, langs) {
-                    seg.tokens[i] = w.short.to_string();
-                }
+    for w in words.iter_mut().filter(|w| w.unit) {
+        for pos in [Position::Unit, Position::UnitWord] {
+            if let Some(e) = s.find(&w.text, pos, langs) {
+                w.text = Cow::Borrowed(e.short);
             }
         }
     }
-    let street: Vec<usize> = (0..n).filter(|&i| !seg.unit[i]).collect();
+    let street: Vec<usize> = (0..n).filter(|&i| !words[i].unit).collect();
     // Compound types (de, nl): `Hauptstraße` -> `Hauptstr.`, `Straße` -> `Str.`.
     for &i in &street {
-        if let Some(w) = s.find(&seg.tokens[i], Position::Compound, langs) {
-            seg.tokens[i] = w.short.to_string();
+        if let Some(e) = s.find(&words[i].text, Position::Compound, langs) {
+            words[i].text = Cow::Borrowed(e.short);
             continue;
         }
-        let token = seg.tokens[i].trim_end_matches('.');
-        let lower = token.to_lowercase();
-        if lower.chars().count() != token.chars().count() {
-            continue;
-        }
-        for (ending, idx) in &s.endings {
-            let w = &s.words[*idx];
-            if !langs.contains(&w.language)
-                || lower.len() <= ending.len()
-                || !lower.ends_with(ending.as_str())
-            {
-                continue;
+        let token = words[i].text.trim_end_matches('.');
+        let found = with_lookup_form(token, |lower| {
+            if lower.chars().count() != token.chars().count() {
+                return None;
             }
-            let keep = lower.chars().count() - ending.chars().count();
+            s.endings
+                .iter()
+                .find(|(ending, idx)| {
+                    langs.contains(&s.words[*idx].language)
+                        && lower.len() > ending.len()
+                        && lower.ends_with(ending.as_str())
+                })
+                .map(|(ending, idx)| (lower.chars().count() - ending.chars().count(), *idx))
+        });
+        if let Some((keep, idx)) = found {
             let stem: String = token.chars().take(keep).collect();
+            let short = s.words[idx].short;
             // `Kaiser-Joseph-Str.` after a hyphen, `Hauptstr.` inside a word.
-            seg.tokens[i] = if stem.ends_with('-') {
-                format!("{stem}{}", w.short)
+            let mut text = stem;
+            if text.ends_with('-') {
+                text.push_str(short);
             } else {
-                format!("{stem}{}", w.short.to_lowercase())
-            };
-            break;
+                text.extend(short.chars().flat_map(char::to_lowercase));
+            }
+            words[i].text = Cow::Owned(text);
         }
     }
     // Suffix types (en): the last type word, after at least one name word.
-    let words: Vec<usize> = street
+    let names: Vec<usize> = street
         .iter()
         .copied()
-        .filter(|&i| !is_house_number(&seg.tokens[i]))
+        .filter(|&i| !is_house_number(&words[i].text))
         .collect();
-    let mut last = words.len();
+    let mut last = names.len();
     if last >= 3
-        && s.find(&seg.tokens[words[last - 1]], Position::Directional, langs)
+        && s.find(&words[names[last - 1]].text, Position::Directional, langs)
+            .is_some()
+        && s.find(&words[names[last - 2]].text, Position::Suffix, langs)
             .is_some()
     {
         // `Main St NW`: a post-directional after the type.
-        if s.find(&seg.tokens[words[last - 2]], Position::Suffix, langs)
-            .is_some()
-        {
-            let i = words[last - 1];
-            if let Some(w) = s.find(&seg.tokens[i], Position::Directional, langs) {
-                seg.tokens[i] = w.short.to_string();
-            }
-            last -= 1;
+        let i = names[last - 1];
+        if let Some(e) = s.find(&words[i].text, Position::Directional, langs) {
+            words[i].text = Cow::Borrowed(e.short);
         }
+        last -= 1;
     }
     let mut suffixed = false;
     if last >= 2 {
-        let i = words[last - 1];
-        if let Some(w) = s.find(&seg.tokens[i], Position::Suffix, langs) {
+        let i = names[last - 1];
+        if let Some(e) = s.find(&words[i].text, Position::Suffix, langs) {
             suffixed = true;
-            seg.tokens[i] = w.short.to_string();
+            words[i].text = Cow::Borrowed(e.short);
             // `100 North Main Street`: a pre-directional before at least one name word.
             if last >= 3 {
-                let j = words[0];
-                if let Some(d) = s.find(&seg.tokens[j], Position::Directional, langs) {
-                    seg.tokens[j] = d.short.to_string();
+                let j = names[0];
+                if let Some(d) = s.find(&words[j].text, Position::Directional, langs) {
+                    words[j].text = Cow::Borrowed(d.short);
                 }
             }
         }
     }
     // Prefix types (fr): the first type word among the first three, before a name word.
     // (A line read in every language is English when it ends in an English type.)
-    for (k, &i) in street.iter().enumerate().take(if suffixed { 0 } else { 3 }) {
-        if k + 1 < street.len()
-            && let Some(w) = s.find(&seg.tokens[i], Position::Prefix, langs)
-        {
-            seg.tokens[i] = w.short.to_string();
-            break;
+    if !suffixed {
+        for (k, &i) in street.iter().enumerate().take(3) {
+            if k + 1 < street.len()
+                && let Some(e) = s.find(&words[i].text, Position::Prefix, langs)
+            {
+                words[i].text = Cow::Borrowed(e.short);
+                break;
+            }
         }
     }
 }
 
-fn standardised_segments(line: &str, country: Option<&str>) -> Vec<Segment> {
+/// A street line in its standard form, with the parts matching and display need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CleanStreet {
+    /// `12 Main St, Apt 4`, `Hauptstr. 5`.
+    pub display: String,
+    /// The standard form without unit numbers, folded, without spaces: `12mainst`.
+    pub key: String,
+    /// The unit part in its standard form (`Apt 4`, `Whg. 3`), if any.
+    pub unit: Option<String>,
+}
+
+/// Standardise a street line once for display, key and unit.
+pub fn clean_street(raw: &str, country: Option<&str>) -> CleanStreet {
+    let line = normalize(raw);
     let langs = languages(country);
-    let recase = is_single_case(line);
-    let mut segs = segments(line, langs);
+    let recase = is_single_case(&line);
+    let mut segs = segments(&line, langs);
+    let mut display = String::with_capacity(line.len());
+    let mut key_text = String::with_capacity(line.len());
+    let mut unit = String::new();
     for seg in &mut segs {
         standardise_segment(seg, langs, recase);
+        for (i, w) in seg.words.iter().enumerate() {
+            if i == 0 && !display.is_empty() && !display.ends_with(' ') {
+                display.push(' ');
+            } else if i > 0 {
+                display.push(' ');
+            }
+            display.push_str(&w.text);
+            let target = if w.unit { &mut unit } else { &mut key_text };
+            if !target.is_empty() {
+                target.push(' ');
+            }
+            target.push_str(&w.text);
+        }
+        if let Some(sep) = seg.separator {
+            display.push(sep);
+        }
     }
-    segs
+    CleanStreet {
+        display: display.trim_matches([' ', ',', ';']).to_string(),
+        key: squash_key(&key_text),
+        unit: (!unit.is_empty()).then_some(unit),
+    }
 }
 
 /// Standard display form of a street line, per the country's conventions:
 /// `12 Main Street` -> `12 Main St`, `Hauptstraße 5` -> `Hauptstr. 5`,
 /// `12 BOULEVARD HAUSSMANN` -> `12 Bd Haussmann`, `Apartment 4` -> `Apt 4`.
 pub fn standardise_street(raw: &str, country: Option<&str>) -> String {
-    let line = normalize(raw);
-    let segs = standardised_segments(&line, country);
-    let mut out = String::with_capacity(line.len());
-    for seg in &segs {
-        if !seg.tokens.is_empty() {
-            if !out.is_empty() && !out.ends_with(' ') {
-                out.push(' ');
-            }
-            out.push_str(&seg.tokens.join(" "));
-        }
-        if let Some(sep) = seg.separator {
-            out.push(sep);
-        }
-    }
-    out.trim_matches([' ', ',', ';']).to_string()
+    clean_street(raw, country).display
 }
 
 /// The key street lines are matched on: the standard form without unit numbers, folded,
 /// without spaces (`Hammer Str. 5` = `Hammerstraße 5`, `94 a` = `94a`).
 pub fn street_key(raw: &str, country: Option<&str>) -> String {
-    let line = normalize(raw);
-    let segs = standardised_segments(&line, country);
-    let mut text = String::with_capacity(line.len());
-    for seg in &segs {
-        for (t, unit) in seg.tokens.iter().zip(&seg.unit) {
-            if !unit {
-                text.push_str(t);
-                text.push(' ');
-            }
-        }
-    }
-    squash_key(&text)
+    clean_street(raw, country).key
 }
 
 /// The unit part of a street line in its standard form (`Apt 4`, `Whg. 3`), if any.
 pub fn street_unit(raw: &str, country: Option<&str>) -> Option<String> {
-    let line = normalize(raw);
-    let segs = standardised_segments(&line, country);
-    let units: Vec<&str> = segs
-        .iter()
-        .flat_map(|s| s.tokens.iter().zip(&s.unit))
-        .filter(|(_, u)| **u)
-        .map(|(t, _)| t.as_str())
-        .collect();
-    (!units.is_empty()).then(|| units.join(" "))
+    clean_street(raw, country).unit
 }
 
 /// Display form of a city or other place name: single-case input is re-cased with the
@@ -451,17 +485,17 @@ struct PostcodeRule {
 }
 
 struct Postcodes {
-    rules: HashMap<&'static str, PostcodeRule>,
+    rules: FastMap<&'static str, PostcodeRule>,
     /// Old-style prefix (`D`, `CH`) -> alpha-2.
-    prefixes: HashMap<&'static str, &'static str>,
+    prefixes: FastMap<&'static str, &'static str>,
 }
 
 fn postcodes() -> &'static Postcodes {
     static POSTCODES: OnceLock<Postcodes> = OnceLock::new();
     POSTCODES.get_or_init(|| {
         let mut p = Postcodes {
-            rules: HashMap::new(),
-            prefixes: HashMap::new(),
+            rules: FastMap::default(),
+            prefixes: FastMap::default(),
         };
         for r in reference::rows(reference::POSTCODES) {
             let code = field(&r, 0);

@@ -1,14 +1,14 @@
 //! Dates and timestamps: `&str + format -> NaiveDate / epoch seconds`.
 //!
 //! A mapping names the format of each source (`%d/%m/%Y`), which is what resolves `03/04/1990`;
-//! without one only unambiguous forms are read. Time-zone abbreviations (`CET`, `EST`) are
-//! in `data/time_zones.csv`.
+//! without one only unambiguous forms are read. Formats are parsed once ([`DateFormat`]).
+//! Time-zone abbreviations (`CET`, `EST`) are in `data/time_zones.csv`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use chrono::format::ParseErrorKind;
-use chrono::{DateTime, Days, NaiveDate, NaiveDateTime, Utc};
+use chrono::format::{Item, ParseErrorKind, Parsed, StrftimeItems};
+use chrono::{DateTime, Datelike, Days, FixedOffset, NaiveDate, NaiveDateTime};
 
 use super::IssueCode;
 use super::reference::{self, field};
@@ -30,6 +30,26 @@ const UNAMBIGUOUS_DATE_FORMATS: &[&str] = &[
     "%b %d, %Y",
 ];
 
+/// Timestamp forms tried after the mapping's format (all unambiguous).
+const ZONED_FORMATS: &[&str] = &[
+    "%Y-%m-%dT%H:%M:%S%.f%:z",
+    "%Y-%m-%dT%H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%.f%:z",
+    "%Y-%m-%d %H:%M:%S%.f%z",
+    "%Y-%m-%d %H:%M:%S%.f %z",
+    "%Y-%m-%dT%H:%M%:z",
+];
+const NAIVE_FORMATS: &[&str] = &[
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.fZ",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%d.%m.%Y %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+];
+
 /// Birth dates systems write when they have none.
 const PLACEHOLDER_BIRTH_DATES: &[(i32, u32, u32)] = &[
     (1900, 1, 1),
@@ -39,6 +59,74 @@ const PLACEHOLDER_BIRTH_DATES: &[(i32, u32, u32)] = &[
     (1800, 1, 1),
     (1, 1, 1),
 ];
+
+/// A chrono format (`%d.%m.%Y`), parsed once: a run reads millions of values with a
+/// handful of formats.
+#[derive(Debug, Clone)]
+pub struct DateFormat {
+    text: String,
+    /// `None` when the format itself does not parse (every value then fails).
+    items: Option<Vec<Item<'static>>>,
+    /// The format reads an offset (`%z`), so values give a `DateTime`.
+    zoned: bool,
+}
+
+impl DateFormat {
+    pub fn new(text: &str) -> DateFormat {
+        DateFormat {
+            text: text.to_string(),
+            items: StrftimeItems::new(text).parse_to_owned().ok(),
+            zoned: text.contains("%z") || text.contains("%:z") || text.contains("%#z"),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    fn parsed(&self, s: &str) -> Result<Parsed, ParseErrorKind> {
+        let items = self.items.as_ref().ok_or(ParseErrorKind::BadFormat)?;
+        let mut p = Parsed::new();
+        chrono::format::parse(&mut p, s, items.iter()).map_err(|e| e.kind())?;
+        Ok(p)
+    }
+
+    fn date(&self, s: &str) -> Result<NaiveDate, ParseErrorKind> {
+        self.parsed(s)?.to_naive_date().map_err(|e| e.kind())
+    }
+
+    fn datetime(&self, s: &str) -> Result<NaiveDateTime, ParseErrorKind> {
+        self.parsed(s)?
+            .to_naive_datetime_with_offset(0)
+            .map_err(|e| e.kind())
+    }
+
+    fn zoned(&self, s: &str) -> Result<DateTime<FixedOffset>, ParseErrorKind> {
+        self.parsed(s)?.to_datetime().map_err(|e| e.kind())
+    }
+}
+
+fn parsed_list(
+    list: &'static [&'static str],
+    cell: &'static OnceLock<Vec<DateFormat>>,
+) -> &'static [DateFormat] {
+    cell.get_or_init(|| list.iter().map(|f| DateFormat::new(f)).collect())
+}
+
+fn unambiguous_dates() -> &'static [DateFormat] {
+    static F: OnceLock<Vec<DateFormat>> = OnceLock::new();
+    parsed_list(UNAMBIGUOUS_DATE_FORMATS, &F)
+}
+
+fn zoned_timestamps() -> &'static [DateFormat] {
+    static F: OnceLock<Vec<DateFormat>> = OnceLock::new();
+    parsed_list(ZONED_FORMATS, &F)
+}
+
+fn naive_timestamps() -> &'static [DateFormat] {
+    static F: OnceLock<Vec<DateFormat>> = OnceLock::new();
+    parsed_list(NAIVE_FORMATS, &F)
+}
 
 fn failure(kind: ParseErrorKind) -> IssueCode {
     match kind {
@@ -63,14 +151,15 @@ fn separator(format: &str) -> Option<char> {
     None
 }
 
-fn parse_with(s: &str, format: &str) -> Result<NaiveDate, ParseErrorKind> {
-    NaiveDate::parse_from_str(s, format).map_err(|e| e.kind())
-}
-
 /// A date in the mapping's format, else in an unambiguous form; a time after the date is
 /// ignored. Days that do not exist (`31.02.1980`) are `date.impossible`, anything else that
 /// cannot be read is `date.invalid`.
 pub fn parse_date(raw: &str, format: Option<&str>) -> Result<NaiveDate, IssueCode> {
+    parse_date_with(raw, format.map(DateFormat::new).as_ref())
+}
+
+/// [`parse_date`] with the format parsed beforehand.
+pub fn parse_date_with(raw: &str, format: Option<&DateFormat>) -> Result<NaiveDate, IssueCode> {
     let s = raw.trim();
     // A timestamp in a date column: keep the date part.
     let date_part = s.split(['T', ' ']).next().unwrap_or(s);
@@ -81,26 +170,30 @@ pub fn parse_date(raw: &str, format: Option<&str>) -> Result<NaiveDate, IssueCod
         }
     };
     if let Some(f) = format {
-        for candidate in [s, date_part] {
-            match parse_with(candidate, f) {
+        match f.date(s) {
+            Ok(d) => return Ok(d),
+            Err(k) => note(k),
+        }
+        if date_part != s {
+            match f.date(date_part) {
                 Ok(d) => return Ok(d),
                 Err(k) => note(k),
             }
         }
         // The mapping's order with another separator: `03-04-1990` for `%d/%m/%Y`.
-        if let Some(sep) = separator(f) {
+        if let Some(sep) = separator(&f.text) {
             let swapped = date_part.replace(['.', '/', '-'], &sep.to_string());
             if swapped != date_part {
-                match parse_with(&swapped, f) {
+                match f.date(&swapped) {
                     Ok(d) => return Ok(d),
                     Err(k) => note(k),
                 }
             }
         }
     }
-    for f in UNAMBIGUOUS_DATE_FORMATS {
-        let candidate = if f.contains(' ') { s } else { date_part };
-        match parse_with(candidate, f) {
+    for f in unambiguous_dates() {
+        let candidate = if f.text.contains(' ') { s } else { date_part };
+        match f.date(candidate) {
             Ok(d) => return Ok(d),
             Err(k) => note(k),
         }
@@ -130,9 +223,17 @@ pub fn parse_birth_date(
     format: Option<&str>,
     today: NaiveDate,
 ) -> Result<NaiveDate, IssueCode> {
-    use chrono::Datelike;
-    let d = parse_date(raw, format)?;
-    if d > today && format.is_some_and(|f| f.contains("%y")) {
+    parse_birth_date_with(raw, format.map(DateFormat::new).as_ref(), today)
+}
+
+/// [`parse_birth_date`] with the format parsed beforehand.
+pub fn parse_birth_date_with(
+    raw: &str,
+    format: Option<&DateFormat>,
+    today: NaiveDate,
+) -> Result<NaiveDate, IssueCode> {
+    let d = parse_date_with(raw, format)?;
+    if d > today && format.is_some_and(|f| f.text.contains("%y")) {
         return d.with_year(d.year() - 100).ok_or("date.invalid");
     }
     Ok(d)
@@ -141,7 +242,6 @@ pub fn parse_birth_date(
 /// Birth dates in the future, more than 120 years back, or a system's placeholder for "no
 /// birth date" (`1900-01-01`) are flagged.
 pub fn check_birth_date(date: NaiveDate, today: NaiveDate) -> Option<IssueCode> {
-    use chrono::Datelike;
     if PLACEHOLDER_BIRTH_DATES.contains(&(date.year(), date.month(), date.day())) {
         Some("dob.placeholder")
     } else if date > today {
@@ -165,6 +265,8 @@ fn time_zones() -> &'static HashMap<&'static str, i32> {
 /// `2021-03-04 10:22 CET` -> (`2021-03-04 10:22`, +60 minutes).
 fn split_zone(s: &str) -> (&str, Option<i32>) {
     if let Some((head, zone)) = s.rsplit_once(' ')
+        && zone.len() <= 5
+        && zone.bytes().all(|b| b.is_ascii_alphabetic())
         && let Some(minutes) = time_zones().get(zone.to_ascii_uppercase().as_str())
     {
         return (head.trim_end(), Some(*minutes));
@@ -172,58 +274,44 @@ fn split_zone(s: &str) -> (&str, Option<i32>) {
     (s, None)
 }
 
-/// Timestamp forms tried after the mapping's format (all unambiguous).
-const ZONED_FORMATS: &[&str] = &[
-    "%Y-%m-%dT%H:%M:%S%.f%:z",
-    "%Y-%m-%dT%H:%M:%S%.f%z",
-    "%Y-%m-%d %H:%M:%S%.f%:z",
-    "%Y-%m-%d %H:%M:%S%.f%z",
-    "%Y-%m-%d %H:%M:%S%.f %z",
-    "%Y-%m-%dT%H:%M%:z",
-];
-const NAIVE_FORMATS: &[&str] = &[
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M:%S%.fZ",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%dT%H:%M",
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y %H:%M",
-    "%Y/%m/%d %H:%M:%S",
-];
-
 /// A timestamp as seconds since the epoch (UTC). An offset (`+01:00`, `Z`) or a zone
 /// abbreviation (`CET`) is honoured; a timestamp without one is taken as UTC; a date
 /// without a time is midnight UTC (so a date-only format works for a timestamp field);
 /// ten digits are epoch seconds and thirteen epoch milliseconds.
 pub fn parse_timestamp(raw: &str, format: Option<&str>) -> Result<i64, IssueCode> {
+    parse_timestamp_with(raw, format.map(DateFormat::new).as_ref())
+}
+
+/// [`parse_timestamp`] with the format parsed beforehand.
+pub fn parse_timestamp_with(raw: &str, format: Option<&DateFormat>) -> Result<i64, IssueCode> {
     let s = raw.trim();
     let (s, zone) = split_zone(s);
     let naive = |t: NaiveDateTime| t.and_utc().timestamp() - i64::from(zone.unwrap_or(0)) * 60;
     if let Some(f) = format {
-        if let Ok(t) = DateTime::parse_from_str(s, f) {
-            return Ok(t.timestamp());
-        }
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+        if f.zoned {
+            if let Ok(t) = f.zoned(s) {
+                return Ok(t.timestamp());
+            }
+        } else if let Ok(t) = f.datetime(s) {
             return Ok(naive(t));
         }
-        if let Ok(d) = NaiveDate::parse_from_str(s, f) {
+        if let Ok(d) = f.date(s) {
             return Ok(naive(midnight(d)));
         }
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc).timestamp());
+        return Ok(t.timestamp());
     }
     if let Ok(t) = DateTime::parse_from_rfc2822(s) {
         return Ok(t.timestamp());
     }
-    for f in ZONED_FORMATS {
-        if let Ok(t) = DateTime::parse_from_str(s, f) {
+    for f in zoned_timestamps() {
+        if let Ok(t) = f.zoned(s) {
             return Ok(t.timestamp());
         }
     }
-    for f in NAIVE_FORMATS {
-        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+    for f in naive_timestamps() {
+        if let Ok(t) = f.datetime(s) {
             return Ok(naive(t));
         }
     }
@@ -243,7 +331,7 @@ pub fn parse_timestamp(raw: &str, format: Option<&str>) -> Result<i64, IssueCode
         // A time that could not be read is not silently midnight.
         return Err("timestamp.invalid");
     }
-    parse_date(s, format)
+    parse_date_with(s, format)
         .map(|d| naive(midnight(d)))
         .map_err(|_| "timestamp.invalid")
 }

@@ -3,11 +3,10 @@
 //! Providers, their matching rules and known domain typos are in `data/email_domains.csv`;
 //! role accounts in `data/email_role_accounts.csv`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use super::IssueCode;
-use super::reference::{self, field};
+use super::reference::{self, FastMap, FastSet, field};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanEmail {
@@ -25,10 +24,10 @@ struct Provider {
 }
 
 struct Domains {
-    providers: HashMap<&'static str, Provider>,
+    providers: FastMap<&'static str, Provider>,
     /// Misspelt domain -> the provider domain meant.
-    typos: HashMap<String, &'static str>,
-    roles: HashSet<&'static str>,
+    typos: FastMap<String, &'static str>,
+    roles: FastSet<&'static str>,
 }
 
 /// Characters a domain is typed with, for the one-keystroke typo variants.
@@ -37,8 +36,8 @@ const DOMAIN_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789-";
 fn domains() -> &'static Domains {
     static DOMAINS: OnceLock<Domains> = OnceLock::new();
     DOMAINS.get_or_init(|| {
-        let mut providers = HashMap::new();
-        let mut typos = HashMap::new();
+        let mut providers = FastMap::default();
+        let mut typos = FastMap::default();
         for r in reference::rows(reference::EMAIL_DOMAINS) {
             match field(&r, 1) {
                 "provider" => {
@@ -58,7 +57,7 @@ fn domains() -> &'static Domains {
         }
         // One keystroke away in the provider's name (not its first letter, where real
         // brands differ: ymail, email): gmaill.com, hotmali.com, outlool.com.
-        let mut heuristic: HashMap<String, &'static str> = HashMap::new();
+        let mut heuristic: FastMap<String, &'static str> = FastMap::default();
         for (&domain, p) in &providers {
             let Some((name, tld)) = domain.split_once('.') else {
                 continue;
@@ -149,7 +148,12 @@ pub fn split_addresses(raw: &str) -> Vec<&str> {
 }
 
 pub fn cleanse_email(raw: &str) -> CleanEmail {
-    let value = extract(raw).to_lowercase();
+    let address = extract(raw);
+    let value = if address.is_ascii() {
+        address.to_ascii_lowercase()
+    } else {
+        address.to_lowercase()
+    };
     let mut issues = Vec::new();
     let parts = value
         .rsplit_once('@')
@@ -181,10 +185,17 @@ pub fn cleanse_email(raw: &str) -> CleanEmail {
 
 fn is_role_account(local: &str, d: &Domains) -> bool {
     let base = local.split('+').next().unwrap_or(local);
-    let squashed: String = base
-        .chars()
-        .filter(|c| !matches!(c, '.' | '-' | '_'))
-        .collect();
+    // Role names are short ASCII words: anything else is a person's mailbox.
+    if base.len() > 24 || !base.is_ascii() {
+        return false;
+    }
+    let mut buf = [0u8; 24];
+    let mut n = 0;
+    for b in base.bytes().filter(|b| !matches!(b, b'.' | b'-' | b'_')) {
+        buf[n] = b;
+        n += 1;
+    }
+    let squashed = std::str::from_utf8(&buf[..n]).unwrap_or("");
     d.roles
         .contains(squashed.trim_end_matches(|c: char| c.is_ascii_digit()))
 }
@@ -195,26 +206,48 @@ fn valid_local(local: &str) -> bool {
         && !local.starts_with('.')
         && !local.ends_with('.')
         && !local.contains("..")
-        && local
-            .chars()
-            .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+        && local.chars().all(|c| {
+            c.is_alphanumeric()
+                || matches!(
+                    c,
+                    '!' | '#'
+                        | '$'
+                        | '%'
+                        | '&'
+                        | '\''
+                        | '*'
+                        | '+'
+                        | '/'
+                        | '='
+                        | '?'
+                        | '^'
+                        | '_'
+                        | '`'
+                        | '{'
+                        | '|'
+                        | '}'
+                        | '~'
+                        | '.'
+                        | '-'
+                )
+        })
 }
 
 fn valid_domain(domain: &str) -> bool {
-    let labels: Vec<&str> = domain.split('.').collect();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    let Some((_, tld)) = domain.rsplit_once('.') else {
+        return false;
+    };
     domain.len() <= 253
-        && labels.len() >= 2
-        && labels.iter().all(|l| {
-            !l.is_empty()
-                && l.len() <= 63
-                && !l.starts_with('-')
-                && !l.ends_with('-')
-                && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-        })
-        && labels.last().is_some_and(|tld| {
-            (tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
-                || (tld.starts_with("xn--") && tld.len() > 4)
-        })
+        && domain.split('.').all(label_ok)
+        && ((tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+            || (tld.starts_with("xn--") && tld.len() > 4))
 }
 
 /// Gmail ignores dots in the local part; most providers deliver `name+tag@` to `name@`.
@@ -228,11 +261,15 @@ fn match_key(local: &str, domain: &str, d: &Domains) -> String {
     } else {
         local
     };
+    let mut key = String::with_capacity(local.len() + domain.len() + 1);
     if ignore_dots {
-        format!("{}@{domain}", local.replace('.', ""))
+        key.extend(local.chars().filter(|&c| c != '.'));
     } else {
-        format!("{local}@{domain}")
+        key.push_str(local);
     }
+    key.push('@');
+    key.push_str(domain);
+    key
 }
 
 #[cfg(test)]

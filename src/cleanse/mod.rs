@@ -8,43 +8,163 @@ pub mod address;
 pub mod date;
 pub mod email;
 pub mod empty;
+pub mod memo;
 pub mod name;
 pub mod phone;
 mod reference;
 pub mod text;
+
+use std::fmt;
 
 use chrono::NaiveDate;
 use rayon::prelude::*;
 
 use crate::mapping::Mapping;
 use crate::record::{Customer, Field, Issue, SourceRecord, Value};
+use address::{CleanStreet, Postcode};
+use date::DateFormat;
+use memo::Cache;
 
 /// Stable dotted code of a cleansing problem, such as `email.invalid`.
 pub type IssueCode = &'static str;
 
-/// What cleansing needs to know about one source.
-#[derive(Debug, Clone)]
+/// What cleansing needs to know about one source, and what it remembers during a run.
 pub struct CleanseContext<'a> {
     pub mapping: &'a Mapping,
     /// Birth dates after this day are flagged.
     pub today: NaiveDate,
+    /// The mapping's date formats, parsed once: birth date, created, updated.
+    formats: [Option<DateFormat>; 3],
+    memo: Option<Memo>,
+}
+
+impl fmt::Debug for CleanseContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CleanseContext")
+            .field("mapping", &self.mapping.path)
+            .field("today", &self.today)
+            .field("memo", &self.memo.is_some())
+            .finish()
+    }
+}
+
+/// A full name parsed once, with the keys of its parts.
+#[derive(Clone)]
+struct ParsedName {
+    name: name::PersonName,
+    issues: Vec<IssueCode>,
+}
+
+/// Cleansed values of one run, per field (see [`memo`]).
+struct Memo {
+    country: Cache<Option<&'static str>>,
+    postcode: Cache<Result<Postcode, IssueCode>>,
+    full_name: Cache<ParsedName>,
+    given: Cache<(String, Option<String>)>,
+    family: Cache<(String, Option<String>)>,
+    name_key: Cache<String>,
+    street: Cache<CleanStreet>,
+    city: Cache<(String, String)>,
+    birth_date: Cache<Result<NaiveDate, IssueCode>>,
+    company: Cache<(String, String)>,
+}
+
+impl Memo {
+    fn new() -> Memo {
+        const NAMES: usize = 1 << 17;
+        Memo {
+            country: Cache::new(1 << 12),
+            postcode: Cache::new(1 << 16),
+            full_name: Cache::new(NAMES),
+            given: Cache::new(1 << 15),
+            family: Cache::new(1 << 15),
+            name_key: Cache::new(NAMES),
+            street: Cache::new(1 << 16),
+            city: Cache::new(1 << 15),
+            birth_date: Cache::new(1 << 16),
+            company: Cache::new(1 << 15),
+        }
+    }
+}
+
+/// Through the memo when there is one.
+fn memo<V: Clone>(cache: Option<&Cache<V>>, context: u64, raw: &str, f: impl FnOnce() -> V) -> V {
+    match cache {
+        Some(c) => c.get_or_insert_with(context, raw, f),
+        None => f(),
+    }
 }
 
 impl<'a> CleanseContext<'a> {
+    /// A context for one run over one source, with a memo of repeated values.
     pub fn new(mapping: &'a Mapping, today: NaiveDate) -> Self {
-        CleanseContext { mapping, today }
+        CleanseContext {
+            memo: Some(Memo::new()),
+            ..Self::without_memo(mapping, today)
+        }
     }
 
-    fn format(&self, field: Field) -> Option<&str> {
-        self.mapping
-            .field(field)
-            .and_then(|f| f.format.as_deref())
-            .or(self
-                .mapping
-                .date_format
-                .as_deref()
-                .filter(|_| field == Field::BirthDate))
+    /// A context that cleanses every value afresh (for measuring the memo).
+    pub fn without_memo(mapping: &'a Mapping, today: NaiveDate) -> Self {
+        let format = |field: Field| {
+            mapping
+                .field(field)
+                .and_then(|f| f.format.as_deref())
+                .or(mapping
+                    .date_format
+                    .as_deref()
+                    .filter(|_| field == Field::BirthDate))
+                .map(DateFormat::new)
+        };
+        CleanseContext {
+            mapping,
+            today,
+            formats: [
+                format(Field::BirthDate),
+                format(Field::CreatedAt),
+                format(Field::UpdatedAt),
+            ],
+            memo: None,
+        }
     }
+
+    fn format(&self, field: Field) -> Option<&DateFormat> {
+        match field {
+            Field::BirthDate => self.formats[0].as_ref(),
+            Field::CreatedAt => self.formats[1].as_ref(),
+            Field::UpdatedAt => self.formats[2].as_ref(),
+            _ => None,
+        }
+    }
+
+    fn cache<V>(&self, pick: impl FnOnce(&Memo) -> &Cache<V>) -> Option<&Cache<V>> {
+        self.memo.as_ref().map(pick)
+    }
+}
+
+/// `YYYY-MM-DD`, written directly: chrono's `format` re-parses its pattern on every call.
+fn iso_date(d: NaiveDate) -> String {
+    use chrono::Datelike;
+    let (y, m, day) = (d.year(), d.month(), d.day());
+    if !(0..=9999).contains(&y) {
+        return d.to_string();
+    }
+    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let y = y as u32;
+    [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        '-',
+        digit(m / 10),
+        digit(m),
+        '-',
+        digit(day / 10),
+        digit(day),
+    ]
+    .iter()
+    .collect()
 }
 
 /// Cleanse every record of one source, in parallel, keeping input order.
@@ -67,9 +187,11 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
 
     // Country first: postcodes and phones are read in its light.
     let mut country_code = None;
-    c.country = record
-        .first(Field::Country)
-        .map(|raw| match address::country_code(raw) {
+    c.country = record.first(Field::Country).map(|raw| {
+        let code = memo(ctx.cache(|m| &m.country), 0, raw, || {
+            address::country_code(raw)
+        });
+        match code {
             Some(code) => {
                 country_code = Some(code);
                 Value::valid(code.to_string(), code.to_string())
@@ -78,27 +200,33 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
                 flag(Field::Country, &["country.unknown"]);
                 Value::invalid(text::normalize(raw))
             }
-        });
+        }
+    });
     // An old-style postcode (`D-80802`) names the country when the record does not.
-    c.postcode =
-        record
-            .first(Field::Postcode)
-            .map(|raw| match address::parse_postcode(raw, country_code) {
-                Ok(pc) => {
-                    flag(Field::Postcode, &pc.issues);
-                    if c.country.is_none()
-                        && let Some(code) = pc.country
-                    {
-                        country_code = Some(code);
-                        c.country = Some(Value::valid(code.to_string(), code.to_string()));
-                    }
-                    Value::valid(pc.display, pc.key)
+    c.postcode = record.first(Field::Postcode).map(|raw| {
+        let parsed = memo(
+            ctx.cache(|m| &m.postcode),
+            memo::context(country_code),
+            raw,
+            || address::parse_postcode(raw, country_code),
+        );
+        match parsed {
+            Ok(pc) => {
+                flag(Field::Postcode, &pc.issues);
+                if c.country.is_none()
+                    && let Some(code) = pc.country
+                {
+                    country_code = Some(code);
+                    c.country = Some(Value::valid(code.to_string(), code.to_string()));
                 }
-                Err(code) => {
-                    flag(Field::Postcode, &[code]);
-                    Value::invalid(text::normalize(raw))
-                }
-            });
+                Value::valid(pc.display, pc.key)
+            }
+            Err(code) => {
+                flag(Field::Postcode, &[code]);
+                Value::invalid(text::normalize(raw))
+            }
+        }
+    });
 
     // Names: explicit parts win over a parsed full name.
     let order = ctx
@@ -106,27 +234,31 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         .field(Field::FullName)
         .map(|f| f.order)
         .unwrap_or_default();
-    let parsed = record
-        .first(Field::FullName)
-        .map(|raw| name::parse_full_name(raw, order));
-    if let Some((_, codes)) = &parsed {
-        flag(Field::FullName, codes);
+    let parsed = record.first(Field::FullName).map(|raw| {
+        memo(ctx.cache(|m| &m.full_name), order as u64, raw, || {
+            let (name, issues) = name::parse_full_name(raw, order);
+            ParsedName { name, issues }
+        })
+    });
+    if let Some(p) = &parsed {
+        flag(Field::FullName, &p.issues);
     }
-    let parsed = parsed.map(|(n, _)| n).unwrap_or_default();
+    let parsed = parsed.map(|p| p.name).unwrap_or_default();
     let (given, given_title) = match record.first(Field::GivenName) {
         Some(raw) => {
-            let (g, t) = name::split_title(raw);
+            let (g, t) = memo(ctx.cache(|m| &m.given), 0, raw, || name::split_title(raw));
             (Some(g), t)
         }
         None => (parsed.given.clone(), None),
     };
     let (family, family_suffix) = match record.first(Field::FamilyName) {
-        Some(raw) => {
+        Some(raw) => memo(ctx.cache(|m| &m.family), 0, raw, || {
             let (f, s) = name::split_suffix(&text::normalize(raw));
-            (Some(name::clean_family_name(&f)), s)
-        }
-        None => (parsed.family.clone(), None),
+            (name::clean_family_name(&f), s)
+        }),
+        None => (parsed.family.clone().unwrap_or_default(), None),
     };
+    let family = Some(family);
     c.title = record
         .first(Field::Title)
         .map(name::standardise_title)
@@ -144,12 +276,13 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         .or(parsed.suffix.clone())
         .or(family_suffix)
         .filter(|s| !s.is_empty());
+    let key_of = |part: &str| memo(ctx.cache(|m| &m.name_key), 0, part, || name::name_key(part));
     c.given_name = given.filter(|g| !g.is_empty()).map(|g| {
-        let k = name::name_key(&g);
+        let k = key_of(&g);
         Value::valid(g, k)
     });
     c.family_name = family.filter(|f| !f.is_empty()).map(|f| {
-        let k = name::name_key(&f);
+        let k = key_of(&f);
         Value::valid(f, k)
     });
     let assembled = name::PersonName {
@@ -191,17 +324,24 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     }
 
     c.address_line1 = record.first(Field::AddressLine1).map(|raw| {
-        let display = address::standardise_street(raw, country_code);
-        let key = address::street_key(raw, country_code);
-        Value::valid(display, key)
+        let street = memo(
+            ctx.cache(|m| &m.street),
+            memo::context(country_code),
+            raw,
+            || address::clean_street(raw, country_code),
+        );
+        Value::valid(street.display, street.key)
     });
     c.address_line2 = record
         .first(Field::AddressLine2)
         .map(text::normalize)
         .filter(|s| !s.is_empty());
     c.city = record.first(Field::City).map(|raw| {
-        let display = address::standardise_place(raw);
-        let key = address::place_key(&display);
+        let (display, key) = memo(ctx.cache(|m| &m.city), 0, raw, || {
+            let display = address::standardise_place(raw);
+            let key = address::place_key(&display);
+            (display, key)
+        });
         Value::valid(display, key)
     });
     c.region = record
@@ -210,9 +350,12 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         .filter(|s| !s.is_empty());
 
     c.birth_date = record.first(Field::BirthDate).map(|raw| {
-        match date::parse_birth_date(raw, ctx.format(Field::BirthDate), ctx.today) {
+        let parsed = memo(ctx.cache(|m| &m.birth_date), 0, raw, || {
+            date::parse_birth_date_with(raw, ctx.format(Field::BirthDate), ctx.today)
+        });
+        match parsed {
             Ok(d) => {
-                let s = d.format("%Y-%m-%d").to_string();
+                let s = iso_date(d);
                 match date::check_birth_date(d, ctx.today) {
                     None => Value::valid(s.clone(), s),
                     Some(code) => {
@@ -228,8 +371,11 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         }
     });
     c.company = record.first(Field::Company).map(|raw| {
-        let display = text::normalize(raw);
-        let key = text::fold_key(&display);
+        let (display, key) = memo(ctx.cache(|m| &m.company), 0, raw, || {
+            let display = text::normalize(raw);
+            let key = text::fold_key(&display);
+            (display, key)
+        });
         Value::valid(display, key)
     });
     // A change time later than the end of the run's day is a clock or entry error; it is
@@ -244,7 +390,7 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         (Field::UpdatedAt, &mut c.updated_at),
     ] {
         if let Some(raw) = record.first(field) {
-            match date::parse_timestamp(raw, ctx.format(field)) {
+            match date::parse_timestamp_with(raw, ctx.format(field)) {
                 Ok(t) => {
                     if latest.is_some_and(|l| t >= l) {
                         flag(field, &["timestamp.future"]);

@@ -2,11 +2,10 @@
 //!
 //! Titles, suffixes, particles and the `Mac` exceptions are reference data in `data/name_*.csv`.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::OnceLock;
 
 use super::IssueCode;
-use super::reference::{self, field};
+use super::reference::{self, FastMap, FastSet, field};
 use super::text::{capitalise, is_single_case, normalize, squash_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -57,11 +56,11 @@ struct Suffix {
 }
 
 struct Tables {
-    titles: HashMap<&'static str, Title>,
-    suffixes: HashMap<&'static str, Suffix>,
-    particles: HashSet<&'static str>,
-    mac_exceptions: HashSet<&'static str>,
-    company_forms: HashSet<&'static str>,
+    titles: FastMap<&'static str, Title>,
+    suffixes: FastMap<&'static str, Suffix>,
+    particles: FastSet<&'static str>,
+    mac_exceptions: FastSet<&'static str>,
+    company_forms: FastSet<&'static str>,
 }
 
 fn tables() -> &'static Tables {
@@ -104,14 +103,30 @@ fn tables() -> &'static Tables {
 
 /// Look a token up as written (lower-cased, so `ing.` needs its dot) and then without its
 /// trailing dots (`Dr.` = `dr`). Returns the table key and the entry.
-fn lookup<'t, T>(map: &'t HashMap<&'static str, T>, token: &str) -> Option<(&'static str, &'t T)> {
-    if token.len() > 20 {
+fn lookup<'t, T>(map: &'t FastMap<&'static str, T>, token: &str) -> Option<(&'static str, &'t T)> {
+    with_lower(token, |lower| {
+        map.get_key_value(lower)
+            .or_else(|| map.get_key_value(lower.trim_end_matches('.')))
+            .map(|(k, v)| (*k, v))
+    })
+}
+
+/// Run `f` on the lower-case form of a short token without allocating for ASCII (names are
+/// looked up word by word, millions of times a run). Long tokens are no table's words.
+fn with_lower<R>(token: &str, f: impl FnOnce(&str) -> Option<R>) -> Option<R> {
+    const MAX: usize = 24;
+    if token.len() > MAX {
         return None;
     }
-    let lower = token.to_lowercase();
-    map.get_key_value(lower.as_str())
-        .or_else(|| map.get_key_value(lower.trim_end_matches('.')))
-        .map(|(k, v)| (*k, v))
+    if token.is_ascii() {
+        let mut buf = [0u8; MAX];
+        let b = &mut buf[..token.len()];
+        b.copy_from_slice(token.as_bytes());
+        b.make_ascii_lowercase();
+        f(std::str::from_utf8(b).ok()?)
+    } else {
+        f(&token.to_lowercase())
+    }
 }
 
 fn title(token: &str) -> Option<(&'static str, &'static Title)> {
@@ -123,14 +138,20 @@ fn suffix(token: &str) -> Option<&'static Suffix> {
 }
 
 fn is_particle(token: &str) -> bool {
-    token.len() <= 6 && tables().particles.contains(token.to_lowercase().as_str())
+    token.len() <= 6
+        && with_lower(token, |l| tables().particles.contains(l).then_some(())).is_some()
 }
 
 fn is_company_form(token: &str) -> bool {
-    token.len() <= 12
-        && tables()
-            .company_forms
-            .contains(token.replace('.', "").to_lowercase().as_str())
+    if token.len() > 12 {
+        return false;
+    }
+    let forms = &tables().company_forms;
+    if token.contains('.') {
+        forms.contains(token.replace('.', "").to_lowercase().as_str())
+    } else {
+        with_lower(token, |l| forms.contains(l).then_some(())).is_some()
+    }
 }
 
 /// Titles at the front of `tokens`, removed and written in their standard form. `keep` is

@@ -107,23 +107,32 @@ enum Fast {
 }
 
 fn fast(raw: &str, region: Option<usize>) -> Fast {
-    let mut digits = String::with_capacity(raw.len());
+    const MAX: usize = 17;
+    let mut buf = [0u8; MAX];
+    let mut n = 0;
     let mut plus = false;
     for c in raw.chars() {
         match c {
-            '0'..='9' => digits.push(c),
-            '+' if digits.is_empty() && !plus => plus = true,
+            '0'..='9' if n < MAX => {
+                buf[n] = c as u8;
+                n += 1;
+            }
+            '+' if n == 0 && !plus => plus = true,
             ' ' | '\u{a0}' | '-' | '.' | '/' | '(' | ')' => {}
+            // Letters, extensions, too many digits: the crate's business.
             _ => return Fast::Unsure,
         }
     }
-    // Very short or long digit strings: let the crate classify them.
-    if !(5..=17).contains(&digits.len()) {
+    // Very short digit strings: let the crate classify them.
+    if n < 5 {
         return Fast::Unsure;
     }
+    let Ok(digits) = std::str::from_utf8(&buf[..n]) else {
+        return Fast::Unsure;
+    };
     let reg = registry();
     let international = if plus {
-        Some(digits.as_str())
+        Some(digits)
     } else if let Some(rest) = digits.strip_prefix("00").filter(|r| !r.starts_with('0')) {
         // 00 is the international prefix of most of the world; a region whose prefix is
         // different (011 in North America) is handled below.
@@ -131,7 +140,7 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
     } else {
         region.and_then(|r| {
             let idd = reg.rules(r)?.idd.as_ref()?;
-            let m = idd.find(&digits)?;
+            let m = idd.find(digits)?;
             let rest = &digits[m.end()..];
             (m.start() == 0 && !rest.starts_with('0')).then_some(rest)
         })
@@ -154,10 +163,10 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
                 return Fast::Unsure;
             };
             // `4930123456`: a country code written without `+` is the crate's business.
-            if digits.starts_with(&rules.code_text) && !rules.general.matches(&digits) {
+            if digits.starts_with(&rules.code_text) && !rules.general.matches(digits) {
                 return Fast::Unsure;
             }
-            (rules.code, digits.as_str(), rules)
+            (rules.code, digits, rules)
         }
     };
     let Some(nsn) = rules.strip_national_prefix(national) else {
@@ -186,7 +195,13 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
         found
     };
     match region_rules {
-        Some(r) if r.has_type(nsn) => Fast::Valid(format!("+{code}{nsn}")),
+        Some(r) if r.has_type(nsn) => {
+            let mut e164 = String::with_capacity(nsn.len() + 4);
+            e164.push('+');
+            e164.push_str(&r.code_text);
+            e164.push_str(nsn);
+            Fast::Valid(e164)
+        }
         Some(_) | None => Fast::Invalid("phone.invalid"),
     }
 }

@@ -27,8 +27,13 @@ pub fn normalize(raw: &str) -> String {
             out.push(c);
         }
     };
-    if raw.is_ascii() {
-        // NFKC is the identity on ASCII: skip the decomposition machinery.
+    let already_nfkc = || {
+        !raw.chars().any(is_ignorable)
+            && unicode_normalization::is_nfkc_quick(raw.chars())
+                == unicode_normalization::IsNormalized::Yes
+    };
+    if raw.is_ascii() || already_nfkc() {
+        // NFKC would change nothing: skip the decomposition machinery.
         for c in raw.chars() {
             push(c, &mut out);
         }
