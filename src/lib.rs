@@ -2,7 +2,8 @@
 //!
 //! The pipeline reads as its stages: [`ingest`] -> [`cleanse`] -> [`block`] -> [`score`] ->
 //! [`cluster`] -> [`survive`] -> [`load`], orchestrated by [`pipeline`] and [`run`].
-//! [`explain`] reads what a run recorded.
+//! [`explain`] reads what a run recorded; [`profile`] reports each source's quality before
+//! a run.
 
 pub mod block;
 pub mod cleanse;
@@ -17,6 +18,7 @@ pub mod load;
 pub mod mapping;
 pub mod nicknames;
 pub mod pipeline;
+pub mod profile;
 pub mod progress;
 pub mod record;
 pub mod run;

@@ -2,6 +2,7 @@
 
 mod evaluate;
 mod explain;
+mod profile;
 mod run;
 
 use std::path::{Path, PathBuf};
@@ -30,6 +31,8 @@ enum Command {
     Explain(explain::ExplainArgs),
     /// Compare the store's customers with a truth file: precision, recall, F1.
     Evaluate(evaluate::EvaluateArgs),
+    /// Report each source's quality: fill rates, distinct and top values, patterns, validity.
+    Profile(profile::ProfileArgs),
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -37,6 +40,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(a) => run::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Evaluate(a) => evaluate::run(a),
+        Command::Profile(a) => profile::run(a),
     }
 }
 
