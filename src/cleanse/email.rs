@@ -119,19 +119,24 @@ fn one_edit_variants(name: &str) -> Vec<String> {
 
 /// The address inside what an export wrote: `mailto:`, `Name <addr>` and quotes removed.
 fn extract(raw: &str) -> &str {
-    let mut s = raw.trim();
-    if let (Some(open), Some(close)) = (s.rfind('<'), s.rfind('>'))
-        && open < close
-    {
-        s = &s[open + 1..close];
+    let wrapping = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>');
+    let mut s = raw;
+    // Until nothing changes, so that the stored value reads back as itself.
+    loop {
+        let before = s.len();
+        if let (Some(open), Some(close)) = (s.rfind('<'), s.rfind('>'))
+            && open < close
+        {
+            s = &s[open + 1..close];
+        }
+        s = s.trim_matches(wrapping);
+        if s.len() >= 7 && s.is_char_boundary(7) && s[..7].eq_ignore_ascii_case("mailto:") {
+            s = &s[7..];
+        }
+        if s.len() == before {
+            return s;
+        }
     }
-    s = s
-        .trim()
-        .trim_matches(|c| matches!(c, '"' | '\'' | '<' | '>'));
-    if s.len() >= 7 && s.is_char_boundary(7) && s[..7].eq_ignore_ascii_case("mailto:") {
-        s = &s[7..];
-    }
-    s.trim()
 }
 
 /// A cell with several addresses (`a@x.de; b@y.de`) gives each; any other cell itself.

@@ -50,16 +50,17 @@ impl EmptyTokens {
         if v.is_empty() {
             return true;
         }
-        // Tokens are short; ordinary values are rejected without lower-casing them.
-        if v.len() > self.longest.max(default_longest()) {
-            return false;
-        }
+        let longest = self.longest.max(default_longest());
         if v.is_ascii() {
-            default_tokens().iter().any(|t| t.eq_ignore_ascii_case(v))
-                || self.extra.iter().any(|t| t.eq_ignore_ascii_case(v))
+            // Tokens are short; ordinary values are rejected without lower-casing them.
+            v.len() <= longest
+                && (default_tokens().iter().any(|t| t.eq_ignore_ascii_case(v))
+                    || self.extra.iter().any(|t| t.eq_ignore_ascii_case(v)))
         } else {
+            // Lower-casing can change the length in bytes: compare after it.
             let lower = v.to_lowercase();
-            default_tokens().contains(&lower.as_str()) || self.extra.contains(&lower)
+            lower.len() <= longest
+                && (default_tokens().contains(&lower.as_str()) || self.extra.contains(&lower))
         }
     }
 }

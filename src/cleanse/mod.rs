@@ -11,6 +11,8 @@ pub mod empty;
 pub mod memo;
 pub mod name;
 pub mod phone;
+#[cfg(test)]
+mod properties;
 mod reference;
 pub mod text;
 

@@ -315,6 +315,11 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
         take_titles(&mut given, 0, &mut titles);
         take_suffixes(&mut family, 1, &mut suffixes);
         take_suffixes(&mut given, 1, &mut suffixes);
+        // `Jr., Anna`: nothing but a suffix before the comma; the name is after it.
+        if family.iter().all(|t| suffix(t).is_some()) && !given.is_empty() {
+            suffixes.extend(family.iter().filter_map(|t| suffix(t)));
+            family = given.pop().into_iter().collect();
+        }
         // Dutch and German indexes write particles after the given name:
         // `Berg, Anna van der` is Anna van der Berg.
         let mut lead = Vec::new();
@@ -335,11 +340,11 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
                 }
             }
         }
-        take_titles(&mut words, 1, &mut titles);
         let mut trailing = Vec::new();
         take_suffixes(&mut words, 1, &mut trailing);
         trailing.append(&mut suffixes);
         suffixes = trailing;
+        take_titles(&mut words, 1, &mut titles);
         if order == NameOrder::LastFirst {
             // `VAN DER BERG ANNA`: leading particles and the next word are the family name.
             let mut end = 0;
@@ -351,8 +356,13 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
             (words[end..].to_vec(), family)
         } else if words.len() >= 2 {
             // `Anna Maria van der Berg`: the last word and the particles before it.
+            // A first word that is a particle in lower case (`van Gogh`) is part of the
+            // family name; capitalised (`Van Morrison`, `Al Pacino`) it is a given name.
             let mut start = words.len() - 1;
-            while start > 1 && is_particle(words[start - 1]) {
+            while start > 0
+                && is_particle(words[start - 1])
+                && (start > 1 || words[0].starts_with(char::is_lowercase))
+            {
                 start -= 1;
             }
             let family = words[start..].to_vec();
@@ -397,6 +407,10 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
 
 /// A given or middle name; a bare initial gets its dot (`M` -> `M.`).
 fn initial_or_part(token: &str) -> String {
+    // `Maria de Souza Santos`: a particle written in lower case stays so.
+    if is_particle(token) && !token.chars().any(char::is_uppercase) {
+        return token.to_string();
+    }
     let part = clean_name_part(token);
     let mut chars = part.chars();
     match (chars.next(), chars.next()) {
@@ -474,7 +488,7 @@ pub fn standardise_title(raw: &str) -> String {
 }
 
 /// Display form of one name part: `MCDONALD` -> `McDonald`, `o'brien` -> `O'Brien`,
-/// `VAN DER BERG` -> `van der Berg`. Mixed-case input is kept as written.
+/// `VAN DER BERG` -> `van der Berg`. Words in mixed case are kept as written.
 pub fn clean_name_part(raw: &str) -> String {
     recase(raw, false)
 }
@@ -485,18 +499,31 @@ pub fn clean_family_name(raw: &str) -> String {
     recase(raw, true)
 }
 
+/// Re-case word by word: a word written in one case (`MÜLLER`, `müller`) gets its proper
+/// case, a word in mixed case (`McDonald`, `DiCaprio`, `Van`) is kept as written. Deciding
+/// per word keeps the result the same however the words are grouped into parts.
 fn recase(raw: &str, family: bool) -> String {
     let s = normalize(raw);
-    if !is_single_case(&s) {
-        return s;
-    }
     let words: Vec<&str> = s.split(' ').collect();
     let n = words.len();
     words
         .iter()
         .enumerate()
         .map(|(i, w)| {
-            if i + 1 < n && is_particle(w) {
+            let mut chars = w.chars();
+            if family
+                && i + 1 < n
+                && matches!((chars.next(), chars.next()), (Some(c), None) if c.is_alphabetic())
+            {
+                // An initial inside a family name is written as one, as in a middle name.
+                return format!("{}.", capitalise(w));
+            }
+            if let Some(s) = suffix(w) {
+                // A suffix word where a name is expected takes its standard form (`III`).
+                s.display.to_string()
+            } else if !is_single_case(w) {
+                (*w).to_string()
+            } else if i + 1 < n && is_particle(w) {
                 w.to_lowercase()
             } else {
                 proper_case_with(w, family)
@@ -733,6 +760,13 @@ mod tests {
                 FirstLast,
                 [N, Some("Otto"), N, Some("von Bismarck"), N],
             ),
+            ("Al Pacino", Auto, [N, Some("Al"), N, Some("Pacino"), N]),
+            (
+                "Van Morrison",
+                Auto,
+                [N, Some("Van"), N, Some("Morrison"), N],
+            ),
+            ("van Gogh", Auto, [N, N, N, Some("van Gogh"), N]),
             (
                 "Anna Maria Schmidt",
                 Auto,

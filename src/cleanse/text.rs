@@ -72,19 +72,17 @@ pub fn fold_key(raw: &str) -> String {
 pub fn squash_key(raw: &str) -> String {
     let ascii = deunicode::deunicode_with_tofu_cow(raw, "");
     let mut out = String::with_capacity(ascii.len());
-    let mut prev = '\0';
     for c in ascii.chars() {
         if !c.is_ascii_alphanumeric() {
             continue;
         }
         let c = c.to_ascii_lowercase();
-        // `ae`, `oe`, `ue` -> `a`, `o`, `u` (Mueller = Müller = Muller).
-        if c == 'e' && matches!(prev, 'a' | 'o' | 'u') {
-            prev = '\0';
+        // `ae`, `oe`, `ue` -> `a`, `o`, `u` (Mueller = Müller = Muller); looking at what was
+        // written keeps the key stable when keyed again.
+        if c == 'e' && out.ends_with(['a', 'o', 'u']) {
             continue;
         }
         out.push(c);
-        prev = c;
     }
     out
 }
