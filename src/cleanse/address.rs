@@ -9,15 +9,15 @@ use std::sync::OnceLock;
 
 use super::IssueCode;
 use super::name::proper_case;
-use super::reference::{self, FastMap, FastSet, field, list};
+use super::reference::{self, FastMap, FastSet, Shapes, field, list};
 use super::text::{is_single_case, normalize, squash_key};
 
 // ---------------------------------------------------------------------------------------
 // Countries
 
 struct Countries {
-    /// Upper-case alpha-2 -> address languages.
-    languages: FastMap<&'static str, Vec<&'static str>>,
+    /// Upper-case alpha-2 -> address languages (bits of [`language_bit`]).
+    languages: FastMap<&'static str, u32>,
     alpha3: FastMap<&'static str, &'static str>,
     /// Folded name (`squash_key`) -> alpha-2.
     names: FastMap<String, &'static str>,
@@ -33,8 +33,10 @@ fn countries() -> &'static Countries {
         };
         for r in reference::rows(reference::COUNTRIES) {
             let code = field(&r, 0);
-            c.languages
-                .insert(code, field(&r, 2).split_whitespace().collect());
+            let mask = field(&r, 2)
+                .split_whitespace()
+                .fold(0, |m, l| m | language_bit(l));
+            c.languages.insert(code, mask);
             c.alpha3.insert(field(&r, 1), code);
             for name in list(field(&r, 3)) {
                 c.names.entry(squash_key(name)).or_insert(code);
@@ -67,16 +69,22 @@ pub fn country_code(raw: &str) -> Option<&'static str> {
     c.names.get(&squash_key(t)).copied()
 }
 
+/// Languages with street rules, as bits: a country's set is a mask.
+const LANGUAGES: &[&str] = &["en", "de", "nl", "fr", "it", "es", "pt"];
+
+fn language_bit(language: &str) -> u32 {
+    LANGUAGES
+        .iter()
+        .position(|l| *l == language)
+        .map_or(0, |i| 1 << i)
+}
+
 /// The languages street lines of a country are written in (`CH` -> de, fr, it); every
 /// language when the country is unknown.
-fn languages(country: Option<&str>) -> &'static [&'static str] {
-    const ALL: &[&str] = &["en", "de", "nl", "fr"];
+fn languages(country: Option<&str>) -> u32 {
     match country {
-        None => ALL,
-        Some(code) => countries()
-            .languages
-            .get(code)
-            .map_or(&[][..], Vec::as_slice),
+        None => u32::MAX,
+        Some(code) => countries().languages.get(code).copied().unwrap_or(0),
     }
 }
 
@@ -94,7 +102,8 @@ enum Position {
 }
 
 struct StreetWord {
-    language: &'static str,
+    /// The language's bit (see [`language_bit`]).
+    language: u32,
     position: Position,
     short: &'static str,
 }
@@ -107,6 +116,10 @@ struct Streets {
     words: Vec<StreetWord>,
     /// Words written in lower case inside a re-cased name (`de`, `am`, `upon`).
     connectors: FastSet<&'static str>,
+    /// What the looked-up words look like: most words of a line are none of them.
+    shapes: Shapes,
+    /// Last bytes of the compound endings.
+    ending_last: [bool; 256],
 }
 
 fn streets() -> &'static Streets {
@@ -117,6 +130,8 @@ fn streets() -> &'static Streets {
             endings: Vec::new(),
             words: Vec::new(),
             connectors: FastSet::default(),
+            shapes: Shapes::default(),
+            ending_last: [false; 256],
         };
         for r in reference::rows(reference::STREETS) {
             let position = match field(&r, 1) {
@@ -132,7 +147,7 @@ fn streets() -> &'static Streets {
             for language in field(&r, 0).split_whitespace() {
                 let i = s.words.len();
                 s.words.push(StreetWord {
-                    language,
+                    language: language_bit(language),
                     position,
                     short,
                 });
@@ -150,6 +165,12 @@ fn streets() -> &'static Streets {
             }
         }
         s.endings.sort_by_key(|(e, _)| std::cmp::Reverse(e.len()));
+        s.shapes = Shapes::of(s.by_token.keys().map(String::as_str));
+        for (e, _) in &s.endings {
+            if let Some(&b) = e.as_bytes().last() {
+                s.ending_last[b as usize] = true;
+            }
+        }
         s.connectors
             .extend(reference::rows(reference::PLACE_WORDS).map(|r| field(&r, 0)));
         s.connectors
@@ -160,13 +181,16 @@ fn streets() -> &'static Streets {
 
 impl Streets {
     /// The entry for a word at a position (looked up lower-case, without trailing dots).
-    fn find(&self, word: &str, position: Position, langs: &[&str]) -> Option<&StreetWord> {
+    fn find(&self, word: &str, position: Position, langs: u32) -> Option<&StreetWord> {
+        if !self.shapes.may_hold(word) {
+            return None;
+        }
         with_lookup_form(word, |lower| {
             self.by_token
                 .get(lower)?
                 .iter()
                 .map(|&i| &self.words[i])
-                .find(|w| w.position == position && langs.contains(&w.language))
+                .find(|w| w.position == position && langs & w.language != 0)
         })
     }
 }
@@ -222,7 +246,7 @@ struct Segment<'a> {
     separator: Option<char>,
 }
 
-fn segments<'a>(line: &'a str, langs: &[&str]) -> Vec<Segment<'a>> {
+fn segments<'a>(line: &'a str, langs: u32) -> Vec<Segment<'a>> {
     let s = streets();
     let mut out = Vec::new();
     let mut rest = line;
@@ -281,7 +305,7 @@ fn recase_word(word: &str, first: bool) -> String {
     proper_case(word)
 }
 
-fn standardise_segment(seg: &mut Segment<'_>, langs: &[&str], recase: bool) {
+fn standardise_segment(seg: &mut Segment<'_>, langs: u32, recase: bool) {
     let s = streets();
     let words = &mut seg.words;
     let n = words.len();
@@ -311,14 +335,18 @@ fn standardise_segment(seg: &mut Segment<'_>, langs: &[&str], recase: bool) {
             continue;
         }
         let token = words[i].text.trim_end_matches('.');
+        let last = token.as_bytes().last().map(u8::to_ascii_lowercase);
+        if !last.is_some_and(|b| s.ending_last[b as usize]) {
+            continue;
+        }
         let found = with_lookup_form(token, |lower| {
-            if lower.chars().count() != token.chars().count() {
+            if lower.len() != token.len() {
                 return None;
             }
             s.endings
                 .iter()
                 .find(|(ending, idx)| {
-                    langs.contains(&s.words[*idx].language)
+                    langs & s.words[*idx].language != 0
                         && lower.len() > ending.len()
                         && lower.ends_with(ending.as_str())
                 })

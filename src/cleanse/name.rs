@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use super::IssueCode;
-use super::reference::{self, FastMap, FastSet, field};
+use super::reference::{self, FastMap, FastSet, Shapes, field};
 use super::text::{capitalise, is_single_case, normalize, squash_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -61,43 +61,58 @@ struct Tables {
     particles: FastSet<&'static str>,
     mac_exceptions: FastSet<&'static str>,
     company_forms: FastSet<&'static str>,
+    title_shapes: Shapes,
+    suffix_shapes: Shapes,
+    particle_shapes: Shapes,
+    company_shapes: Shapes,
 }
 
 fn tables() -> &'static Tables {
     static TABLES: OnceLock<Tables> = OnceLock::new();
-    TABLES.get_or_init(|| Tables {
-        titles: reference::rows(reference::TITLES)
-            .map(|r| {
-                let follows = field(&r, 2);
-                (
-                    field(&r, 0),
-                    Title {
-                        display: field(&r, 1),
-                        follows: (!follows.is_empty()).then_some(follows),
-                    },
-                )
-            })
-            .collect(),
-        suffixes: reference::rows(reference::SUFFIXES)
-            .map(|r| {
-                (
-                    field(&r, 0),
-                    Suffix {
-                        display: field(&r, 1),
-                        generation: field(&r, 2) == "generation",
-                    },
-                )
-            })
-            .collect(),
-        particles: reference::rows(reference::PARTICLES)
-            .map(|r| field(&r, 0))
-            .collect(),
-        mac_exceptions: reference::rows(reference::MAC_EXCEPTIONS)
-            .map(|r| field(&r, 0))
-            .collect(),
-        company_forms: reference::rows(reference::COMPANY_FORMS)
-            .map(|r| field(&r, 0))
-            .collect(),
+    TABLES.get_or_init(|| {
+        let mut t = Tables {
+            titles: reference::rows(reference::TITLES)
+                .map(|r| {
+                    let follows = field(&r, 2);
+                    (
+                        field(&r, 0),
+                        Title {
+                            display: field(&r, 1),
+                            follows: (!follows.is_empty()).then_some(follows),
+                        },
+                    )
+                })
+                .collect(),
+            suffixes: reference::rows(reference::SUFFIXES)
+                .map(|r| {
+                    (
+                        field(&r, 0),
+                        Suffix {
+                            display: field(&r, 1),
+                            generation: field(&r, 2) == "generation",
+                        },
+                    )
+                })
+                .collect(),
+            particles: reference::rows(reference::PARTICLES)
+                .map(|r| field(&r, 0))
+                .collect(),
+            mac_exceptions: reference::rows(reference::MAC_EXCEPTIONS)
+                .map(|r| field(&r, 0))
+                .collect(),
+            company_forms: reference::rows(reference::COMPANY_FORMS)
+                .map(|r| field(&r, 0))
+                .collect(),
+            title_shapes: Shapes::default(),
+            suffix_shapes: Shapes::default(),
+            particle_shapes: Shapes::default(),
+            company_shapes: Shapes::default(),
+        };
+        t.title_shapes = Shapes::of(t.titles.keys().copied());
+        t.suffix_shapes = Shapes::of(t.suffixes.keys().copied());
+        t.particle_shapes = Shapes::of(t.particles.iter().copied());
+        t.company_shapes = Shapes::of(t.company_forms.iter().copied());
+        t
     })
 }
 
@@ -111,42 +126,60 @@ fn lookup<'t, T>(map: &'t FastMap<&'static str, T>, token: &str) -> Option<(&'st
     })
 }
 
-/// Run `f` on the lower-case form of a short token without allocating for ASCII (names are
-/// looked up word by word, millions of times a run). Long tokens are no table's words.
+/// Run `f` on the lower-case form of a short token without allocating (names are looked
+/// up word by word, millions of times a run). Long tokens are no table's words.
 fn with_lower<R>(token: &str, f: impl FnOnce(&str) -> Option<R>) -> Option<R> {
-    const MAX: usize = 24;
+    const MAX: usize = 32;
     if token.len() > MAX {
         return None;
     }
+    let mut buf = [0u8; MAX * 2];
     if token.is_ascii() {
-        let mut buf = [0u8; MAX];
         let b = &mut buf[..token.len()];
         b.copy_from_slice(token.as_bytes());
         b.make_ascii_lowercase();
-        f(std::str::from_utf8(b).ok()?)
-    } else {
-        f(&token.to_lowercase())
+        return f(std::str::from_utf8(b).ok()?);
     }
+    let mut n = 0;
+    for c in token.chars() {
+        for l in c.to_lowercase() {
+            if n + l.len_utf8() > buf.len() {
+                return None;
+            }
+            n += l.encode_utf8(&mut buf[n..]).len();
+        }
+    }
+    f(std::str::from_utf8(&buf[..n]).ok()?)
 }
 
 fn title(token: &str) -> Option<(&'static str, &'static Title)> {
-    lookup(&tables().titles, token)
+    let t = tables();
+    if !t.title_shapes.may_hold(token) {
+        return None;
+    }
+    lookup(&t.titles, token)
 }
 
 fn suffix(token: &str) -> Option<&'static Suffix> {
-    lookup(&tables().suffixes, token).map(|(_, s)| s)
+    let t = tables();
+    if !t.suffix_shapes.may_hold(token) {
+        return None;
+    }
+    lookup(&t.suffixes, token).map(|(_, s)| s)
 }
 
 fn is_particle(token: &str) -> bool {
-    token.len() <= 6
-        && with_lower(token, |l| tables().particles.contains(l).then_some(())).is_some()
+    let t = tables();
+    t.particle_shapes.may_hold(token)
+        && with_lower(token, |l| t.particles.contains(l).then_some(())).is_some()
 }
 
 fn is_company_form(token: &str) -> bool {
-    if token.len() > 12 {
+    let t = tables();
+    if !t.company_shapes.may_hold(token) {
         return false;
     }
-    let forms = &tables().company_forms;
+    let forms = &t.company_forms;
     if token.contains('.') {
         forms.contains(token.replace('.', "").to_lowercase().as_str())
     } else {
@@ -251,10 +284,10 @@ fn tokens(text: &str) -> Vec<&str> {
 
 fn has_several_people(text: &str) -> bool {
     text.split(' ').any(|w| {
-        matches!(
-            w.to_lowercase().as_str(),
-            "&" | "+" | "and" | "und" | "et" | "u."
-        )
+        w.len() <= 3
+            && ["&", "+", "and", "und", "et", "u."]
+                .iter()
+                .any(|c| w.eq_ignore_ascii_case(c))
     })
 }
 
@@ -376,7 +409,7 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
 
     let mut name = PersonName::default();
     if !family_tokens.is_empty() {
-        name.family = Some(clean_family_name(&family_tokens.join(" ")));
+        name.family = Some(recase_normalized(&family_tokens.join(" "), true));
     }
     let mut given = given_tokens.into_iter();
     name.given = given.next().map(initial_or_part);
@@ -411,7 +444,7 @@ fn initial_or_part(token: &str) -> String {
     if is_particle(token) && !token.chars().any(char::is_uppercase) {
         return token.to_string();
     }
-    let part = clean_name_part(token);
+    let part = recase_normalized(token, false);
     let mut chars = part.chars();
     match (chars.next(), chars.next()) {
         (Some(c), None) if c.is_alphabetic() => format!("{part}."),
@@ -503,34 +536,38 @@ pub fn clean_family_name(raw: &str) -> String {
 /// case, a word in mixed case (`McDonald`, `DiCaprio`, `Van`) is kept as written. Deciding
 /// per word keeps the result the same however the words are grouped into parts.
 fn recase(raw: &str, family: bool) -> String {
-    let s = normalize(raw);
-    let words: Vec<&str> = s.split(' ').collect();
-    let n = words.len();
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let mut chars = w.chars();
-            if family
-                && i + 1 < n
-                && matches!((chars.next(), chars.next()), (Some(c), None) if c.is_alphabetic())
-            {
-                // An initial inside a family name is written as one, as in a middle name.
-                return format!("{}.", capitalise(w));
-            }
-            if let Some(s) = suffix(w) {
-                // A suffix word where a name is expected takes its standard form (`III`).
-                s.display.to_string()
-            } else if !is_single_case(w) {
-                (*w).to_string()
-            } else if i + 1 < n && is_particle(w) {
-                w.to_lowercase()
-            } else {
-                proper_case_with(w, family)
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    recase_normalized(&normalize(raw), family)
+}
+
+/// [`recase`] of text already normalised (single spaces, trimmed).
+fn recase_normalized(s: &str, family: bool) -> String {
+    let n = s.split(' ').count();
+    let mut out = String::with_capacity(s.len() + 2);
+    for (i, w) in s.split(' ').enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let last = i + 1 == n;
+        let mut chars = w.chars();
+        if family
+            && !last
+            && matches!((chars.next(), chars.next()), (Some(c), None) if c.is_alphabetic())
+        {
+            // An initial inside a family name is written as one, as in a middle name.
+            out.push_str(&capitalise(w));
+            out.push('.');
+        } else if let Some(s) = suffix(w) {
+            // A suffix word where a name is expected takes its standard form (`III`).
+            out.push_str(s.display);
+        } else if !is_single_case(w) {
+            out.push_str(w);
+        } else if !last && is_particle(w) {
+            out.push_str(&w.to_lowercase());
+        } else {
+            out.push_str(&proper_case_with(w, family));
+        }
+    }
+    out
 }
 
 /// Proper case of one word, with `-`, `O'`/`D'` and `Mc` handled: `MEYER-LÜDENSCHEID` ->
@@ -540,6 +577,9 @@ pub fn proper_case(word: &str) -> String {
 }
 
 fn proper_case_with(word: &str, mac: bool) -> String {
+    if !word.contains('-') {
+        return proper_segment(word, mac);
+    }
     word.split('-')
         .map(|segment| proper_segment(segment, mac))
         .collect::<Vec<_>>()
@@ -561,16 +601,21 @@ fn proper_segment(segment: &str, mac: bool) -> String {
             proper_segment(rest, mac)
         );
     }
-    let lower = segment.to_lowercase();
-    if lower.len() > 2 && lower.starts_with("mc") && segment.is_char_boundary(2) {
+    let starts = |prefix: &str| {
+        segment.len() > prefix.len()
+            && segment.is_char_boundary(prefix.len())
+            && segment[..prefix.len()].eq_ignore_ascii_case(prefix)
+    };
+    if starts("mc") {
         return format!("Mc{}", capitalise(&segment[2..]));
     }
     if mac
-        && lower.starts_with("mac")
-        && segment.is_char_boundary(3)
+        && starts("mac")
         && segment[3..].chars().count() >= 3
         && segment[3..].chars().all(char::is_alphabetic)
-        && !tables().mac_exceptions.contains(lower.as_str())
+        && !tables()
+            .mac_exceptions
+            .contains(segment.to_lowercase().as_str())
     {
         return format!("Mac{}", capitalise(&segment[3..]));
     }

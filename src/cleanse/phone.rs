@@ -13,7 +13,6 @@
 //! Both give the same answer on the metadata's example numbers of every region, written in
 //! national and international forms (tested below).
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use phonenumber::metadata::{DATABASE, Database, Descriptor, Metadata};
@@ -21,6 +20,7 @@ use phonenumber::{Mode, country};
 use regex::{Regex, RegexBuilder};
 
 use super::IssueCode;
+use super::reference::FastMap;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanPhone {
@@ -303,13 +303,17 @@ impl Rules {
         let Some(np) = &self.national_prefix else {
             return Some(number);
         };
-        let Some(caps) = np.captures(number) else {
+        // `find` runs on the DFA; capture groups only matter for a transform rule.
+        let Some(m) = np.find(number) else {
             return Some(number);
         };
-        if self.transform && caps.get(caps.len() - 1).is_some() && caps.len() > 1 {
-            return None;
+        if self.transform {
+            let caps = np.captures(number)?;
+            if caps.len() > 1 && caps.get(caps.len() - 1).is_some() {
+                return None;
+            }
         }
-        let end = caps.get(0).map_or(0, |m| m.end());
+        let end = m.end();
         let stripped = &number[end..];
         if self.general.matches(number) && !self.general.matches(stripped) {
             return Some(number);
@@ -326,8 +330,8 @@ impl Rules {
 
 /// Every region of the metadata, its rules compiled on first use.
 struct Registry {
-    by_id: HashMap<&'static str, usize>,
-    by_code: HashMap<u16, Vec<usize>>,
+    by_id: FastMap<&'static str, usize>,
+    by_code: FastMap<u16, Vec<usize>>,
     metas: Vec<&'static Metadata>,
     rules: Vec<OnceLock<Option<Rules>>>,
 }
@@ -337,8 +341,8 @@ fn registry() -> &'static Registry {
     REGISTRY.get_or_init(|| {
         let db: &'static Database = &DATABASE;
         let mut metas: Vec<&'static Metadata> = Vec::new();
-        let mut by_id = HashMap::new();
-        let mut by_code: HashMap<u16, Vec<usize>> = HashMap::new();
+        let mut by_id = FastMap::default();
+        let mut by_code: FastMap<u16, Vec<usize>> = FastMap::default();
         let mut codes: Vec<u16> = db.iter().map(Metadata::country_code).collect();
         codes.sort_unstable();
         codes.dedup();
@@ -365,11 +369,12 @@ fn registry() -> &'static Registry {
 
 impl Registry {
     fn region_index(&self, id: &str) -> Option<usize> {
-        if id.len() != 2 {
+        let b = id.as_bytes();
+        if b.len() != 2 || !id.is_ascii() {
             return None;
         }
-        let upper = id.to_ascii_uppercase();
-        self.by_id.get(upper.as_str()).copied()
+        let upper = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()];
+        self.by_id.get(std::str::from_utf8(&upper).ok()?).copied()
     }
 
     fn rules(&self, i: usize) -> Option<&Rules> {

@@ -51,6 +51,47 @@ impl Hasher for FxHasher {
 pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
 
+/// A cheap test before a table lookup: which (first byte, length) pairs the table's words
+/// have. Most name words are no title, suffix, particle or legal form, and are turned away
+/// without being lower-cased and hashed.
+#[derive(Clone)]
+pub(crate) struct Shapes([u32; 256]);
+
+impl Default for Shapes {
+    fn default() -> Self {
+        Shapes([0; 256])
+    }
+}
+
+impl Shapes {
+    pub(crate) fn of<'a>(words: impl Iterator<Item = &'a str>) -> Shapes {
+        let mut bits = [0u32; 256];
+        for w in words {
+            if let Some(&b) = w.as_bytes().first() {
+                bits[b.to_ascii_lowercase() as usize] |= 1 << w.len().min(31);
+            }
+        }
+        Shapes(bits)
+    }
+
+    /// The token, or the token without its trailing dots or with its dots removed, could be
+    /// one of the words.
+    pub(crate) fn may_hold(&self, token: &str) -> bool {
+        let Some(&b) = token.as_bytes().first() else {
+            return false;
+        };
+        let bits = self.0[b.to_ascii_lowercase() as usize];
+        if bits == 0 {
+            return false;
+        }
+        let has = |len: usize| bits & (1 << len.min(31)) != 0;
+        let bytes = token.as_bytes();
+        let dots = bytes.iter().filter(|&&c| c == b'.').count();
+        let trailing = bytes.iter().rev().take_while(|&&c| c == b'.').count();
+        has(bytes.len()) || has(bytes.len() - trailing) || has(bytes.len() - dots)
+    }
+}
+
 /// The data rows of a reference file (the header row skipped).
 pub(crate) fn rows(text: &'static str) -> impl Iterator<Item = Vec<&'static str>> {
     text.lines()
