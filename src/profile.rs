@@ -322,7 +322,7 @@ impl Frequencies {
             }
             // Too many distinct values to count exactly: keep the most frequent ones.
             let mut all: Vec<(String, u64)> = map.drain().collect();
-            all.sort_unstable_by(|a, b| b.1.cmp(&a.1));
+            all.sort_unstable_by_key(|e| std::cmp::Reverse(e.1));
             all.truncate(SUMMARY_COUNTERS);
             self.summary = all.into_iter().collect();
             self.exact = None;

@@ -371,14 +371,13 @@ fn person_name(rng: &mut Rng, given: &str, family: &str) -> String {
     } else {
         String::new()
     };
-    let name = match rng.below(10) {
+    match rng.below(10) {
         0..=3 => format!("{family}, {title}{given}{middle}{suffix}"),
         4..=6 => format!("{title}{given}{middle} {family}{suffix}"),
         7 => cap(&format!("{family}, {given}{middle}")),
         8 => cap(&format!("{given} {family}")),
         _ => format!("  {given}  {family} "),
-    };
-    name
+    }
 }
 
 fn phone(rng: &mut Rng) -> String {

@@ -437,9 +437,7 @@ pub fn clean_street(raw: &str, country: Option<&str>) -> CleanStreet {
     for seg in &mut segs {
         standardise_segment(seg, langs, recase);
         for (i, w) in seg.words.iter().enumerate() {
-            if i == 0 && !display.is_empty() && !display.ends_with(' ') {
-                display.push(' ');
-            } else if i > 0 {
+            if i > 0 || (!display.is_empty() && !display.ends_with(' ')) {
                 display.push(' ');
             }
             display.push_str(&w.text);

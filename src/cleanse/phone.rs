@@ -401,7 +401,8 @@ mod tests {
     #[test]
     fn phones() {
         // (raw, default region, E.164, issue)
-        let cases: &[(&str, Option<&str>, Option<&str>, Option<&str>)] = &[
+        type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+        let cases: &[Case<'_>] = &[
             ("030 1234567", Some("DE"), Some("+49301234567"), None),
             ("+49 30 1234567", None, Some("+49301234567"), None),
             ("0049-30-1234567", Some("GB"), Some("+49301234567"), None),
