@@ -141,6 +141,9 @@ fn extract(raw: &str) -> &str {
 
 /// A cell with several addresses (`a@x.de; b@y.de`) gives each; any other cell itself.
 pub fn split_addresses(raw: &str) -> Vec<&str> {
+    if raw.bytes().filter(|&b| b == b'@').count() < 2 {
+        return vec![raw];
+    }
     let parts: Vec<&str> = raw
         .split(|c: char| c == ';' || c == ',' || c.is_whitespace())
         .filter(|p| !p.is_empty())

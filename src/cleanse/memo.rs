@@ -2,21 +2,19 @@
 //!
 //! Customer data repeats: a million records hold a few thousand cities, countries,
 //! postcodes, given and family names, a few tens of thousands of birth dates. Each distinct
-//! `(context, raw value)` is cleansed once per run and the result cloned for the repeats.
-//! The memo is sharded (64 mutex-guarded maps chosen by the key's hash) so that rayon's
-//! threads rarely wait on each other, and bounded per field so that a column of distinct
-//! values cannot grow it without limit: once a field's share is full, new values are
-//! cleansed without being remembered. E-mails, phones and timestamps are distinct per
+//! `(context, raw value)` is cleansed once per run and worker thread, and the result cloned
+//! for the repeats. Every rayon worker has its own map: the hottest keys (the one country
+//! most customers live in) would otherwise have every thread meet on one lock for every
+//! record, which measured slower than no memo at all with two threads. Each map is bounded,
+//! so that a column of distinct values cannot grow it without limit: once full, new values
+//! are cleansed without being remembered. E-mails, phones and timestamps are distinct per
 //! customer and are not memoised (see `benches/README.md` for the measurements).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{Mutex, PoisonError};
 
-const SHARDS: usize = 64;
-
-/// The maps are keyed by a hash computed once per lookup: only re-mixed (a shard's keys
-/// share their top bits, which the map would otherwise use as its tags).
+/// The maps are keyed by a hash computed once per lookup (re-mixed, cheaply).
 #[derive(Default)]
 struct Prehashed(u64);
 
@@ -40,23 +38,33 @@ struct Entry<V> {
     value: V,
 }
 
-type Shard<V> = Mutex<HashMap<u64, Entry<V>, BuildHasherDefault<Prehashed>>>;
+/// One worker's map, on a cache line of its own (no false sharing between workers).
+#[repr(align(128))]
+struct Slot<V>(Mutex<HashMap<u64, Entry<V>, BuildHasherDefault<Prehashed>>>);
 
 /// One field's memo.
 pub struct Cache<V> {
-    shards: Box<[Shard<V>]>,
-    per_shard: usize,
+    /// One slot per rayon worker, and a last one for threads outside the pool.
+    slots: Box<[Slot<V>]>,
+    capacity: usize,
 }
 
 impl<V: Clone> Cache<V> {
-    /// A memo that remembers at most `capacity` values.
+    /// A memo that remembers at most `capacity` values per worker thread.
     pub fn new(capacity: usize) -> Self {
+        let workers = rayon::current_num_threads();
         Cache {
-            shards: (0..SHARDS)
-                .map(|_| Mutex::new(HashMap::default()))
+            slots: (0..=workers)
+                .map(|_| Slot(Mutex::new(HashMap::default())))
                 .collect(),
-            per_shard: capacity.div_ceil(SHARDS),
+            capacity,
         }
+    }
+
+    fn slot(&self) -> &Slot<V> {
+        let outside = self.slots.len() - 1;
+        let i = rayon::current_thread_index().map_or(outside, |i| i % outside.max(1));
+        &self.slots[i]
     }
 
     /// The value for `raw` in `context` (a country, a name order...), computed by `f` the
@@ -64,9 +72,9 @@ impl<V: Clone> Cache<V> {
     /// never a wrong value.
     pub fn get_or_insert_with(&self, context: u64, raw: &str, f: impl FnOnce() -> V) -> V {
         let h = xxhash_rust::xxh3::xxh3_64_with_seed(raw.as_bytes(), context);
-        let shard = &self.shards[(h >> 58) as usize % SHARDS];
+        let slot = &self.slot().0;
         {
-            let map = shard.lock().unwrap_or_else(PoisonError::into_inner);
+            let map = slot.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(e) = map.get(&h)
                 && e.context == context
                 && *e.raw == *raw
@@ -75,8 +83,8 @@ impl<V: Clone> Cache<V> {
             }
         }
         let value = f();
-        let mut map = shard.lock().unwrap_or_else(PoisonError::into_inner);
-        if map.len() < self.per_shard {
+        let mut map = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() < self.capacity {
             map.entry(h).or_insert_with(|| Entry {
                 context,
                 raw: raw.into(),
@@ -86,11 +94,11 @@ impl<V: Clone> Cache<V> {
         value
     }
 
-    /// How many values are remembered.
+    /// How many values are remembered, over all workers.
     pub fn len(&self) -> usize {
-        self.shards
+        self.slots
             .iter()
-            .map(|s| s.lock().unwrap_or_else(PoisonError::into_inner).len())
+            .map(|s| s.0.lock().unwrap_or_else(PoisonError::into_inner).len())
             .sum()
     }
 

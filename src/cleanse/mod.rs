@@ -295,10 +295,10 @@ pub fn cleanse_all(records: Vec<SourceRecord>, ctx: &CleanseContext<'_>) -> Vec<
     records.into_par_iter().map(|r| cleanse(r, ctx)).collect()
 }
 
-pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
+pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     let mut c = Customer {
         source: record.source,
-        key: record.key.clone(),
+        key: std::mem::take(&mut record.key),
         line: record.line,
         hash: record.hash,
         ..Customer::default()
@@ -366,37 +366,39 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     if let Some(p) = &parsed {
         flag(Field::FullName, &p.issues);
     }
-    let parsed = parsed.map(|p| p.name).unwrap_or_default();
+    let mut parsed = parsed.map(|p| p.name).unwrap_or_default();
     let (given, given_title) = match record.first(Field::GivenName) {
         Some(raw) => {
             let (g, t) = memo(ctx.cache(|m| &m.given), 0, raw, || name::split_title(raw));
             (Some(g), t)
         }
-        None => (parsed.given.clone(), None),
+        None => (parsed.given.take(), None),
     };
     let (family, family_suffix) = match record.first(Field::FamilyName) {
-        Some(raw) => memo(ctx.cache(|m| &m.family), 0, raw, || {
-            let (f, s) = name::split_suffix(&text::normalize(raw));
-            (name::clean_family_name(&f), s)
-        }),
-        None => (parsed.family.clone().unwrap_or_default(), None),
+        Some(raw) => {
+            let (f, s) = memo(ctx.cache(|m| &m.family), 0, raw, || {
+                let (f, s) = name::split_suffix(&text::normalize(raw));
+                (name::clean_family_name(&f), s)
+            });
+            (Some(f), s)
+        }
+        None => (parsed.family.take(), None),
     };
-    let family = Some(family);
     c.title = record
         .first(Field::Title)
         .map(name::standardise_title)
         .or(given_title)
-        .or(parsed.title.clone())
+        .or(parsed.title.take())
         .filter(|s| !s.is_empty());
     c.middle_name = record
         .first(Field::MiddleName)
         .map(name::clean_name_part)
-        .or(parsed.middle.clone())
+        .or(parsed.middle.take())
         .filter(|s| !s.is_empty());
     c.suffix = record
         .first(Field::Suffix)
         .map(name::standardise_suffix)
-        .or(parsed.suffix.clone())
+        .or(parsed.suffix.take())
         .or(family_suffix)
         .filter(|s| !s.is_empty());
     let key_of = |part: &str| memo(ctx.cache(|m| &m.name_key), 0, part, || name::name_key(part));
@@ -408,14 +410,13 @@ pub fn cleanse(record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         let k = key_of(&f);
         Value::valid(f, k)
     });
-    let assembled = name::PersonName {
-        title: c.title.clone(),
-        given: c.given_name.as_ref().map(|v| v.display.clone()),
-        middle: c.middle_name.clone(),
-        family: c.family_name.as_ref().map(|v| v.display.clone()),
-        suffix: c.suffix.clone(),
-    }
-    .display();
+    let assembled = name::display_of([
+        c.title.as_deref(),
+        c.given_name.as_ref().map(|v| v.display.as_str()),
+        c.middle_name.as_deref(),
+        c.family_name.as_ref().map(|v| v.display.as_str()),
+        c.suffix.as_deref(),
+    ]);
     c.full_name = (!assembled.is_empty()).then_some(assembled);
 
     for cell in record.all(Field::Email) {

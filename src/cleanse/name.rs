@@ -29,19 +29,26 @@ pub struct PersonName {
 impl PersonName {
     /// `Dr. Anna M. van der Berg Jr`
     pub fn display(&self) -> String {
-        [
-            &self.title,
-            &self.given,
-            &self.middle,
-            &self.family,
-            &self.suffix,
-        ]
-        .into_iter()
-        .flatten()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(" ")
+        display_of([
+            self.title.as_deref(),
+            self.given.as_deref(),
+            self.middle.as_deref(),
+            self.family.as_deref(),
+            self.suffix.as_deref(),
+        ])
     }
+}
+
+/// Title, given, middle, family and suffix written as one name, single-spaced.
+pub fn display_of(parts: [Option<&str>; 5]) -> String {
+    let mut out = String::with_capacity(parts.iter().flatten().map(|p| p.len() + 1).sum());
+    for part in parts.into_iter().flatten().filter(|p| !p.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(part);
+    }
+    out
 }
 
 struct Title {
