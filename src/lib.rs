@@ -4,8 +4,8 @@
 //! [`cluster`] -> [`survive`] -> [`load`], orchestrated by [`pipeline`] and [`run`].
 //! [`gates`] judge a run before it loads, [`report`] describes it (with [`quality`]), a
 //! steward's [`decisions`] feed back into clustering, and [`explain`] reads what a run
-//! recorded; [`check`] verifies the store's invariants. Every CSV the tool writes goes
-//! through [`csv_out`].
+//! recorded; [`check`] verifies the store's invariants and [`profile`] reports each
+//! source's quality before a run. Every CSV the tool writes goes through [`csv_out`].
 
 pub mod block;
 pub mod check;
@@ -27,6 +27,7 @@ pub mod mapping;
 pub mod nicknames;
 pub mod overrides;
 pub mod pipeline;
+pub mod profile;
 pub mod progress;
 pub mod quality;
 pub mod record;

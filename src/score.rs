@@ -49,10 +49,12 @@ impl MatchRecord {
         MatchRecord {
             given: key(&c.given_name),
             family: key(&c.family_name),
+            // Only a generation (Jr, Sr, III) tells two people apart; post-nominals (PhD) do not.
             suffix: c
                 .suffix
                 .as_deref()
-                .map(|s| capped(&s.to_lowercase().replace('.', ""))),
+                .and_then(crate::cleanse::name::generation_key)
+                .map(|s| capped(&s.to_lowercase())),
             birth_date: key(&c.birth_date),
             emails: keys(&c.emails),
             phones: keys(&c.phones),

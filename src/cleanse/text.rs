@@ -2,21 +2,46 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-/// Trim, Unicode NFKC, drop control characters, collapse runs of white space.
+/// Characters that carry no text: format controls that exports leak (byte order marks,
+/// zero-width spaces and joiners, soft hyphens).
+fn is_ignorable(c: char) -> bool {
+    matches!(
+        c,
+        '\u{feff}' | '\u{200b}' | '\u{200c}' | '\u{200d}' | '\u{2060}' | '\u{00ad}'
+    ) || (c.is_control() && !c.is_whitespace())
+}
+
+/// Trim, Unicode NFKC, drop control and invisible characters, collapse runs of white space
+/// into one space. Idempotent: `normalize(normalize(s)) == normalize(s)`.
 pub fn normalize(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
-    for c in raw.nfkc() {
+    let mut push = |c: char, out: &mut String| {
         if c.is_whitespace() {
             pending_space = !out.is_empty();
-        } else if c.is_control() || c == '\u{feff}' || c == '\u{200b}' {
-            continue;
-        } else {
+        } else if !is_ignorable(c) {
             if pending_space {
                 out.push(' ');
                 pending_space = false;
             }
             out.push(c);
+        }
+    };
+    let already_nfkc = || {
+        !raw.chars().any(is_ignorable)
+            && unicode_normalization::is_nfkc_quick(raw.chars())
+                == unicode_normalization::IsNormalized::Yes
+    };
+    if raw.is_ascii() || already_nfkc() {
+        // NFKC would change nothing: skip the decomposition machinery.
+        for c in raw.chars() {
+            push(c, &mut out);
+        }
+    } else {
+        // Invisible characters go before NFKC so that dropping them cannot leave a
+        // sequence that a second pass would compose differently.
+        for c in raw.chars().filter(|&c| !is_ignorable(c)).nfkc() {
+            push(c, &mut out);
         }
     }
     out
@@ -25,7 +50,7 @@ pub fn normalize(raw: &str) -> String {
 /// A key for matching: lower-case ASCII letters and digits, diacritics folded and scripts
 /// transliterated (`Zoë` -> `zoe`, `Straße` -> `strasse`), punctuation dropped, single spaces.
 pub fn fold_key(raw: &str) -> String {
-    let ascii = deunicode::deunicode(raw);
+    let ascii = deunicode::deunicode_with_tofu_cow(raw, "");
     let mut out = String::with_capacity(ascii.len());
     let mut pending_space = false;
     for c in ascii.chars() {
@@ -42,6 +67,61 @@ pub fn fold_key(raw: &str) -> String {
     out
 }
 
+/// `fold_key` without the spaces, and with the German transliterations made equal to the
+/// plain vowel (`ae` = `ä` = `a`): the key names and country names are compared on.
+pub fn squash_key(raw: &str) -> String {
+    let ascii = deunicode::deunicode_with_tofu_cow(raw, "");
+    let mut out = String::with_capacity(ascii.len());
+    for c in ascii.chars() {
+        if !c.is_ascii_alphanumeric() {
+            continue;
+        }
+        let c = c.to_ascii_lowercase();
+        // `ae`, `oe`, `ue` -> `a`, `o`, `u` (Mueller = Müller = Muller); looking at what was
+        // written keeps the key stable when keyed again.
+        if c == 'e' && out.ends_with(['a', 'o', 'u']) {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Upper-case the first character and lower-case the rest, character by character; a
+/// character whose case mapping is not a single character (`ß` -> `SS`) is kept, so that
+/// the result is stable under a second pass.
+pub(crate) fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    let mut out = String::with_capacity(word.len());
+    if let Some(first) = chars.next() {
+        push_upper(first, &mut out);
+        // `str::to_lowercase` knows the Greek final sigma.
+        out.push_str(&chars.as_str().to_lowercase());
+    }
+    out
+}
+
+pub(crate) fn push_upper(c: char, out: &mut String) {
+    let mut up = c.to_uppercase();
+    match (up.next(), up.next()) {
+        (Some(u), None) => out.push(u),
+        _ => out.push(c),
+    }
+}
+
+/// True when the text has letters of one case only (`MÜLLER`, `müller`), which exports
+/// produce and which is re-cased for display; mixed case is kept as written.
+pub(crate) fn is_single_case(s: &str) -> bool {
+    let mut lower = false;
+    let mut upper = false;
+    // `ß` has no everyday capital: `STRAUß` is an upper-case word.
+    for c in s.chars().filter(|&c| c != 'ß') {
+        lower |= c.is_lowercase();
+        upper |= c.is_uppercase();
+    }
+    !(lower && upper)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +135,12 @@ mod tests {
             ("\u{feff}x", "x"),
             ("line\r\nbreak", "line break"),
             ("", ""),
+            ("\u{a0}Köln\u{a0}", "Köln"),
+            ("Jo\u{200b}hn", "John"),
+            ("Stra\u{00ad}ße", "Straße"),
+            ("e\u{301}", "é"),
+            ("ﬁsher", "fisher"),
+            ("tab\there", "tab here"),
         ];
         for (raw, want) in cases {
             assert_eq!(normalize(raw), want, "{raw:?}");
@@ -69,9 +155,28 @@ mod tests {
             ("O'Brien", "obrien"),
             ("Jean-Luc", "jean luc"),
             ("  ", ""),
+            ("Łódź", "lodz"),
+            ("Ørsted", "orsted"),
+            ("São Paulo", "sao paulo"),
         ];
         for (raw, want) in cases {
             assert_eq!(fold_key(raw), want, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn squashes() {
+        let cases = [
+            ("Müller", "muller"),
+            ("Mueller", "muller"),
+            ("MULLER", "muller"),
+            ("Österreich", "osterreich"),
+            ("Oesterreich", "osterreich"),
+            ("Vereinigtes Königreich", "vereinigteskonigreich"),
+            ("U.S.A.", "usa"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(squash_key(raw), want, "{raw:?}");
         }
     }
 }

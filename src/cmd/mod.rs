@@ -4,6 +4,7 @@ mod check;
 mod evaluate;
 mod explain;
 mod history;
+mod profile;
 mod rollback;
 mod run;
 mod steward;
@@ -53,6 +54,8 @@ enum Command {
     Synth(synth::SynthArgs),
     /// Verify the store's invariants; exit 4 and list the problems when one fails.
     Check(check::CheckArgs),
+    /// Report each source's quality: fill rates, distinct and top values, patterns, validity.
+    Profile(profile::ProfileArgs),
 }
 
 /// Exit codes besides 0 (success): 1 for an error, 2 for a command-line mistake (clap),
@@ -83,6 +86,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Unlink(a) => steward::unlink(a),
         Command::Pin(a) => steward::pin(a),
         Command::Check(a) => check::run(a),
+        Command::Profile(a) => profile::run(a),
     }
 }
 

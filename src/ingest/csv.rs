@@ -2,10 +2,12 @@
 //! ASCII-compatible encoding (fields are decoded one by one, so a bad byte quarantines its
 //! row and not the file).
 
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::columns::ColumnPlan;
-use super::{Ingested, Row, RowBuilder, decode, show};
+use super::{Ingested, Row, RowBuilder, ScanRow, decode, show};
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
 use crate::record::QuarantineReason;
@@ -44,38 +46,7 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
         .flexible(true)
         .from_reader(body);
 
-    let mut header = ::csv::ByteRecord::new();
-    let header_ok = reader
-        .read_byte_record(&mut header)
-        .map_err(|e| Error::Input {
-            path: path.to_path_buf(),
-            line: mapping.header_line,
-            message: format!("cannot read the header row: {e}"),
-        })?;
-    if !header_ok {
-        return Err(Error::Input {
-            path: path.to_path_buf(),
-            line: mapping.header_line,
-            message: "no header row".into(),
-        });
-    }
-    let columns: Vec<String> = header
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            decode(h, mapping)
-                .map(|s| s.trim().trim_start_matches('\u{feff}').trim().to_string())
-                .ok_or_else(|| Error::Input {
-                    path: path.to_path_buf(),
-                    line: mapping.header_line,
-                    message: format!(
-                        "header column {} is not valid {}",
-                        i + 1,
-                        mapping.encoding.name()
-                    ),
-                })
-        })
-        .collect::<Result<_>>()?;
+    let columns = header_columns(path, mapping, &mut reader)?;
     let plan = ColumnPlan::new(path, mapping, &columns, "header")?;
 
     let mut builder = RowBuilder::new(mapping, source);
@@ -210,6 +181,120 @@ fn ends_inside_quotes(raw: &[u8], delimiter: u8) -> bool {
         }
     }
     quoted && !quote_pending
+}
+
+/// Read and decode the header row (the reader stands at it).
+fn header_columns<R: Read>(
+    path: &Path,
+    mapping: &Mapping,
+    reader: &mut ::csv::Reader<R>,
+) -> Result<Vec<String>> {
+    let mut header = ::csv::ByteRecord::new();
+    let header_ok = reader
+        .read_byte_record(&mut header)
+        .map_err(|e| Error::Input {
+            path: path.to_path_buf(),
+            line: mapping.header_line,
+            message: format!("cannot read the header row: {e}"),
+        })?;
+    if !header_ok {
+        return Err(Error::Input {
+            path: path.to_path_buf(),
+            line: mapping.header_line,
+            message: "no header row".into(),
+        });
+    }
+    header
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            decode(h, mapping)
+                .map(|s| s.trim().trim_start_matches('\u{feff}').trim().to_string())
+                .ok_or_else(|| Error::Input {
+                    path: path.to_path_buf(),
+                    line: mapping.header_line,
+                    message: format!(
+                        "header column {} is not valid {}",
+                        i + 1,
+                        mapping.encoding.name()
+                    ),
+                })
+        })
+        .collect::<Result<_>>()
+}
+
+/// Stream the file row by row for profiling (see `super::scan_source`): memory stays that of
+/// one row whatever the file's size.
+pub(super) fn scan(
+    path: &Path,
+    mapping: &Mapping,
+    visit: &mut dyn FnMut(ScanRow<'_>),
+) -> Result<()> {
+    let io = |e| Error::io(path, e);
+    let mut input = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+    if input.fill_buf().map_err(io)?.starts_with(b"\xEF\xBB\xBF") {
+        input.consume(3);
+    }
+    let mut skipped = Vec::new();
+    for _ in 1..mapping.header_line {
+        skipped.clear();
+        if input.read_until(b'\n', &mut skipped).map_err(io)? == 0 {
+            return Err(Error::Input {
+                path: path.to_path_buf(),
+                line: mapping.header_line,
+                message: format!(
+                    "header_line is {} but the file has fewer lines",
+                    mapping.header_line
+                ),
+            });
+        }
+    }
+    let mut reader = ::csv::ReaderBuilder::new()
+        .delimiter(mapping.delimiter)
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(input);
+    let columns = header_columns(path, mapping, &mut reader)?;
+    let plan = ColumnPlan::new(path, mapping, &columns, "header")?;
+    let indexes: Vec<usize> = std::iter::once(plan.key)
+        .chain(plan.fields.iter().map(|&(_, i)| i))
+        .collect();
+    let mut values: Vec<Vec<String>> = vec![Vec::new(); indexes.len()];
+    let mut record = ::csv::ByteRecord::new();
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {
+                if record.len() == 1 && record.get(0).is_some_and(|f| f.is_empty()) {
+                    continue; // a blank line is not a row
+                }
+                if record.len() != columns.len() {
+                    visit(ScanRow::Unreadable(QuarantineReason::ColumnCount));
+                    continue;
+                }
+                let mut readable = true;
+                for (slot, &i) in values.iter_mut().zip(&indexes) {
+                    slot.clear();
+                    match decode(&record[i], mapping) {
+                        Some(v) => slot.push(v.into_owned()),
+                        None => readable = false,
+                    }
+                }
+                if readable {
+                    visit(ScanRow::Values(&values));
+                } else {
+                    visit(ScanRow::Unreadable(QuarantineReason::Encoding));
+                }
+            }
+            Err(e) => {
+                return Err(Error::Input {
+                    path: path.to_path_buf(),
+                    line: reader.position().line() + mapping.header_line - 1,
+                    message: format!("cannot parse {}: {e}", show(path)),
+                });
+            }
+        }
+    }
 }
 
 #[cfg(test)]

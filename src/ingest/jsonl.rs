@@ -1,11 +1,13 @@
 //! JSON Lines adapter: one JSON object per line, nested values addressed by dotted paths
 //! (`contact.email`, `phones.0`); a path ending at an array of scalars gives several values.
 
+use std::fs::File;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use serde_json::Value as Json;
 
-use super::{Ingested, Row, RowBuilder, decode};
+use super::{Ingested, Row, RowBuilder, ScanRow, decode};
 use crate::error::{Error, Result};
 use crate::mapping::Mapping;
 use crate::record::{Field, QuarantineReason};
@@ -122,6 +124,63 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
         }
     }
     Ok(builder.out)
+}
+
+/// Stream the file line by line for profiling (see `super::scan_source`): memory stays that
+/// of one line whatever the file's size.
+pub(super) fn scan(
+    path: &Path,
+    mapping: &Mapping,
+    visit: &mut dyn FnMut(ScanRow<'_>),
+) -> Result<()> {
+    let io = |e| Error::io(path, e);
+    let mut input = BufReader::with_capacity(1 << 16, File::open(path).map_err(io)?);
+    if input.fill_buf().map_err(io)?.starts_with(b"\xEF\xBB\xBF") {
+        input.consume(3);
+    }
+    let paths: Vec<Vec<&str>> = std::iter::once(mapping.key.as_str())
+        .chain(
+            mapping
+                .fields
+                .iter()
+                .flat_map(|fm| fm.columns.iter().map(String::as_str)),
+        )
+        .map(|p| p.split('.').collect())
+        .collect();
+    let mut values: Vec<Vec<String>> = vec![Vec::new(); paths.len()];
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line).map_err(io)? == 0 {
+            return Ok(());
+        }
+        let mut trimmed = line.as_slice();
+        while let [rest @ .., b'\n' | b'\r'] = trimmed {
+            trimmed = rest;
+        }
+        if trimmed.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        let Some(text) = decode(trimmed, mapping) else {
+            visit(ScanRow::Unreadable(QuarantineReason::Encoding));
+            continue;
+        };
+        let value: Json = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(_) => {
+                visit(ScanRow::Unreadable(QuarantineReason::InvalidJson));
+                continue;
+            }
+        };
+        if !value.is_object() {
+            visit(ScanRow::Unreadable(QuarantineReason::NotAnObject));
+            continue;
+        }
+        for (slot, p) in values.iter_mut().zip(&paths) {
+            *slot = lookup(&value, p).map(scalars).unwrap_or_default();
+        }
+        visit(ScanRow::Values(&values));
+    }
 }
 
 trait ClassifyName {

@@ -73,6 +73,42 @@ pub fn read_bytes(source: &Source, bytes: &[u8], index: u16) -> Result<Ingested>
     Ok(out)
 }
 
+/// A row as [`scan_source`] hands it over.
+#[derive(Debug)]
+pub enum ScanRow<'a> {
+    /// The values of the columns [`scan_columns`] lists, in that order: one per CSV
+    /// column, none or several for a JSON path (an array gives each of its values). Empty
+    /// tokens are not removed.
+    Values(&'a [Vec<String>]),
+    /// The row cannot be read at all (it would be quarantined for this reason).
+    Unreadable(QuarantineReason),
+}
+
+/// The columns [`scan_source`] reports: the record key (no field), then every mapped column
+/// or path with the field it feeds, in mapping order.
+pub fn scan_columns(mapping: &Mapping) -> Vec<(Option<Field>, String)> {
+    std::iter::once((None, mapping.key.clone()))
+        .chain(mapping.fields.iter().flat_map(|fm| {
+            fm.columns
+                .iter()
+                .map(move |c| (Some(fm.field), c.trim().to_string()))
+        }))
+        .collect()
+}
+
+/// Stream a source row by row, with memory bounded by one row whatever the file's size:
+/// what profiling needs. File-level problems are errors, as for [`read_source`].
+pub fn scan_source(source: &Source, visit: &mut dyn FnMut(ScanRow<'_>)) -> Result<()> {
+    match source.format {
+        SourceFormat::Csv => csv::scan(&source.path, &source.mapping, visit),
+        SourceFormat::Jsonl => jsonl::scan(&source.path, &source.mapping, visit),
+        SourceFormat::Parquet => Err(Error::Config {
+            path: source.path.clone(),
+            message: "profiling parquet sources is not supported yet; profile a CSV export".into(),
+        }),
+    }
+}
+
 /// Turns one row's decoded values into a record or a quarantine entry, and tracks keys.
 pub(crate) struct RowBuilder<'a> {
     mapping: &'a Mapping,

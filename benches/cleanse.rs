@@ -1,0 +1,195 @@
+//! Cleansing throughput: `cargo bench --bench cleanse` (figures in `benches/README.md`).
+//!
+//! Records are generated in `support/records.rs`, deterministically, with the variety real
+//! exports have (see there).
+
+#[path = "support/records.rs"]
+mod records;
+
+use crmfuse::cleanse::{self, CleanseContext};
+use crmfuse::record::Field;
+use divan::Bencher;
+use divan::counter::ItemsCount;
+use records::{mapping, records, today};
+
+fn main() {
+    divan::main();
+}
+
+/// Whole records, rayon-parallel, as the pipeline's cleanse stage runs them.
+#[divan::bench(args = [10_000, 100_000], sample_count = 10)]
+fn records_parallel(bencher: Bencher, n: usize) {
+    let m = mapping();
+    bencher
+        .counter(ItemsCount::new(n))
+        .with_inputs(|| records(n))
+        .bench_values(|recs| {
+            let ctx = CleanseContext::new(&m, today());
+            cleanse::cleanse_all(recs, &ctx)
+        });
+}
+
+/// The same without the per-run memo: what remembering repeated values saves.
+#[divan::bench(args = [100_000], sample_count = 10)]
+fn records_parallel_without_memo(bencher: Bencher, n: usize) {
+    let m = mapping();
+    bencher
+        .counter(ItemsCount::new(n))
+        .with_inputs(|| records(n))
+        .bench_values(|recs| {
+            let ctx = CleanseContext::without_memo(&m, today());
+            cleanse::cleanse_all(recs, &ctx)
+        });
+}
+
+/// One thread, to separate the work from the parallel speed-up.
+#[divan::bench(args = [100_000], sample_count = 10)]
+fn records_one_thread(bencher: Bencher, n: usize) {
+    let m = mapping();
+    bencher
+        .counter(ItemsCount::new(n))
+        .with_inputs(|| records(n))
+        .bench_values(|recs| {
+            let ctx = CleanseContext::new(&m, today());
+            recs.into_iter()
+                .map(|r| cleanse::cleanse(r, &ctx))
+                .collect::<Vec<_>>()
+        });
+}
+
+/// The target: one million records in under three seconds on two cores.
+#[divan::bench(sample_count = 3, sample_size = 1)]
+fn million_records(bencher: Bencher) {
+    let n = 1_000_000;
+    let m = mapping();
+    bencher
+        .counter(ItemsCount::new(n))
+        .with_inputs(|| records(n))
+        .bench_values(|recs| {
+            let ctx = CleanseContext::new(&m, today());
+            cleanse::cleanse_all(recs, &ctx)
+        });
+}
+
+/// Generating the inputs alone, to subtract from whole-process CPU measurements of the
+/// benches above (`/usr/bin/time`, `perf stat`).
+#[divan::bench(args = [100_000, 1_000_000], sample_count = 3, sample_size = 1)]
+fn generate_only(bencher: Bencher, n: usize) {
+    bencher.bench(|| records(n));
+}
+
+/// Single fields, one thread, 10,000 generated values each: where the time goes.
+mod field {
+    use super::*;
+    use crmfuse::cleanse::{address, date, email, name, phone};
+
+    const N: usize = 10_000;
+
+    fn values(field: Field) -> Vec<String> {
+        records(N * 2)
+            .into_iter()
+            .flat_map(|r| r.values)
+            .filter(|(f, _)| *f == field)
+            .map(|(_, v)| v)
+            .take(N)
+            .collect()
+    }
+
+    #[divan::bench]
+    fn full_names(bencher: Bencher) {
+        let v = values(Field::FullName);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| name::parse_full_name(s, name::NameOrder::LastFirst))
+                .collect::<Vec<_>>()
+        });
+    }
+
+    #[divan::bench]
+    fn name_keys(bencher: Bencher) {
+        let v = values(Field::FullName);
+        bencher
+            .counter(ItemsCount::new(v.len()))
+            .bench(|| v.iter().map(|s| name::name_key(s)).collect::<Vec<_>>());
+    }
+
+    #[divan::bench]
+    fn emails(bencher: Bencher) {
+        let v = values(Field::Email);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| email::cleanse_email(s))
+                .collect::<Vec<_>>()
+        });
+    }
+
+    #[divan::bench]
+    fn phones(bencher: Bencher) {
+        let v = values(Field::Phone);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| phone::cleanse_phone(s, Some("DE")))
+                .collect::<Vec<_>>()
+        });
+    }
+
+    #[divan::bench]
+    fn streets(bencher: Bencher) {
+        let v = values(Field::AddressLine1);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| address::clean_street(s, Some("DE")))
+                .collect::<Vec<_>>()
+        });
+    }
+
+    #[divan::bench]
+    fn postcodes(bencher: Bencher) {
+        let v = values(Field::Postcode);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| address::parse_postcode(s, Some("DE")))
+                .collect::<Vec<_>>()
+        });
+    }
+
+    #[divan::bench]
+    fn countries(bencher: Bencher) {
+        let v = values(Field::Country);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| address::country_code(s))
+                .collect::<Vec<_>>()
+        });
+    }
+
+    #[divan::bench]
+    fn cities(bencher: Bencher) {
+        let v = values(Field::City);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| address::place_key(&address::standardise_place(s)))
+                .collect::<Vec<_>>()
+        });
+    }
+
+    #[divan::bench]
+    fn birth_dates(bencher: Bencher) {
+        let v = values(Field::BirthDate);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| date::parse_birth_date(s, Some("%d.%m.%Y"), today()))
+                .collect::<Vec<_>>()
+        });
+    }
+
+    #[divan::bench]
+    fn timestamps(bencher: Bencher) {
+        let v = values(Field::CreatedAt);
+        bencher.counter(ItemsCount::new(v.len())).bench(|| {
+            v.iter()
+                .map(|s| date::parse_timestamp(s, Some("%d.%m.%Y %H:%M")))
+                .collect::<Vec<_>>()
+        });
+    }
+}
