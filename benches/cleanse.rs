@@ -176,9 +176,10 @@ mod field {
     #[divan::bench]
     fn birth_dates(bencher: Bencher) {
         let v = values(Field::BirthDate);
+        let format = date::DateFormat::new("%d.%m.%Y");
         bencher.counter(ItemsCount::new(v.len())).bench(|| {
             v.iter()
-                .map(|s| date::parse_birth_date(s, Some("%d.%m.%Y"), today()))
+                .map(|s| date::parse_birth_date_with(s, Some(&format), today()))
                 .collect::<Vec<_>>()
         });
     }
@@ -186,9 +187,10 @@ mod field {
     #[divan::bench]
     fn timestamps(bencher: Bencher) {
         let v = values(Field::CreatedAt);
+        let format = date::DateFormat::new("%d.%m.%Y %H:%M");
         bencher.counter(ItemsCount::new(v.len())).bench(|| {
             v.iter()
-                .map(|s| date::parse_timestamp(s, Some("%d.%m.%Y %H:%M")))
+                .map(|s| date::parse_timestamp_with(s, Some(&format)))
                 .collect::<Vec<_>>()
         });
     }

@@ -95,7 +95,6 @@ mod tests {
             "None",
             "#N/A",
             "#NV",
-            "NaN",
             "(null)",
             "n.v.",
             "N.V.",
