@@ -99,6 +99,7 @@ enum Position {
     Directional,
     Unit,
     UnitWord,
+    UnitAfter,
 }
 
 struct StreetWord {
@@ -140,6 +141,7 @@ fn streets() -> &'static Streets {
                 "compound" => Position::Compound,
                 "directional" => Position::Directional,
                 "unit" => Position::Unit,
+                "unit_after" => Position::UnitAfter,
                 _ => Position::UnitWord,
             };
             let long = field(&r, 2);
@@ -221,6 +223,16 @@ fn is_unit_identifier(token: &str) -> bool {
         && (t.chars().any(|c| c.is_ascii_digit()) || n == 1)
 }
 
+/// A floor or storey number written as an ordinal: `2.`, `3rd`, `1er`, `2e` (a bare `5`
+/// before `EG` is the house number).
+fn is_ordinal(token: &str) -> bool {
+    let rest = token.trim_start_matches(|c: char| c.is_ascii_digit());
+    rest.len() < token.len()
+        && [".", "st", "nd", "rd", "th", "er", "e", "ème", "eme"]
+            .iter()
+            .any(|o| rest.eq_ignore_ascii_case(o))
+}
+
 /// A house number (`12`, `94a`, `12-14`), not an ordinal street name (`5th`, `1st`).
 fn is_house_number(token: &str) -> bool {
     if !token.starts_with(|c: char| c.is_ascii_digit()) {
@@ -276,6 +288,13 @@ fn segments<'a>(line: &'a str, langs: u32) -> Vec<Segment<'a>> {
                 i += 1;
             } else if s.find(t, Position::UnitWord, langs).is_some() {
                 words[i].unit = true;
+            } else if i > 0
+                && is_ordinal(&words[i - 1].text)
+                && s.find(t, Position::UnitAfter, langs).is_some()
+            {
+                // `2. OG`, `3rd floor`: the number comes first.
+                words[i - 1].unit = true;
+                words[i].unit = true;
             }
             i += 1;
         }
@@ -321,7 +340,7 @@ fn standardise_segment(seg: &mut Segment<'_>, langs: u32, recase: bool) {
     }
     // Units: `Apartment 4` -> `Apt 4`, `#4` kept.
     for w in words.iter_mut().filter(|w| w.unit) {
-        for pos in [Position::Unit, Position::UnitWord] {
+        for pos in [Position::Unit, Position::UnitWord, Position::UnitAfter] {
             if let Some(e) = s.find(&w.text, pos, langs) {
                 w.text = Cow::Borrowed(e.short);
             }
@@ -785,6 +804,14 @@ mod tests {
             ("Marienplatz 8", Some("DE"), "Marienpl. 8"),
             ("Hauptstraße 5, Whg. 3", Some("DE"), "Hauptstr. 5, Whg. 3"),
             ("Hauptstraße 5 Wohnung 3", Some("DE"), "Hauptstr. 5 Whg. 3"),
+            ("Mühlstraße 18, 2. OG", Some("DE"), "Mühlstr. 18, 2. OG"),
+            ("Waldstr. 90 3. Stock", Some("DE"), "Waldstr. 90 3. Stock"),
+            ("Hauptstr. 5 EG", Some("DE"), "Hauptstr. 5 EG"),
+            (
+                "12 High Street, 2nd floor",
+                Some("GB"),
+                "12 High St, 2nd Floor",
+            ),
             (
                 "Podbielskistraße 116b; Hinterhaus",
                 Some("DE"),
@@ -839,12 +866,19 @@ mod tests {
             ("12 Main St Apt 4", "12 Main Street", Some("US")),
             ("Flat 2, 14 Albion Road", "14 Albion Rd", Some("GB")),
             ("Hauptstr. 5, Whg. 3", "Hauptstraße 5", Some("DE")),
+            ("Mühlstr. 18, 2. OG", "Mühlstraße 18", Some("DE")),
+            ("Hauptstr. 5 EG", "Hauptstr. 5 eg", Some("DE")),
+            ("12 High Street, 2nd floor", "12 High St", Some("GB")),
             ("12 Boulevard Haussmann", "12 bd Haussmann", Some("FR")),
         ];
         for (a, b, c) in same {
             assert_eq!(street_key(a, *c), street_key(b, *c), "{a} / {b}");
         }
         assert_eq!(street_key("Hauptstraße 5", Some("DE")), "hauptstr5");
+        assert_ne!(
+            street_key("Hauptstr. 5 EG", Some("DE")),
+            street_key("Hauptstr. EG", Some("DE"))
+        );
         assert_ne!(
             street_key("Hauptstraße 5", Some("DE")),
             street_key("Hauptstraße 7", Some("DE"))

@@ -20,7 +20,6 @@ pub struct CleanEmail {
 struct Provider {
     canonical: &'static str,
     ignore_dots: bool,
-    plus_tags: bool,
 }
 
 struct Domains {
@@ -46,7 +45,6 @@ fn domains() -> &'static Domains {
                         Provider {
                             canonical: field(&r, 2),
                             ignore_dots: field(&r, 3) == "yes",
-                            plus_tags: field(&r, 4) == "yes",
                         },
                     );
                 }
@@ -258,17 +256,14 @@ fn valid_domain(domain: &str) -> bool {
             || (tld.starts_with("xn--") && tld.len() > 4))
 }
 
-/// Gmail ignores dots in the local part; most providers deliver `name+tag@` to `name@`.
+/// Gmail ignores dots in the local part; a `+tag` is dropped everywhere (`name+news@` was
+/// written by the owner of `name@`, whether or not the provider delivers it).
 fn match_key(local: &str, domain: &str, d: &Domains) -> String {
-    let (domain, ignore_dots, plus_tags) = match d.providers.get(domain) {
-        Some(p) => (p.canonical, p.ignore_dots, p.plus_tags),
-        None => (domain, false, true),
+    let (domain, ignore_dots) = match d.providers.get(domain) {
+        Some(p) => (p.canonical, p.ignore_dots),
+        None => (domain, false),
     };
-    let local = if plus_tags {
-        local.split('+').next().unwrap_or(local)
-    } else {
-        local
-    };
+    let local = local.split('+').next().unwrap_or(local);
     let mut key = String::with_capacity(local.len() + domain.len() + 1);
     if ignore_dots {
         key.extend(local.chars().filter(|&c| c != '.'));
@@ -315,7 +310,7 @@ mod tests {
             (
                 "anna+shop@web.de",
                 "anna+shop@web.de",
-                Some("anna+shop@web.de"),
+                Some("anna@web.de"),
                 &[],
             ),
             (

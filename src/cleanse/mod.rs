@@ -213,7 +213,10 @@ pub fn validate(
             .collect(),
         Field::Phone => {
             let region = country.or(ctx.mapping.phone_region.as_deref());
-            phone::cleanse_phone(raw, region).issues
+            phone::split_numbers(raw)
+                .into_iter()
+                .flat_map(|n| phone::cleanse_phone(n, region).issues)
+                .collect()
         }
         Field::Postcode => {
             let parsed = memo(
@@ -432,7 +435,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         }
     }
     let region = country_code.or(ctx.mapping.phone_region.as_deref());
-    for raw in record.all(Field::Phone) {
+    for raw in record.all(Field::Phone).flat_map(phone::split_numbers) {
         let p = phone::cleanse_phone(raw, region);
         flag(Field::Phone, &p.issues);
         let display = match &p.extension {

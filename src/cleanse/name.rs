@@ -305,7 +305,21 @@ fn has_invalid_chars(text: &str) -> bool {
             || unicode_normalization::char::is_combining_mark(c)
             || matches!(
                 c,
-                '-' | '\'' | '’' | '.' | ',' | '`' | '´' | '(' | ')' | '"' | '“' | '”' | '&' | '+'
+                '-' | '\''
+                    | '’'
+                    | '.'
+                    | ','
+                    | '`'
+                    | '´'
+                    | '('
+                    | ')'
+                    | '"'
+                    | '“'
+                    | '”'
+                    | '&'
+                    | '+'
+                    | '?'
+                    | '\u{fffd}'
             ))
     })
 }
@@ -316,6 +330,10 @@ pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCod
     let mut issues: Vec<IssueCode> = Vec::new();
     if has_several_people(&text) {
         issues.push("name.multiple");
+    }
+    if text.contains(['?', '\u{fffd}']) {
+        // `Wi?niewski`: a letter the export's encoding could not hold.
+        issues.push("name.encoding_loss");
     }
     if has_invalid_chars(&text) {
         issues.push("name.invalid_chars");
@@ -948,6 +966,8 @@ mod tests {
             ("Kletterhalle Südwand GmbH", &["name.company"]),
             ("Smith Ltd", &["name.company"]),
             ("Jane Doe", &[]),
+            ("WI?NIEWSKI, SUSANNE", &["name.encoding_loss"]),
+            ("Dvo\u{fffd}ák, Michael", &["name.encoding_loss"]),
         ];
         for (raw, want) in cases {
             assert_eq!(parse_full_name(raw, NameOrder::Auto).1, *want, "{raw}");

@@ -31,6 +31,29 @@ pub struct CleanPhone {
     pub issues: Vec<IssueCode>,
 }
 
+/// A cell with several numbers (`030 1234567 / 0171 2345678`, `...; ...`) gives each; any
+/// other cell itself. A `/` splits only with spaces around it: `030/1234567` is one number.
+pub fn split_numbers(cell: &str) -> Vec<&str> {
+    let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).count();
+    if digits(cell) < 10 {
+        return vec![cell];
+    }
+    let mut parts = vec![cell];
+    for sep in [";", "|", ",", " / ", " or ", " oder ", " ou "] {
+        parts = parts
+            .into_iter()
+            .flat_map(|p| p.split(sep))
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .collect();
+    }
+    if parts.len() >= 2 && parts.iter().all(|p| digits(p) >= 5) {
+        parts
+    } else {
+        vec![cell]
+    }
+}
+
 /// Parse a phone number; `default_region` (ISO alpha-2) applies to numbers written without
 /// a country code.
 pub fn cleanse_phone(raw: &str, default_region: Option<&str>) -> CleanPhone {
@@ -458,6 +481,30 @@ mod tests {
             } else {
                 assert_eq!(p.value, raw.trim(), "{raw}");
             }
+        }
+    }
+
+    #[test]
+    fn several_numbers_in_one_cell() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "0049 221 4344366 / +49 171 0366927",
+                &["0049 221 4344366", "+49 171 0366927"],
+            ),
+            (
+                "030 1234567; 0171 2345678",
+                &["030 1234567", "0171 2345678"],
+            ),
+            (
+                "030 1234567 oder 0171 2345678",
+                &["030 1234567", "0171 2345678"],
+            ),
+            ("030/1234567", &["030/1234567"]),
+            ("+49 30 1234567, ext. 12", &["+49 30 1234567, ext. 12"]),
+            ("0171 2345678", &["0171 2345678"]),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(split_numbers(raw), *want, "{raw}");
         }
     }
 
