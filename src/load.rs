@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use rayon::prelude::*;
 use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 
@@ -473,11 +474,15 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             }
         }
     }
-    let mut desired_xref = TableRows::new();
-    for (i, r) in res.records.iter().enumerate() {
+    // The records as JSON (the dear part), on every core.
+    let record_json: Vec<String> = res
+        .records
+        .par_iter()
+        .map(|r| serde_json::to_string(r).map_err(|e| Error::Other(e.to_string())))
+        .collect::<Result<_>>()?;
+    let mut desired_xref: Vec<Vec<Sql>> = Vec::with_capacity(res.records.len());
+    for ((i, r), record_json) in res.records.iter().enumerate().zip(record_json) {
         let id = &cluster_ids[record_cluster[i]];
-        let record_json = serde_json::to_string(r).map_err(|e| Error::Other(e.to_string()))?;
-        let key = vec![text(source_name(r.source)), text(r.key.clone())];
         let old = existing_id(i);
         if conn.is_some() && old != Some(id.as_str()) {
             // A record new to the store, or moved between customers. New customers'
@@ -495,17 +500,16 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             }
         }
         let s = best_score[i];
-        desired_xref.insert(
-            key,
-            vec![
-                text(id.clone()),
-                if s.is_nan() { Sql::Null } else { Sql::real(s) },
-                Sql::Int(r.line as i64),
-                text(format!("{:016x}", r.hash)),
-                text(record_json),
-                Sql::Null,
-            ],
-        );
+        desired_xref.push(vec![
+            text(source_name(r.source)),
+            text(r.key.clone()),
+            text(id.clone()),
+            if s.is_nan() { Sql::Null } else { Sql::real(s) },
+            Sql::Int(r.line as i64),
+            text(format!("{:016x}", r.hash)),
+            text(record_json),
+            Sql::Null,
+        ]);
     }
     for &(key, v) in &disappeared {
         let source = as_str(&key[0]).unwrap_or("");
@@ -513,14 +517,13 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             "{source} record {} is no longer in its source",
             as_str(&key[1]).unwrap_or("")
         );
+        let row = || key.iter().chain(v).cloned().collect::<Vec<Sql>>();
         match policy_of(source) {
-            DisappearPolicy::Ignore => {
-                desired_xref.insert(key.clone(), v.clone());
-            }
+            DisappearPolicy::Ignore => desired_xref.push(row()),
             DisappearPolicy::MarkDeleted => {
-                let mut row = v.clone();
-                if row[5] == Sql::Null {
-                    row[5] = Sql::Int(run_id);
+                let mut row = row();
+                if row[7] == Sql::Null {
+                    row[7] = Sql::Int(run_id);
                     events.push(AuditEvent {
                         customer_id: as_str(&v[0]).map(str::to_string),
                         event: "mark_deleted",
@@ -530,7 +533,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
                         detail: Some(detail),
                     });
                 }
-                desired_xref.insert(key.clone(), row);
+                desired_xref.push(row);
             }
             DisappearPolicy::Detach => events.push(AuditEvent {
                 customer_id: as_str(&v[0]).map(str::to_string),
@@ -551,39 +554,37 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         desired_xref,
     )?;
 
-    // Lineage.
-    let mut lineage = TableRows::new();
-    for (ci, profile) in res.profiles.iter().enumerate() {
-        for p in pinned.get(cluster_ids[ci].as_str()).into_iter().flatten() {
-            lineage.insert(
-                vec![text(cluster_ids[ci].clone()), text(p.field.name())],
-                vec![
-                    text(p.value.clone()),
-                    text(PIN_SOURCE),
-                    text(format!("override {}", p.override_id)),
-                    text("pin"),
-                ],
-            );
-        }
-        for f in GoldenField::ALL {
-            let key = vec![text(cluster_ids[ci].clone()), text(f.name())];
-            if lineage.contains_key(&key) {
-                continue;
-            }
-            if let (Some(v), Some(l)) = (&profile.values[f.index()], &profile.lineage[f.index()]) {
-                let r = &res.records[l.record as usize];
-                lineage.insert(
-                    key,
-                    vec![
-                        text(v.clone()),
-                        text(source_name(r.source)),
-                        text(r.key.clone()),
-                        text(l.rule),
-                    ],
+    // Lineage: a pinned field's value comes from its pin, the others from survivorship.
+    let lineage: Vec<Vec<Sql>> = res
+        .profiles
+        .par_iter()
+        .zip(&cluster_ids)
+        .flat_map_iter(|(profile, id)| {
+            let pins = pinned.get(id.as_str());
+            GoldenField::ALL.into_iter().filter_map(move |f| {
+                let head = || [text(id.clone()), text(f.name())];
+                if let Some(p) = pins.and_then(|ps| ps.iter().find(|p| p.field == f)) {
+                    return Some(Vec::from_iter(head().into_iter().chain([
+                        text(p.value.clone()),
+                        text(PIN_SOURCE),
+                        text(format!("override {}", p.override_id)),
+                        text("pin"),
+                    ])));
+                }
+                let (v, l) = (
+                    profile.values[f.index()].as_ref()?,
+                    profile.lineage[f.index()].as_ref()?,
                 );
-            }
-        }
-    }
+                let r = &res.records[l.record as usize];
+                Some(Vec::from_iter(head().into_iter().chain([
+                    text(v.clone()),
+                    text(source_name(r.source)),
+                    text(r.key.clone()),
+                    text(l.rule),
+                ])))
+            })
+        })
+        .collect();
     let lineage_delta = diff_table(
         conn,
         pipeline,
@@ -601,33 +602,32 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     )?;
 
     // Links inside the final clusters, with their evidence.
-    let mut links = TableRows::new();
-    for p in res.links() {
-        let (a, b) = (
-            &res.records[p.pair.a as usize],
-            &res.records[p.pair.b as usize],
-        );
-        let ci = record_cluster[p.pair.a as usize];
-        if ci != record_cluster[p.pair.b as usize] {
-            continue;
-        }
-        let evidence = serde_json::to_string(&score::evidence(&res.model, &res.tf, p))
-            .map_err(|e| Error::Other(e.to_string()))?;
-        links.insert(
-            vec![
+    let links: Vec<Vec<Sql>> = res
+        .scored
+        .par_iter()
+        .filter(|p| {
+            p.linked(&res.model)
+                && record_cluster[p.pair.a as usize] == record_cluster[p.pair.b as usize]
+        })
+        .map(|p| {
+            let (a, b) = (
+                &res.records[p.pair.a as usize],
+                &res.records[p.pair.b as usize],
+            );
+            let evidence = serde_json::to_string(&score::evidence(&res.model, &res.tf, p))
+                .map_err(|e| Error::Other(e.to_string()))?;
+            Ok(vec![
                 text(source_name(a.source)),
                 text(a.key.clone()),
                 text(source_name(b.source)),
                 text(b.key.clone()),
-            ],
-            vec![
-                text(cluster_ids[ci].clone()),
+                text(cluster_ids[record_cluster[p.pair.a as usize]].clone()),
                 Sql::real(p.weight),
                 Sql::real(p.probability),
                 text(evidence),
-            ],
-        );
-    }
+            ])
+        })
+        .collect::<Result<_>>()?;
     let links_delta = diff_table(
         conn,
         pipeline,
@@ -646,18 +646,20 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         links,
     )?;
 
-    let mut quarantine = TableRows::new();
-    for q in &res.quarantined {
-        quarantine.insert(
-            vec![text(source_name(q.source)), Sql::Int(q.line as i64)],
+    let quarantine: Vec<Vec<Sql>> = res
+        .quarantined
+        .iter()
+        .map(|q| {
             vec![
+                text(source_name(q.source)),
+                Sql::Int(q.line as i64),
                 opt_text(q.key.as_deref()),
                 text(q.reason.code()),
                 text(q.detail.clone()),
                 text(q.raw.clone()),
-            ],
-        );
-    }
+            ]
+        })
+        .collect();
     let quarantine_delta = diff_table(
         conn,
         pipeline,
@@ -667,20 +669,20 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         quarantine,
     )?;
 
-    let mut issues = TableRows::new();
-    for r in &res.records {
-        for i in &r.issues {
-            issues.insert(
+    let issues: Vec<Vec<Sql>> = res
+        .records
+        .iter()
+        .flat_map(|r| {
+            r.issues.iter().map(|i| {
                 vec![
                     text(source_name(r.source)),
                     text(r.key.clone()),
                     text(i.field.name()),
                     text(i.code),
-                ],
-                vec![],
-            );
-        }
-    }
+                ]
+            })
+        })
+        .collect();
     let issues_delta = diff_table(
         conn,
         pipeline,
@@ -711,49 +713,54 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     })
 }
 
-/// Compare desired rows with the table's rows.
+/// Compare desired rows (primary key first; a key given twice keeps its first row) with
+/// the table's rows.
 fn diff_table(
     conn: Option<&Connection>,
     pipeline: &Pipeline,
     table: &'static str,
     cols: &[&'static str],
     pk: usize,
-    desired: TableRows,
+    mut desired: Vec<Vec<Sql>>,
 ) -> Result<TableDelta> {
-    let existing = match conn {
-        Some(c) => store::read_table(c, table, cols, pk)
-            .map_err(|e| Error::store(&pipeline.store_path, e))?,
-        None => TableRows::new(),
-    };
+    let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
+    // Deterministic write order, and b-trees filled in key order.
+    desired.par_sort_by(|a, b| a[..pk].cmp(&b[..pk]));
+    desired.dedup_by(|b, a| a[..pk] == b[..pk]);
     let mut delta = TableDelta {
         table,
         cols: cols.to_vec(),
         pk,
         ..TableDelta::default()
     };
-    for (key, rest) in desired.iter() {
-        match existing.get(key) {
-            Some(old) if old == rest => {}
-            found => {
-                let mut row = key.clone();
-                row.extend(rest.iter().cloned());
-                if found.is_some() {
-                    delta.updates.push(row);
-                } else {
-                    delta.inserts.push(row);
-                }
-            }
+    let existing = match conn {
+        Some(c) if !store::is_empty(c, table).map_err(db)? => {
+            store::read_table(c, table, cols, pk).map_err(db)?
         }
-    }
-    for key in existing.keys() {
-        if !desired.contains_key(key) {
-            delta.deletes.push(key.clone());
+        // Nothing to compare with (a first load): every row is new.
+        _ => {
+            delta.inserts = desired;
+            return Ok(delta);
         }
-    }
-    // Deterministic write order.
-    delta.inserts.sort();
-    delta.updates.sort();
+    };
+    delta.deletes = existing
+        .keys()
+        .filter(|key| {
+            desired
+                .binary_search_by(|r| r[..pk].cmp(key.as_slice()))
+                .is_err()
+        })
+        .cloned()
+        .collect();
     delta.deletes.sort();
+    for row in desired {
+        let (key, rest) = row.split_at(pk);
+        match existing.get(key) {
+            Some(old) if old.as_slice() == rest => {}
+            Some(_) => delta.updates.push(row),
+            None => delta.inserts.push(row),
+        }
+    }
     Ok(delta)
 }
 
@@ -810,9 +817,23 @@ fn insert_run(
     Ok(())
 }
 
-/// Apply a plan inside the caller's transaction.
-pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRecord) -> Result<()> {
+impl LoadPlan {
+    /// The rows `apply` writes: table changes and audit events.
+    pub fn rows_to_write(&self) -> usize {
+        self.deltas.iter().map(TableDelta::changes).sum::<usize>() + self.events.len()
+    }
+}
+
+/// Apply a plan inside the caller's transaction; `progress` hears of the rows written.
+pub fn apply(
+    tx: &Connection,
+    pipeline: &Pipeline,
+    plan: &LoadPlan,
+    run: &RunRecord,
+    progress: &dyn Fn(u64),
+) -> Result<()> {
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
+    const STEP: usize = 4096;
     insert_run(
         tx,
         pipeline,
@@ -822,6 +843,15 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
         run,
     )?;
     let mut undo = UndoLog::new(tx, pipeline, plan.run_id);
+    // A table empty before this run is undone by emptying it again: one undo row instead
+    // of one per inserted row (a first load writes millions).
+    let mut cleared = Vec::new();
+    for d in &plan.deltas {
+        if d.changes() > 0 && store::is_empty(tx, d.table).map_err(db)? {
+            undo.clear(d.table)?;
+            cleared.push(d.table);
+        }
+    }
     // Children are deleted before parents change; upserts go parents first.
     for d in plan.deltas.iter().rev() {
         if d.deletes.is_empty() {
@@ -838,6 +868,7 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
             undo.before(d.table, &d.cols[..d.pk], key, None)?;
             stmt.execute(params_from_iter(key.iter())).map_err(db)?;
         }
+        progress(d.deletes.len() as u64);
     }
     for d in &plan.deltas {
         if d.inserts.is_empty() && d.updates.is_empty() {
@@ -866,14 +897,25 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
             )
         };
         let mut stmt = tx.prepare_cached(&sql).map_err(db)?;
+        let logged = !cleared.contains(&d.table);
         // The plan's inserts are rows that the store (in this transaction) does not hold.
-        for row in &d.inserts {
-            undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(false))?;
-            stmt.execute(params_from_iter(row.iter())).map_err(db)?;
+        for rows in d.inserts.chunks(STEP) {
+            for row in rows {
+                if logged {
+                    undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(false))?;
+                }
+                stmt.execute(params_from_iter(row.iter())).map_err(db)?;
+            }
+            progress(rows.len() as u64);
         }
-        for row in &d.updates {
-            undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(true))?;
-            stmt.execute(params_from_iter(row.iter())).map_err(db)?;
+        for rows in d.updates.chunks(STEP) {
+            for row in rows {
+                if logged {
+                    undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(true))?;
+                }
+                stmt.execute(params_from_iter(row.iter())).map_err(db)?;
+            }
+            progress(rows.len() as u64);
         }
     }
     let mut stmt = tx
@@ -882,17 +924,20 @@ pub fn apply(tx: &Connection, pipeline: &Pipeline, plan: &LoadPlan, run: &RunRec
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .map_err(db)?;
-    for e in &plan.events {
-        stmt.execute(rusqlite::params![
-            plan.run_id,
-            e.customer_id,
-            e.event,
-            e.field,
-            e.before,
-            e.after,
-            e.detail
-        ])
-        .map_err(db)?;
+    for events in plan.events.chunks(STEP) {
+        for e in events {
+            stmt.execute(rusqlite::params![
+                plan.run_id,
+                e.customer_id,
+                e.event,
+                e.field,
+                e.before,
+                e.after,
+                e.detail
+            ])
+            .map_err(db)?;
+        }
+        progress(events.len() as u64);
     }
     undo.before("meta", &["key"], &[text("next_customer_number")], None)?;
     tx.execute(
@@ -1025,6 +1070,11 @@ impl<'a> UndoLog<'a> {
         }
     }
 
+    /// Record that `table` is empty now: undoing empties it again.
+    pub(crate) fn clear(&mut self, table: &str) -> Result<()> {
+        self.push(table, "clear", "[]".into(), None)
+    }
+
     /// Record the row of `table` with primary key `key` as it is now. `exists`: what the
     /// caller already knows (`None`: look).
     pub(crate) fn before(
@@ -1067,6 +1117,17 @@ impl<'a> UndoLog<'a> {
             (Some(_), None) => "delete",
             (Some(_), Some(_)) => "update",
         };
+        self.push(table, op, key_json, before)
+    }
+
+    fn push(
+        &mut self,
+        table: &str,
+        op: &str,
+        key_json: String,
+        before: Option<String>,
+    ) -> Result<()> {
+        let db = |e: rusqlite::Error| Error::store(self.store, e);
         self.seq += 1;
         self.tx
             .prepare_cached(

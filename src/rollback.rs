@@ -5,7 +5,9 @@
 //! deletes into `undo_log` (see `load::UndoLog`). A rollback of run N replays the undo
 //! rows of runs N, N+1, ... in reverse order (latest run first, last change first), then
 //! deletes those runs' rows from `runs`, `audit_events` and `undo_log`, all in one
-//! transaction. The store is then identical, table by table and row by row, to the store
+//! transaction. An undo row `clear` says the table was empty before its run (a first load
+//! logs one instead of a row per insert): it is undone by emptying the table.
+//! The store is then identical, table by table and row by row, to the store
 //! before run N: the rollback leaves no trace in it (the command prints what it removed).
 //! A run recorded by a crmfuse without an undo log cannot be rolled back exactly, and the
 //! rollback is refused.
@@ -61,19 +63,27 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
     // references, so foreign keys are checked at commit.
     tx.execute_batch("PRAGMA defer_foreign_keys = ON")
         .map_err(db)?;
-    let undo: Vec<(i64, i64, String, String, Option<String>)> = tx
+    type UndoRow = (i64, i64, String, String, String, Option<String>);
+    let undo: Vec<UndoRow> = tx
         .prepare(
-            "SELECT run_id, seq, table_name, key_json, before_json FROM undo_log
+            "SELECT run_id, seq, table_name, op, key_json, before_json FROM undo_log
              WHERE run_id >= ?1 ORDER BY run_id DESC, seq DESC",
         )
         .map_err(db)?
         .query_map([run_id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .map_err(db)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db)?;
-    for (run, seq, table, key_json, before_json) in undo {
+    for (run, seq, table, op, key_json, before_json) in undo {
         let bad = |what: &str| Error::Store {
             path: store.to_path_buf(),
             message: format!("undo_log run {run} seq {seq}: {what}"),
@@ -81,6 +91,11 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
         let Some(&(table, key_cols)) = UNDO_TABLES.iter().find(|(t, _)| *t == table) else {
             return Err(bad("names a table that runs do not write"));
         };
+        if op == "clear" {
+            // The table was empty before that run.
+            tx.execute(&format!("DELETE FROM {table}"), []).map_err(db)?;
+            continue;
+        }
         let key: Vec<Cell> = serde_json::from_str::<Vec<serde_json::Value>>(&key_json)
             .ok()
             .and_then(|v| v.iter().map(json_to_cell).collect())

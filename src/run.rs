@@ -120,19 +120,23 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     // Gates on the sources fail before the store is even opened for writing.
     let refuse_early = !opts.dry_run && !opts.force && !gates::all_passed(&gate_results);
     let (plan, loaded) = if opts.dry_run || refuse_early {
+        let stage = progress.stage("plan", None);
         let conn = store::open_ro(path)?;
         let plan = load::plan(conn.as_ref(), pipeline, &resolution)?;
+        progress.finish(stage);
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
         (plan, false)
     } else {
-        let stage = progress.stage("load", None);
+        let stage = progress.stage("plan", None);
         let mut conn = store::open_rw(path)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| store::writer_error(path, e))?;
         let plan = load::plan(Some(&tx), pipeline, &resolution)?;
+        progress.finish(stage);
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
         let load = opts.force || gates::all_passed(&gate_results);
+        let stage = progress.stage("load", Some(plan.rows_to_write() as u64));
         if load {
             let summary = summarise(pipeline, &resolution, &plan, &progress, &gate_results);
             let record = RunRecord {
@@ -151,7 +155,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
                 })
                 .map_err(|e| Error::Other(e.to_string()))?,
             };
-            load::apply(&tx, pipeline, &plan, &record)?;
+            load::apply(&tx, pipeline, &plan, &record, &|n| stage.inc(n))?;
             // Last moment to stop: dropping `tx` rolls the whole run back.
             interrupt::check()?;
             tx.commit().map_err(|e| Error::store(path, e))?;

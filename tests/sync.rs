@@ -129,7 +129,18 @@ fn rollback_of_a_sync_restores_every_table_exactly() {
     assert_eq!(again["changes"], second["changes"]);
     // Rolling back everything leaves empty tables.
     ok(&s.run(&["rollback", "1", CONFIG, "--yes"]));
-    assert_eq!(count(&s.store(), "SELECT count(*) FROM customers"), 0);
+    for table in [
+        "customers",
+        "customer_sources",
+        "field_lineage",
+        "match_links",
+        "quarantine",
+        "record_issues",
+        "audit_events",
+        "runs",
+    ] {
+        assert_eq!(count(&s.store(), &format!("SELECT count(*) FROM {table}")), 0, "{table}");
+    }
     assert_eq!(count(&s.store(), "SELECT count(*) FROM undo_log"), 0);
     assert_store_sound(&s.store());
 }
