@@ -29,5 +29,6 @@ n, wall, rss, summary, ev = sys.argv[1], float(sys.argv[2]), sys.argv[3], json.l
 records = summary["records"]
 print(f"| {int(n):,} | {records:,} | {summary['candidate_pairs']:,} | {wall:.1f} | {rss} | {records / wall:,.0f} | {ev['precision']:.4f} | {ev['recall']:.4f} | {ev['f1']:.4f} |")
 print("  stage ms: " + ", ".join(f"{s} {ms}" for s, ms in summary["timings_ms"]), file=sys.stderr)
+print("  peak MiB after stage: " + ", ".join(f"{s} {m}" for s, m in summary.get("peak_memory_mib", [])), file=sys.stderr)
 PY
 done

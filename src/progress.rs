@@ -12,6 +12,17 @@ pub struct Timings(pub Vec<(&'static str, Duration)>);
 pub struct Progress {
     enabled: bool,
     pub timings: Timings,
+    /// The process's peak resident memory (MiB) at the end of each stage, where the
+    /// system tells it (Linux).
+    pub peak_memory_mib: Vec<(&'static str, u64)>,
+}
+
+/// The process's peak resident set size so far, in MiB (`VmHWM`; `None` off Linux).
+pub fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 pub struct Stage {
@@ -25,6 +36,7 @@ impl Progress {
         Progress {
             enabled,
             timings: Timings::default(),
+            peak_memory_mib: Vec::new(),
         }
     }
 
@@ -62,6 +74,9 @@ impl Progress {
     pub fn finish(&mut self, stage: Stage) {
         stage.bar.finish_and_clear();
         self.timings.0.push((stage.name, stage.started.elapsed()));
+        if let Some(mib) = peak_memory_mib() {
+            self.peak_memory_mib.push((stage.name, mib));
+        }
     }
 }
 

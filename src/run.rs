@@ -78,6 +78,8 @@ pub struct Summary {
     pub tables: Vec<TableChanges>,
     pub blocking: Vec<RuleStats>,
     pub timings_ms: Vec<(String, u64)>,
+    /// The process's peak resident memory in MiB after each stage (empty off Linux).
+    pub peak_memory_mib: Vec<(String, u64)>,
     /// Every gate's result; all passed when `gates_passed`.
     pub gates: Vec<GateResult>,
     pub gates_passed: bool,
@@ -245,6 +247,11 @@ fn summarise(
             .0
             .iter()
             .map(|(s, d)| (s.to_string(), d.as_millis() as u64))
+            .collect(),
+        peak_memory_mib: progress
+            .peak_memory_mib
+            .iter()
+            .map(|(s, m)| (s.to_string(), *m))
             .collect(),
         gates: gate_results.to_vec(),
         gates_passed: gates::all_passed(gate_results),
