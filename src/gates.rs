@@ -321,6 +321,7 @@ mod tests {
             next_customer_number: 1,
             source_changes: vec![],
             conflicts: vec![],
+            pinned: Default::default(),
             overwrites: vec![
                 AuditEvent {
                     customer_id: Some("C00000001".into()),

@@ -42,11 +42,19 @@ pub struct TableDelta {
     pub inserts: Vec<Vec<Sql>>,
     pub updates: Vec<Vec<Sql>>,
     pub deletes: Vec<Vec<Sql>>,
+    /// Rows of a table still empty: inserted by `apply`, which makes them from the
+    /// resolution as it writes (how many, and from what), instead of `inserts`.
+    pub made: Option<(TableKind, usize)>,
 }
 
 impl TableDelta {
+    /// Rows inserted, listed or made.
+    pub fn inserted(&self) -> usize {
+        self.inserts.len() + self.made.map_or(0, |(_, n)| n)
+    }
+
     pub fn changes(&self) -> usize {
-        self.inserts.len() + self.updates.len() + self.deletes.len()
+        self.inserted() + self.updates.len() + self.deletes.len()
     }
 }
 
@@ -75,6 +83,8 @@ pub struct LoadPlan {
     pub source_changes: Vec<SourceDelta>,
     /// Fields edited in the CRM that a source now changes (`conflict` events).
     pub conflicts: Vec<AuditEvent>,
+    /// Steward pins, by the customer id that holds them now.
+    pub pinned: HashMap<String, Vec<overrides::Pin>>,
 }
 
 /// The `field_lineage.source` of a pinned value.
@@ -209,7 +219,7 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         })
         .collect();
     // Pins, by the customer id that now holds them (a merged customer's pins go with it).
-    let mut pinned: HashMap<&str, Vec<&overrides::Pin>> = HashMap::new();
+    let mut pinned: HashMap<String, Vec<overrides::Pin>> = HashMap::new();
     for p in &pins {
         let mut id = p.customer.as_str();
         for _ in 0..customers.len() {
@@ -221,14 +231,9 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
                 None => break,
             }
         }
-        pinned.entry(id).or_default().push(p);
+        pinned.entry(id.to_string()).or_default().push(p.clone());
     }
-    let mut record_cluster = vec![0usize; res.records.len()];
-    for (ci, members) in res.clusters.iter().enumerate() {
-        for &m in members {
-            record_cluster[m as usize] = ci;
-        }
-    }
+    let record_cluster = record_clusters(res);
 
     let mut events = Vec::new();
     let mut overwrites = Vec::new();
@@ -464,24 +469,9 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         cust.updates.push(row);
     }
 
-    // Cross-references, with attach/detach events for records that move.
-    let mut best_score = vec![f64::NAN; res.records.len()];
-    for p in res.links() {
-        for r in [p.pair.a, p.pair.b] {
-            let s = &mut best_score[r as usize];
-            if s.is_nan() || p.probability > *s {
-                *s = p.probability;
-            }
-        }
-    }
-    // The records as JSON (the dear part), on every core.
-    let record_json: Vec<String> = res
-        .records
-        .par_iter()
-        .map(|r| serde_json::to_string(r).map_err(|e| Error::Other(e.to_string())))
-        .collect::<Result<_>>()?;
-    let mut desired_xref: Vec<Vec<Sql>> = Vec::with_capacity(res.records.len());
-    for ((i, r), record_json) in res.records.iter().enumerate().zip(record_json) {
+    let rows = RowMaker::new(pipeline, res, &cluster_ids, &pinned);
+    // Attach events for records that move between customers.
+    for (i, r) in res.records.iter().enumerate() {
         let id = &cluster_ids[record_cluster[i]];
         let old = existing_id(i);
         if conn.is_some() && old != Some(id.as_str()) {
@@ -499,18 +489,8 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
                 });
             }
         }
-        let s = best_score[i];
-        desired_xref.push(vec![
-            text(source_name(r.source)),
-            text(r.key.clone()),
-            text(id.clone()),
-            if s.is_nan() { Sql::Null } else { Sql::real(s) },
-            Sql::Int(r.line as i64),
-            text(format!("{:016x}", r.hash)),
-            text(record_json),
-            Sql::Null,
-        ]);
     }
+    let mut desired_xref = Vec::new();
     for &(key, v) in &disappeared {
         let source = as_str(&key[0]).unwrap_or("");
         let detail = format!(
@@ -545,152 +525,17 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             }),
         }
     }
-    let xref_delta = diff_table(
-        conn,
-        pipeline,
-        "customer_sources",
-        &XREF_COLS,
-        2,
-        desired_xref,
-    )?;
-
-    // Lineage: a pinned field's value comes from its pin, the others from survivorship.
-    let lineage: Vec<Vec<Sql>> = res
-        .profiles
-        .par_iter()
-        .zip(&cluster_ids)
-        .flat_map_iter(|(profile, id)| {
-            let pins = pinned.get(id.as_str());
-            GoldenField::ALL.into_iter().filter_map(move |f| {
-                let head = || [text(id.clone()), text(f.name())];
-                if let Some(p) = pins.and_then(|ps| ps.iter().find(|p| p.field == f)) {
-                    return Some(Vec::from_iter(head().into_iter().chain([
-                        text(p.value.clone()),
-                        text(PIN_SOURCE),
-                        text(format!("override {}", p.override_id)),
-                        text("pin"),
-                    ])));
-                }
-                let (v, l) = (
-                    profile.values[f.index()].as_ref()?,
-                    profile.lineage[f.index()].as_ref()?,
-                );
-                let r = &res.records[l.record as usize];
-                Some(Vec::from_iter(head().into_iter().chain([
-                    text(v.clone()),
-                    text(source_name(r.source)),
-                    text(r.key.clone()),
-                    text(l.rule),
-                ])))
-            })
-        })
-        .collect();
-    let lineage_delta = diff_table(
-        conn,
-        pipeline,
-        "field_lineage",
-        &[
-            "customer_id",
-            "field",
-            "value",
-            "source",
-            "source_key",
-            "rule",
-        ],
-        2,
-        lineage,
-    )?;
-
-    // Links inside the final clusters, with their evidence.
-    let links: Vec<Vec<Sql>> = res
-        .scored
-        .par_iter()
-        .filter(|p| {
-            p.linked(&res.model)
-                && record_cluster[p.pair.a as usize] == record_cluster[p.pair.b as usize]
-        })
-        .map(|p| {
-            let (a, b) = (
-                &res.records[p.pair.a as usize],
-                &res.records[p.pair.b as usize],
-            );
-            let evidence = serde_json::to_string(&score::evidence(&res.model, &res.tf, p))
-                .map_err(|e| Error::Other(e.to_string()))?;
-            Ok(vec![
-                text(source_name(a.source)),
-                text(a.key.clone()),
-                text(source_name(b.source)),
-                text(b.key.clone()),
-                text(cluster_ids[record_cluster[p.pair.a as usize]].clone()),
-                Sql::real(p.weight),
-                Sql::real(p.probability),
-                text(evidence),
-            ])
-        })
-        .collect::<Result<_>>()?;
-    let links_delta = diff_table(
-        conn,
-        pipeline,
-        "match_links",
-        &[
-            "source_a",
-            "key_a",
-            "source_b",
-            "key_b",
-            "customer_id",
-            "weight",
-            "probability",
-            "evidence",
-        ],
-        4,
-        links,
-    )?;
-
-    let quarantine: Vec<Vec<Sql>> = res
-        .quarantined
-        .iter()
-        .map(|q| {
-            vec![
-                text(source_name(q.source)),
-                Sql::Int(q.line as i64),
-                opt_text(q.key.as_deref()),
-                text(q.reason.code()),
-                text(q.detail.clone()),
-                text(q.raw.clone()),
-            ]
-        })
-        .collect();
-    let quarantine_delta = diff_table(
-        conn,
-        pipeline,
-        "quarantine",
-        &["source", "line", "source_key", "reason", "detail", "raw"],
-        2,
-        quarantine,
-    )?;
-
-    let issues: Vec<Vec<Sql>> = res
-        .records
-        .iter()
-        .flat_map(|r| {
-            r.issues.iter().map(|i| {
-                vec![
-                    text(source_name(r.source)),
-                    text(r.key.clone()),
-                    text(i.field.name()),
-                    text(i.code),
-                ]
-            })
-        })
-        .collect();
-    let issues_delta = diff_table(
-        conn,
-        pipeline,
-        "record_issues",
-        &["source", "source_key", "field", "code"],
-        4,
-        issues,
-    )?;
+    // The other tables: listed and compared with the store's rows, or, for a table still
+    // empty (a first load), only counted here and made chunk by chunk while `apply`
+    // writes them, so that they are never all in memory at once.
+    let mut derived = Vec::new();
+    for kind in TableKind::ALL {
+        let extra = match kind {
+            TableKind::Sources => std::mem::take(&mut desired_xref),
+            _ => Vec::new(),
+        };
+        derived.push(rows.delta(conn, kind, extra)?);
+    }
 
     Ok(LoadPlan {
         run_id,
@@ -698,19 +543,317 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         counts,
         events,
         // Parents before children: customers first.
-        deltas: vec![
-            cust,
-            xref_delta,
-            lineage_delta,
-            links_delta,
-            quarantine_delta,
-            issues_delta,
-        ],
+        deltas: std::iter::once(cust).chain(derived).collect(),
+        pinned,
         next_customer_number: next_number,
         overwrites,
         source_changes,
         conflicts,
     })
+}
+
+/// The cluster index of each record.
+fn record_clusters(res: &Resolution) -> Vec<usize> {
+    let mut record_cluster = vec![0usize; res.records.len()];
+    for (ci, members) in res.clusters.iter().enumerate() {
+        for &m in members {
+            record_cluster[m as usize] = ci;
+        }
+    }
+    record_cluster
+}
+
+/// The tables whose rows are made from the resolution, parents first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableKind {
+    Sources,
+    Lineage,
+    Links,
+    Quarantine,
+    Issues,
+}
+
+impl TableKind {
+    const ALL: [TableKind; 5] = [
+        TableKind::Sources,
+        TableKind::Lineage,
+        TableKind::Links,
+        TableKind::Quarantine,
+        TableKind::Issues,
+    ];
+
+    fn table(self) -> &'static str {
+        match self {
+            TableKind::Sources => "customer_sources",
+            TableKind::Lineage => "field_lineage",
+            TableKind::Links => "match_links",
+            TableKind::Quarantine => "quarantine",
+            TableKind::Issues => "record_issues",
+        }
+    }
+
+    /// The columns, primary key first, and the primary key's width.
+    fn cols(self) -> (&'static [&'static str], usize) {
+        match self {
+            TableKind::Sources => (&XREF_COLS, 2),
+            TableKind::Lineage => (
+                &[
+                    "customer_id",
+                    "field",
+                    "value",
+                    "source",
+                    "source_key",
+                    "rule",
+                ],
+                2,
+            ),
+            TableKind::Links => (
+                &[
+                    "source_a",
+                    "key_a",
+                    "source_b",
+                    "key_b",
+                    "customer_id",
+                    "weight",
+                    "probability",
+                    "evidence",
+                ],
+                4,
+            ),
+            TableKind::Quarantine => (
+                &["source", "line", "source_key", "reason", "detail", "raw"],
+                2,
+            ),
+            TableKind::Issues => (&["source", "source_key", "field", "code"], 4),
+        }
+    }
+}
+
+/// Makes the rows of the [`TableKind`] tables from a resolution, for any range of the
+/// items a table's rows come from (records, clusters, scored pairs or quarantined rows).
+pub struct RowMaker<'a> {
+    pipeline: &'a Pipeline,
+    res: &'a Resolution,
+    cluster_ids: &'a [String],
+    pinned: &'a HashMap<String, Vec<overrides::Pin>>,
+    record_cluster: Vec<usize>,
+    /// The best link probability of each record (NaN: not linked).
+    best_score: Vec<f64>,
+}
+
+impl<'a> RowMaker<'a> {
+    pub fn new(
+        pipeline: &'a Pipeline,
+        res: &'a Resolution,
+        cluster_ids: &'a [String],
+        pinned: &'a HashMap<String, Vec<overrides::Pin>>,
+    ) -> RowMaker<'a> {
+        let mut best_score = vec![f64::NAN; res.records.len()];
+        for p in res.links() {
+            for r in [p.pair.a, p.pair.b] {
+                let s = &mut best_score[r as usize];
+                if s.is_nan() || p.probability > *s {
+                    *s = p.probability;
+                }
+            }
+        }
+        RowMaker {
+            pipeline,
+            res,
+            cluster_ids,
+            pinned,
+            record_cluster: record_clusters(res),
+            best_score,
+        }
+    }
+
+    fn source_name(&self, i: u16) -> &'a str {
+        self.pipeline.sources[i as usize].name.as_str()
+    }
+
+    /// How many items a table's rows come from.
+    fn items(&self, kind: TableKind) -> usize {
+        match kind {
+            TableKind::Sources | TableKind::Issues => self.res.records.len(),
+            TableKind::Lineage => self.res.profiles.len(),
+            TableKind::Links => self.res.scored.len(),
+            TableKind::Quarantine => self.res.quarantined.len(),
+        }
+    }
+
+    /// How many rows a table gets, without making them.
+    fn count(&self, kind: TableKind) -> usize {
+        let res = self.res;
+        match kind {
+            TableKind::Sources => res.records.len(),
+            TableKind::Issues => res.records.iter().map(|r| r.issues.len()).sum(),
+            TableKind::Quarantine => res.quarantined.len(),
+            TableKind::Links => res.scored.par_iter().filter(|p| self.kept(p)).count(),
+            TableKind::Lineage => (0..res.profiles.len())
+                .into_par_iter()
+                .map(|ci| self.lineage_fields(ci).count())
+                .sum(),
+        }
+    }
+
+    /// A link inside a final cluster.
+    fn kept(&self, p: &score::ScoredPair) -> bool {
+        p.linked(&self.res.model)
+            && self.record_cluster[p.pair.a as usize] == self.record_cluster[p.pair.b as usize]
+    }
+
+    /// The golden fields of cluster `ci` that have lineage, with their pin if pinned.
+    fn lineage_fields(
+        &self,
+        ci: usize,
+    ) -> impl Iterator<Item = (GoldenField, Option<&'a overrides::Pin>)> + '_ {
+        let pins = self.pinned.get(self.cluster_ids[ci].as_str());
+        let profile = &self.res.profiles[ci];
+        GoldenField::ALL.into_iter().filter_map(move |f| {
+            let pin = pins.and_then(|ps| ps.iter().find(|p| p.field == f));
+            let sourced =
+                profile.values[f.index()].is_some() && profile.lineage[f.index()].is_some();
+            (pin.is_some() || sourced).then_some((f, pin))
+        })
+    }
+
+    /// The rows made from items `range`, unsorted.
+    fn make(&self, kind: TableKind, range: std::ops::Range<usize>) -> Result<Vec<Vec<Sql>>> {
+        let res = self.res;
+        let json = |e: serde_json::Error| Error::Other(e.to_string());
+        Ok(match kind {
+            TableKind::Sources => res.records[range.clone()]
+                .par_iter()
+                .zip(range)
+                .map(|(r, i)| {
+                    let s = self.best_score[i];
+                    Ok(vec![
+                        text(self.source_name(r.source)),
+                        text(r.key.clone()),
+                        text(self.cluster_ids[self.record_cluster[i]].clone()),
+                        if s.is_nan() { Sql::Null } else { Sql::real(s) },
+                        Sql::Int(r.line as i64),
+                        text(format!("{:016x}", r.hash)),
+                        text(serde_json::to_string(r).map_err(json)?),
+                        Sql::Null,
+                    ])
+                })
+                .collect::<Result<_>>()?,
+            // A pinned field's value comes from its pin, the others from survivorship.
+            TableKind::Lineage => range
+                .into_par_iter()
+                .flat_map_iter(|ci| {
+                    let id = &self.cluster_ids[ci];
+                    let profile = &res.profiles[ci];
+                    self.lineage_fields(ci).filter_map(move |(f, pin)| {
+                        let mut row = vec![text(id.clone()), text(f.name())];
+                        match (pin, &profile.values[f.index()], &profile.lineage[f.index()]) {
+                            (Some(p), _, _) => row.extend([
+                                text(p.value.clone()),
+                                text(PIN_SOURCE),
+                                text(format!("override {}", p.override_id)),
+                                text("pin"),
+                            ]),
+                            (None, Some(v), Some(l)) => {
+                                let r = &res.records[l.record as usize];
+                                row.extend([
+                                    text(v.clone()),
+                                    text(self.source_name(r.source)),
+                                    text(r.key.clone()),
+                                    text(l.rule),
+                                ]);
+                            }
+                            _ => return None,
+                        }
+                        Some(row)
+                    })
+                })
+                .collect(),
+            // Links inside the final clusters, with their evidence.
+            TableKind::Links => res.scored[range]
+                .par_iter()
+                .filter(|p| self.kept(p))
+                .map(|p| {
+                    let (a, b) = (
+                        &res.records[p.pair.a as usize],
+                        &res.records[p.pair.b as usize],
+                    );
+                    let evidence = score::evidence(&res.model, &res.tf, p);
+                    Ok(vec![
+                        text(self.source_name(a.source)),
+                        text(a.key.clone()),
+                        text(self.source_name(b.source)),
+                        text(b.key.clone()),
+                        text(self.cluster_ids[self.record_cluster[p.pair.a as usize]].clone()),
+                        Sql::real(p.weight),
+                        Sql::real(p.probability),
+                        text(serde_json::to_string(&evidence).map_err(json)?),
+                    ])
+                })
+                .collect::<Result<_>>()?,
+            TableKind::Quarantine => res.quarantined[range]
+                .iter()
+                .map(|q| {
+                    vec![
+                        text(self.source_name(q.source)),
+                        Sql::Int(q.line as i64),
+                        opt_text(q.key.as_deref()),
+                        text(q.reason.code()),
+                        text(q.detail.clone()),
+                        text(q.raw.clone()),
+                    ]
+                })
+                .collect(),
+            TableKind::Issues => res.records[range]
+                .iter()
+                .flat_map(|r| {
+                    r.issues.iter().map(|i| {
+                        vec![
+                            text(self.source_name(r.source)),
+                            text(r.key.clone()),
+                            text(i.field.name()),
+                            text(i.code),
+                        ]
+                    })
+                })
+                .collect(),
+        })
+    }
+
+    /// The delta of one table: `extra` rows besides those made from the resolution (the
+    /// rows a source no longer has but its policy keeps).
+    fn delta(
+        &self,
+        conn: Option<&Connection>,
+        kind: TableKind,
+        extra: Vec<Vec<Sql>>,
+    ) -> Result<TableDelta> {
+        let (cols, pk) = kind.cols();
+        let db = |e: rusqlite::Error| Error::store(&self.pipeline.store_path, e);
+        let empty = match conn {
+            Some(c) => store::is_empty(c, kind.table()).map_err(db)?,
+            None => true,
+        };
+        if empty && extra.is_empty() {
+            return Ok(TableDelta {
+                table: kind.table(),
+                cols: cols.to_vec(),
+                pk,
+                made: Some((kind, self.count(kind))),
+                ..TableDelta::default()
+            });
+        }
+        let mut desired = self.make(kind, 0..self.items(kind))?;
+        desired.extend(extra);
+        diff_table(conn, self.pipeline, kind.table(), cols, pk, desired)
+    }
+}
+
+/// Sort rows by their primary key (the first `pk` cells) and keep the first row of a key
+/// given twice.
+fn sort_rows(rows: &mut Vec<Vec<Sql>>, pk: usize) {
+    rows.par_sort_by(|a, b| a[..pk].cmp(&b[..pk]));
+    rows.dedup_by(|b, a| a[..pk] == b[..pk]);
 }
 
 /// Compare desired rows (primary key first; a key given twice keeps its first row) with
@@ -725,8 +868,7 @@ fn diff_table(
 ) -> Result<TableDelta> {
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
     // Deterministic write order, and b-trees filled in key order.
-    desired.par_sort_by(|a, b| a[..pk].cmp(&b[..pk]));
-    desired.dedup_by(|b, a| a[..pk] == b[..pk]);
+    sort_rows(&mut desired, pk);
     let mut delta = TableDelta {
         table,
         cols: cols.to_vec(),
@@ -737,7 +879,6 @@ fn diff_table(
         Some(c) if !store::is_empty(c, table).map_err(db)? => {
             store::read_table(c, table, cols, pk).map_err(db)?
         }
-        // Nothing to compare with (a first load): every row is new.
         _ => {
             delta.inserts = desired;
             return Ok(delta);
@@ -829,8 +970,9 @@ pub fn apply(
     tx: &Connection,
     pipeline: &Pipeline,
     plan: &LoadPlan,
+    res: &Resolution,
     run: &RunRecord,
-    progress: &dyn Fn(u64),
+    progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
     const STEP: usize = 4096;
@@ -871,7 +1013,7 @@ pub fn apply(
         progress(d.deletes.len() as u64);
     }
     for d in &plan.deltas {
-        if d.inserts.is_empty() && d.updates.is_empty() {
+        if d.inserted() == 0 && d.updates.is_empty() {
             continue;
         }
         let placeholders: Vec<String> = (1..=d.cols.len()).map(|i| format!("?{i}")).collect();
@@ -897,6 +1039,21 @@ pub fn apply(
             )
         };
         let mut stmt = tx.prepare_cached(&sql).map_err(db)?;
+        if let Some((kind, _)) = d.made {
+            // Secondary indexes of an empty table are built after its rows are in, in one
+            // sort, instead of row by row in random order (which, once an index outgrows
+            // the page cache, makes every insert a random page write).
+            let indexes = store::secondary_indexes(tx, d.table).map_err(db)?;
+            for (name, _) in &indexes {
+                tx.execute_batch(&format!("DROP INDEX {name}"))
+                    .map_err(db)?;
+            }
+            let maker = RowMaker::new(pipeline, res, &plan.cluster_ids, &plan.pinned);
+            write_made(&maker, kind, &mut stmt, pipeline, progress)?;
+            for (_, sql) in &indexes {
+                tx.execute_batch(sql).map_err(db)?;
+            }
+        }
         let logged = !cleared.contains(&d.table);
         // The plan's inserts are rows that the store (in this transaction) does not hold.
         for rows in d.inserts.chunks(STEP) {
@@ -947,6 +1104,48 @@ pub fn apply(
     )
     .map_err(db)?;
     Ok(())
+}
+
+/// Insert the rows of a table still empty, made chunk by chunk from the resolution on a
+/// second thread while this one writes the previous chunk: the rows are never all in
+/// memory, and making them (JSON of records and evidence) overlaps with SQLite's work.
+fn write_made(
+    maker: &RowMaker,
+    kind: TableKind,
+    stmt: &mut rusqlite::CachedStatement,
+    pipeline: &Pipeline,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    const CHUNK: usize = 16_384;
+    let items = maker.items(kind);
+    let (_, pk) = kind.cols();
+    std::thread::scope(|s| {
+        let (send, receive) = std::sync::mpsc::sync_channel::<Result<Vec<Vec<Sql>>>>(1);
+        s.spawn(move || {
+            for start in (0..items).step_by(CHUNK) {
+                let rows = maker
+                    .make(kind, start..(start + CHUNK).min(items))
+                    .map(|mut rows| {
+                        sort_rows(&mut rows, pk);
+                        rows
+                    });
+                let failed = rows.is_err();
+                // The writer stopped (an error): stop making rows.
+                if send.send(rows).is_err() || failed {
+                    break;
+                }
+            }
+        });
+        for rows in receive {
+            let rows = rows?;
+            for row in &rows {
+                stmt.execute(params_from_iter(row.iter()))
+                    .map_err(|e| Error::store(&pipeline.store_path, e))?;
+            }
+            progress(rows.len() as u64);
+        }
+        Ok(())
+    })
 }
 
 /// Record a steward's override inside the caller's transaction, as a run of its own (so

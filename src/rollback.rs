@@ -93,7 +93,8 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
         };
         if op == "clear" {
             // The table was empty before that run.
-            tx.execute(&format!("DELETE FROM {table}"), []).map_err(db)?;
+            tx.execute(&format!("DELETE FROM {table}"), [])
+                .map_err(db)?;
             continue;
         }
         let key: Vec<Cell> = serde_json::from_str::<Vec<serde_json::Value>>(&key_json)

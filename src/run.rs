@@ -157,7 +157,9 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
                 })
                 .map_err(|e| Error::Other(e.to_string()))?,
             };
-            load::apply(&tx, pipeline, &plan, &record, &|n| stage.inc(n))?;
+            load::apply(&tx, pipeline, &plan, &resolution, &record, &|n| {
+                stage.inc(n)
+            })?;
             // Last moment to stop: dropping `tx` rolls the whole run back.
             interrupt::check()?;
             tx.commit().map_err(|e| Error::store(path, e))?;
@@ -236,7 +238,7 @@ fn summarise(
             .iter()
             .map(|d| TableChanges {
                 table: d.table,
-                inserted: d.inserts.len() as u64,
+                inserted: d.inserted() as u64,
                 updated: d.updates.len() as u64,
                 deleted: d.deletes.len() as u64,
             })

@@ -306,11 +306,27 @@ fn check_version(conn: &Connection, path: &Path, set: bool) -> Result<()> {
     }
 }
 
+/// The indexes of `table` that the schema creates (not those of its primary key), with
+/// the SQL that creates them.
+pub fn secondary_indexes(
+    conn: &Connection,
+    table: &str,
+) -> rusqlite::Result<Vec<(String, String)>> {
+    conn.prepare(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1
+         AND sql IS NOT NULL ORDER BY name",
+    )?
+    .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+    .collect()
+}
+
 /// Whether `table` has no rows (`table` is one of the schema's, never user input).
 pub fn is_empty(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
-    conn.query_row(&format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"), [], |r| {
-        r.get(0)
-    })
+    conn.query_row(
+        &format!("SELECT NOT EXISTS (SELECT 1 FROM {table})"),
+        [],
+        |r| r.get(0),
+    )
 }
 
 pub fn meta_get(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {

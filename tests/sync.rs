@@ -139,7 +139,11 @@ fn rollback_of_a_sync_restores_every_table_exactly() {
         "audit_events",
         "runs",
     ] {
-        assert_eq!(count(&s.store(), &format!("SELECT count(*) FROM {table}")), 0, "{table}");
+        assert_eq!(
+            count(&s.store(), &format!("SELECT count(*) FROM {table}")),
+            0,
+            "{table}"
+        );
     }
     assert_eq!(count(&s.store(), "SELECT count(*) FROM undo_log"), 0);
     assert_store_sound(&s.store());
