@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 pub struct RunEntry {
     pub run_id: i64,
     pub started_at: String,
-    /// run | sync | link | unlink | pin | retire
+    /// run | sync | link | unlink | pin | retire_source | revoke
     pub command: String,
     pub rows_read: i64,
     pub records_loaded: i64,
@@ -65,7 +65,7 @@ pub fn runs_from(conn: &Connection, store: &std::path::Path, from: i64) -> Resul
 /// A fixed-width table of runs, one line each, with a header.
 pub fn format_table(runs: &[RunEntry]) -> String {
     let mut out = format!(
-        "{:>6}  {:<24}  {:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+        "{:>6}  {:<24}  {:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
         "run",
         "started",
         "command",
@@ -79,7 +79,7 @@ pub fn format_table(runs: &[RunEntry]) -> String {
     );
     for r in runs {
         out.push_str(&format!(
-            "{:>6}  {:<24}  {:<8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+            "{:>6}  {:<24}  {:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
             r.run_id,
             r.started_at,
             r.command,

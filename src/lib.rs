@@ -4,7 +4,7 @@
 //! [`cluster`] -> [`survive`] -> [`load`], orchestrated by [`pipeline`] and [`run`].
 //! [`gates`] judge a run before it loads, [`report`] describes it (with [`quality`]), a
 //! steward's [`decisions`] feed back into clustering, and [`explain`] reads what a run
-//! recorded; [`check`] verifies the store's invariants and [`profile`] reports each
+//! recorded; [`retire`] tells what switching a source off would lose; [`check`] verifies the store's invariants and [`profile`] reports each
 //! source's quality before a run. Every CSV the tool writes goes through [`csv_out`].
 
 pub mod block;
@@ -32,6 +32,7 @@ pub mod progress;
 pub mod quality;
 pub mod record;
 pub mod report;
+pub mod retire;
 pub mod rng;
 pub mod rollback;
 pub mod run;

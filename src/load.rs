@@ -177,10 +177,13 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             .map_err(|e| Error::store(&pipeline.store_path, e))?,
         None => TableRows::new(),
     };
-    let pins = match conn {
-        Some(c) => overrides::pins(&overrides::read_active(c, &pipeline.store_path)?),
+    let active_overrides = match conn {
+        Some(c) => overrides::read_active(c, &pipeline.store_path)?,
         None => Vec::new(),
     };
+    let pins = overrides::pins(&active_overrides);
+    // A retired source's records stay in the store, marked deleted, as lineage.
+    let retired = overrides::retired_sources(&active_overrides);
     let existing_id = |i: usize| -> Option<&str> {
         let r = &res.records[i];
         xref.get(&vec![text(source_name(r.source)), text(r.key.clone())])
@@ -356,6 +359,9 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         .map(|r| (source_name(r.source), r.key.as_str()))
         .collect();
     let policy_of = |source: &str| {
+        if retired.contains_key(source) {
+            return DisappearPolicy::MarkDeleted;
+        }
         pipeline
             .source_index(source)
             .map_or(DisappearPolicy::Detach, |i| {
@@ -1213,6 +1219,17 @@ pub fn record_override(
             Some(value.clone()),
             format!("pin {field}"),
         ),
+        Directive::RetireSource {
+            source,
+            customers_only_here,
+            customers_losing_values,
+        } => (
+            None,
+            Some(source.clone()),
+            format!(
+                "retire source {source} ({customers_only_here} customer(s) only there, {customers_losing_values} other(s) losing a golden value)"
+            ),
+        ),
     };
     tx.execute(
         "INSERT INTO audit_events (run_id, customer_id, event, field, before, after, detail)
@@ -1228,6 +1245,76 @@ pub fn record_override(
     )
     .map_err(db)?;
     Ok((run_id, override_id))
+}
+
+/// Deactivate steward override `override_id` inside the caller's transaction, as a run of
+/// its own (command `revoke`) with a `revoke` audit event and an undo row, so that `rollback`
+/// brings the override back. Returns the run id.
+pub fn record_revoke(
+    tx: &Connection,
+    pipeline: &Pipeline,
+    override_id: i64,
+    who: &str,
+    why: &str,
+    at: &str,
+) -> Result<i64> {
+    let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
+    let run_id: i64 = tx
+        .query_row("SELECT coalesce(max(run_id), 0) + 1 FROM runs", [], |r| {
+            r.get(0)
+        })
+        .map_err(db)?;
+    let (kind, args): (String, String) = tx
+        .query_row(
+            "SELECT kind, args FROM overrides WHERE override_id = ?1",
+            [override_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(db)?;
+    let customer = serde_json::from_str::<Directive>(&args)
+        .ok()
+        .and_then(|d| d.customer().map(str::to_string));
+    insert_run(
+        tx,
+        pipeline,
+        run_id,
+        &CustomerCounts::default(),
+        1,
+        &RunRecord {
+            started_at: at.to_string(),
+            finished_at: at.to_string(),
+            command: "revoke".into(),
+            rows_read: 0,
+            records_loaded: 0,
+            rows_quarantined: 0,
+            links: 0,
+            summary_json: serde_json::json!({ "revoke": override_id, "kind": kind }).to_string(),
+            model_json: "null".into(),
+        },
+    )?;
+    let mut undo = UndoLog::new(tx, pipeline, run_id);
+    undo.before(
+        "overrides",
+        &["override_id"],
+        &[Sql::Int(override_id)],
+        Some(true),
+    )?;
+    tx.execute(
+        "UPDATE overrides SET active = 0 WHERE override_id = ?1",
+        [override_id],
+    )
+    .map_err(db)?;
+    tx.execute(
+        "INSERT INTO audit_events (run_id, customer_id, event, field, before, after, detail)
+         VALUES (?1, ?2, 'revoke', NULL, NULL, NULL, ?3)",
+        rusqlite::params![
+            run_id,
+            customer,
+            format!("revoke override {override_id} ({kind}); by {who}; why: {why}")
+        ],
+    )
+    .map_err(db)?;
+    Ok(run_id)
 }
 
 /// The tables whose rows a run changes (and `rollback` restores), with their primary keys.

@@ -8,6 +8,13 @@
 //!   decisions.
 //! - `pin CUSTOMER FIELD VALUE`: survivorship may not change this golden value; the loader
 //!   writes VALUE with lineage rule `pin` (source `steward`).
+//! - `retire SOURCE --apply` (kind `retire_source`): the source is switched off. A run whose
+//!   pipeline still lists it is refused ([`refuse_retired`]); once it is gone from the
+//!   pipeline, the loader marks its records deleted (`customer_sources.deleted_run_id`)
+//!   instead of detaching them, so they stay in the store as lineage. See `retire`.
+//!
+//! `revoke OVERRIDE_ID` sets `overrides.active = 0` (`load::record_revoke`): the override is
+//! kept for the record but no longer replayed.
 //!
 //! Link and unlink reuse the decisions mechanism (`pipeline::ResolveOptions::decisions`);
 //! a decision that comes from an override carries the override's id as its "line". Each
@@ -42,6 +49,14 @@ pub enum Directive {
         field: String,
         value: String,
     },
+    /// A source switched off, with what `retire` reported when it was applied.
+    RetireSource {
+        source: String,
+        /// Customers whose every active record came from the source.
+        customers_only_here: u64,
+        /// Other customers that lose at least one golden value.
+        customers_losing_values: u64,
+    },
 }
 
 impl Directive {
@@ -50,14 +65,16 @@ impl Directive {
             Directive::Link { .. } => "link",
             Directive::Unlink { .. } => "unlink",
             Directive::Pin { .. } => "pin",
+            Directive::RetireSource { .. } => "retire_source",
         }
     }
 
-    /// The customer the audit event is about.
-    pub fn customer(&self) -> &str {
+    /// The customer the audit event is about (none for a retired source).
+    pub fn customer(&self) -> Option<&str> {
         match self {
-            Directive::Link { customers, .. } => &customers[0],
-            Directive::Unlink { customer, .. } | Directive::Pin { customer, .. } => customer,
+            Directive::Link { customers, .. } => Some(&customers[0]),
+            Directive::Unlink { customer, .. } | Directive::Pin { customer, .. } => Some(customer),
+            Directive::RetireSource { .. } => None,
         }
     }
 }
@@ -72,8 +89,37 @@ pub struct Override {
     pub why: String,
 }
 
+/// One row of `overrides` as `crmfuse overrides` lists it, active or not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OverrideRow {
+    pub override_id: i64,
+    /// The run that recorded it.
+    pub run_id: i64,
+    pub kind: String,
+    pub directive: Directive,
+    pub who: String,
+    pub created_at: String,
+    pub why: String,
+    pub active: bool,
+}
+
 /// The active overrides of a store, oldest first (none when the store predates them).
 pub fn read_active(conn: &Connection, store: &Path) -> Result<Vec<Override>> {
+    Ok(read_all(conn, store)?
+        .into_iter()
+        .filter(|o| o.active)
+        .map(|o| Override {
+            id: o.override_id,
+            directive: o.directive,
+            who: o.who,
+            created_at: o.created_at,
+            why: o.why,
+        })
+        .collect())
+}
+
+/// Every override of a store, active or not, oldest first.
+pub fn read_all(conn: &Connection, store: &Path) -> Result<Vec<OverrideRow>> {
     let db = |e: rusqlite::Error| Error::store(store, e);
     let exists: i64 = conn
         .query_row(
@@ -85,31 +131,44 @@ pub fn read_active(conn: &Connection, store: &Path) -> Result<Vec<Override>> {
     if exists == 0 {
         return Ok(Vec::new());
     }
+    type Row = (i64, i64, String, String, String, String, String, bool);
     let mut stmt = conn
         .prepare(
-            "SELECT override_id, args, who, created_at, why FROM overrides
-             WHERE active = 1 ORDER BY override_id",
+            "SELECT override_id, run_id, kind, args, who, created_at, why, active <> 0
+             FROM overrides ORDER BY override_id",
         )
         .map_err(db)?;
-    let rows: Vec<(i64, String, String, String, String)> = stmt
+    let rows: Vec<Row> = stmt
         .query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
         })
         .map_err(db)?
         .collect::<rusqlite::Result<_>>()
         .map_err(db)?;
     rows.into_iter()
-        .map(|(id, args, who, created_at, why)| {
+        .map(|(id, run_id, kind, args, who, created_at, why, active)| {
             let directive = serde_json::from_str(&args).map_err(|e| Error::Store {
                 path: store.to_path_buf(),
                 message: format!("override {id}: unreadable args ({e})"),
             })?;
-            Ok(Override {
-                id,
+            Ok(OverrideRow {
+                override_id: id,
+                run_id,
+                kind,
                 directive,
                 who,
                 created_at,
                 why,
+                active,
             })
         })
         .collect()
@@ -135,10 +194,56 @@ pub fn decisions(overrides: &[Override]) -> Vec<Decision> {
                     line,
                 }))
             }
-            Directive::Pin { .. } => {}
+            Directive::Pin { .. } | Directive::RetireSource { .. } => {}
         }
     }
     out
+}
+
+/// Retired sources by name, with the override that retired each (the latest, if twice).
+pub fn retired_sources(overrides: &[Override]) -> std::collections::BTreeMap<String, i64> {
+    overrides
+        .iter()
+        .filter_map(|o| match &o.directive {
+            Directive::RetireSource { source, .. } => Some((source.clone(), o.id)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Refuse a run whose pipeline still lists a retired source: its export would flow back
+/// into the golden profiles that the retirement was about.
+pub fn refuse_retired(pipeline: &crate::config::Pipeline, overrides: &[Override]) -> Result<()> {
+    let retired = retired_sources(overrides);
+    for s in &pipeline.sources {
+        if let Some(id) = retired.get(&s.name) {
+            return Err(Error::Config {
+                path: pipeline.config_path.clone(),
+                message: format!(
+                    "source `{}` was retired (override {id} in store {}); remove its [[sources]] entry (and any survivorship.owners naming it), or bring it back with `crmfuse revoke {id} CONFIG --why TEXT`",
+                    s.name,
+                    pipeline.store_path.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Check that override `id` exists and is active, for `revoke`.
+pub fn prepare_revoke(conn: &Connection, store: &Path, id: i64) -> Result<OverrideRow> {
+    let all = read_all(conn, store)?;
+    match all.into_iter().find(|o| o.override_id == id) {
+        None => Err(not_found(
+            store,
+            format!("no override {id}; `crmfuse overrides CONFIG` lists them"),
+        )),
+        Some(o) if !o.active => Err(not_found(
+            store,
+            format!("override {id} ({}) is already inactive", o.kind),
+        )),
+        Some(o) => Ok(o),
+    }
 }
 
 /// A pinned golden value.

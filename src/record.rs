@@ -321,7 +321,7 @@ pub struct Issue {
 }
 
 /// A value as the source gave it and, where it cleansed, its standard form and match key.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Value {
     /// The standardised display value (the raw value when cleansing failed).
     pub display: String,
@@ -345,8 +345,11 @@ impl Value {
     }
 }
 
-/// A cleansed, standardised customer record from one source row.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// A cleansed, standardised customer record from one source row. Stored as
+/// `customer_sources.record_json` (without source, key, line, hash and issues) and read back
+/// from there by `retire`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Customer {
     #[serde(skip)]
     pub source: u16,

@@ -109,6 +109,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     let mut decisions = opts.decisions.clone();
     if let Some(conn) = store::open_ro(&pipeline.store_path)? {
         let active = overrides::read_active(&conn, &pipeline.store_path)?;
+        // A retired source still listed in the pipeline is a stale config: refuse it.
+        overrides::refuse_retired(pipeline, &active)?;
         decisions.decisions.extend(overrides::decisions(&active));
     }
     let resolve_opts = ResolveOptions {

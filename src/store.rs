@@ -2,9 +2,9 @@
 //!
 //! Tables users query directly: `runs`, `customers`, `customer_sources`, `field_lineage`,
 //! `match_links`, `quarantine`, `record_issues`, `audit_events`, `overrides` (a steward's
-//! link / unlink / pin, replayed on every run). `undo_log` holds the previous state of
-//! every row each run changed, for `rollback`. Only the loader (and rollback, which replays
-//! the loader's undo log) writes.
+//! link / unlink / pin / retire_source, replayed on every run until revoked). `undo_log`
+//! holds the previous state of every row each run changed, for `rollback`. Only the loader
+//! (and rollback, which replays the loader's undo log) writes.
 
 use std::path::Path;
 

@@ -4,7 +4,9 @@ mod check;
 mod evaluate;
 mod explain;
 mod history;
+mod overrides;
 mod profile;
+mod retire;
 mod rollback;
 mod run;
 mod steward;
@@ -50,6 +52,12 @@ enum Command {
     Unlink(steward::UnlinkArgs),
     /// Steward override: a golden value that survivorship may not change.
     Pin(steward::PinArgs),
+    /// Deactivate a steward override (link, unlink, pin, retire_source) from the next run on.
+    Revoke(steward::RevokeArgs),
+    /// List the steward overrides with their ids, active or revoked.
+    Overrides(overrides::OverridesArgs),
+    /// What retiring a source would lose; --apply records the retirement.
+    Retire(retire::RetireArgs),
     /// Write a synthetic multi-silo company with truth.csv and a ready pipeline.toml.
     Synth(synth::SynthArgs),
     /// Verify the store's invariants; exit 4 and list the problems when one fails.
@@ -85,6 +93,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Link(a) => steward::link(a),
         Command::Unlink(a) => steward::unlink(a),
         Command::Pin(a) => steward::pin(a),
+        Command::Revoke(a) => steward::revoke(a),
+        Command::Overrides(a) => overrides::run(a),
+        Command::Retire(a) => retire::run(a),
         Command::Check(a) => check::run(a),
         Command::Profile(a) => profile::run(a),
     }
