@@ -25,6 +25,15 @@ pub enum Error {
         "blocking would compare {pairs} candidate pairs, over the budget of {budget}; raise matching.pair_budget or tighten matching.max_block_size"
     )]
     PairBudget { pairs: u64, budget: u64 },
+    /// The run outgrew (or would outgrow) `--memory-limit`; nothing was written.
+    #[error(
+        "memory limit: {what} ({needed_mib} MiB) is over the limit of {limit_mib} MiB; nothing was written. Raise --memory-limit, or run the sources in parts"
+    )]
+    MemoryLimit {
+        what: String,
+        needed_mib: u64,
+        limit_mib: u64,
+    },
     /// Ctrl-C or SIGTERM stopped the run before it committed.
     #[error("interrupted, nothing was written")]
     Interrupted,

@@ -12,7 +12,6 @@ use crate::config::Pipeline;
 use crate::decisions::{DecisionOutcome, Decisions, Unapplied, Verdict};
 use crate::error::Result;
 use crate::ingest::{self, Ingested};
-use crate::interrupt;
 use crate::progress::Progress;
 use crate::record::{Customer, Quarantined};
 use crate::score::{self, MatchRecord, Model, ScoredPair, TermFrequencies};
@@ -84,14 +83,15 @@ pub fn resolve(
     opts: &ResolveOptions,
     progress: &mut Progress,
 ) -> Result<Resolution> {
-    // Between stages, a Ctrl-C stops the run (`interrupt::check`).
+    // Between stages, a Ctrl-C or the memory limit stops the run.
     let (records, quarantined, sources) = ingest_stage(pipeline, progress)?;
-    interrupt::check()?;
+    progress.forecast(records.len())?;
+    progress.between_stages()?;
     let records = cleanse_stage(pipeline, records, opts.today, progress);
-    interrupt::check()?;
+    progress.between_stages()?;
     let match_records = match_records(&records);
     let pairs = block_stage(pipeline, &match_records, progress)?;
-    interrupt::check()?;
+    progress.between_stages()?;
     let (model, training) = train_stage(
         pipeline,
         opts.model.clone(),
@@ -99,15 +99,15 @@ pub fn resolve(
         &pairs.pairs,
         progress,
     );
-    interrupt::check()?;
+    progress.between_stages()?;
     let tf = TermFrequencies::compute(&match_records);
     let scored = score_stage(&model, &tf, &match_records, &pairs.pairs, progress);
-    interrupt::check()?;
+    progress.between_stages()?;
     let (decided, mut outcome) = decide_stage(pipeline, &records, &opts.decisions);
     let clusters = cluster_stage(&model, records.len(), &scored, &decided, progress);
     outcome.conflicts = conflicts(records.len(), &clusters, &decided, &records, pipeline);
     let profiles = survive_stage(pipeline, &records, &clusters, progress);
-    interrupt::check()?;
+    progress.between_stages()?;
     Ok(Resolution {
         records,
         quarantined,

@@ -15,6 +15,20 @@ pub struct Progress {
     /// The process's peak resident memory (MiB) at the end of each stage, where the
     /// system tells it (Linux).
     pub peak_memory_mib: Vec<(&'static str, u64)>,
+    /// `--memory-limit`: the run stops between stages rather than grow past it.
+    pub memory_limit_mib: Option<u64>,
+}
+
+/// What a run needs per source record at its peak, measured (benches/README.md: 3.7 GiB
+/// for 1,001,146 records, 0.75 GiB for 149,880): the forecast behind `--memory-limit`.
+pub const MIB_PER_MILLION_RECORDS: u64 = 3_900;
+
+/// The process's resident set size now, in MiB (`None` off Linux).
+pub fn memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 /// The process's peak resident set size so far, in MiB (`VmHWM`; `None` off Linux).
@@ -37,7 +51,46 @@ impl Progress {
             enabled,
             timings: Timings::default(),
             peak_memory_mib: Vec::new(),
+            memory_limit_mib: None,
         }
+    }
+
+    /// Between stages: stop on Ctrl-C, or when the run has grown past its memory limit
+    /// (better a clear stop than being killed by the system halfway through a load).
+    pub fn between_stages(&self) -> crate::error::Result<()> {
+        crate::interrupt::check()?;
+        if let (Some(limit), Some(now)) = (self.memory_limit_mib, memory_mib())
+            && now > limit
+        {
+            let stage = self.timings.0.last().map_or("start", |t| t.0);
+            return Err(crate::error::Error::MemoryLimit {
+                what: format!("the run's memory after the {stage} stage"),
+                needed_mib: now,
+                limit_mib: limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// After ingest, before the dear stages: stop early when `records` source records
+    /// would need more than the memory limit at the run's peak.
+    pub fn forecast(&self, records: usize) -> crate::error::Result<()> {
+        let Some(limit) = self.memory_limit_mib else {
+            return Ok(());
+        };
+        let needed = memory_mib().unwrap_or(0)
+            + (records as u64).saturating_mul(MIB_PER_MILLION_RECORDS) / 1_000_000;
+        if needed > limit {
+            return Err(crate::error::Error::MemoryLimit {
+                what: format!(
+                    "{records} source records need about {} MiB per million at the run's peak",
+                    MIB_PER_MILLION_RECORDS
+                ),
+                needed_mib: needed,
+                limit_mib: limit,
+            });
+        }
+        Ok(())
     }
 
     /// Start a stage; `total` items when known, for a bar with rate and ETA.

@@ -35,6 +35,8 @@ pub struct RunOptions {
     pub force: bool,
     /// Recorded in `runs.command`: `run` or `sync`.
     pub command: Option<&'static str>,
+    /// Stop with a clear error rather than grow past this many MiB.
+    pub memory_limit_mib: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -105,6 +107,7 @@ pub struct RunOutcome {
 pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     let started_at = now();
     let mut progress = Progress::new(opts.progress);
+    progress.memory_limit_mib = opts.memory_limit_mib;
     // A steward's link / unlink overrides are replayed as decisions.
     let mut decisions = opts.decisions.clone();
     if let Some(conn) = store::open_ro(&pipeline.store_path)? {

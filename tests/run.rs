@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Scratch, assert_store_sound, count, failed, json, ok};
+use common::{Scratch, assert_store_sound, count, expect_code, failed, json, ok};
 
 #[test]
 fn demo_loads_and_every_row_is_accounted_for() {
@@ -181,6 +181,26 @@ fn missing_source_file_is_a_clear_error() {
         "{e}"
     );
     assert!(!s.store().exists());
+}
+
+#[test]
+fn a_run_over_its_memory_limit_stops_with_a_clear_error_and_writes_nothing() {
+    let s = Scratch::demo();
+    let config = "fixtures/demo/pipeline.toml";
+    let e = failed(&s.run(&["run", config, "--memory-limit", "1MiB"]));
+    assert!(
+        e.contains("memory limit")
+            && e.contains("over the limit of 1 MiB")
+            && e.contains("314 source records"),
+        "{e}"
+    );
+    assert!(!s.store().exists());
+    let usage = s.run(&["run", config, "--memory-limit", "lots"]);
+    expect_code(&usage, 2);
+    // A limit the run fits in changes nothing about what it loads.
+    let summary = json(&s.run(&["run", config, "--json", "--memory-limit", "4GiB"]));
+    assert_eq!(summary["records"], 314);
+    assert!(s.store().exists());
 }
 
 #[test]

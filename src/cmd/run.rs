@@ -49,6 +49,31 @@ pub struct RunArgs {
     /// Load even when a gate fails (the report and summary still say which).
     #[arg(long, conflicts_with = "dry_run")]
     force: bool,
+    /// Stop with a clear error, writing nothing, rather than let the run grow past this
+    /// much memory (e.g. 2GiB, 1500MiB; a bare number is MiB). Checked against a forecast
+    /// after reading the sources and between stages.
+    #[arg(long, value_name = "SIZE", value_parser = parse_mib)]
+    memory_limit: Option<u64>,
+}
+
+/// A size in MiB from `2GiB`, `2G`, `1500MiB`, `1500M` or `1500`.
+fn parse_mib(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(digits);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size such as 2GiB or 1500MiB"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "m" | "mb" | "mib" => 1,
+        "g" | "gb" | "gib" => 1024,
+        "t" | "tb" | "tib" => 1024 * 1024,
+        _ => return Err(format!("{s:?}: unit must be MiB, GiB or TiB")),
+    };
+    match n.checked_mul(factor) {
+        Some(0) | None => Err(format!("{s:?} is not a usable memory limit")),
+        Some(v) => Ok(v),
+    }
 }
 
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -94,6 +119,7 @@ pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> 
         decisions,
         force: args.force,
         command: Some(command),
+        memory_limit_mib: args.memory_limit,
     };
     let outcome = run_pipeline(&pipeline, &opts)?;
     if interrupt::requested() && outcome.summary.loaded() {
@@ -133,4 +159,27 @@ pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> 
     } else {
         ExitCode::from(GATE_FAILED)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_mib;
+
+    #[test]
+    fn memory_limits_parse_in_mib() {
+        for (text, mib) in [
+            ("2GiB", Some(2048)),
+            ("2g", Some(2048)),
+            ("1500MiB", Some(1500)),
+            ("1500", Some(1500)),
+            ("1 TiB", Some(1024 * 1024)),
+            ("0", None),
+            ("GiB", None),
+            ("2 KiB", None),
+            ("-1", None),
+            ("99999999999999999999", None),
+        ] {
+            assert_eq!(parse_mib(text).ok(), mib, "{text}");
+        }
+    }
 }
