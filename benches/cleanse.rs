@@ -12,6 +12,10 @@ use divan::Bencher;
 use divan::counter::ItemsCount;
 use records::{mapping, records, today};
 
+/// The binary's allocator (src/main.rs), so that the figures are the pipeline's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }

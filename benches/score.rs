@@ -17,6 +17,10 @@ use crmfuse::synth::{self, SynthOptions};
 use divan::Bencher;
 use divan::counter::ItemsCount;
 
+/// The binary's allocator (src/main.rs), so that the figures are the pipeline's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }
