@@ -108,7 +108,10 @@ fn shared_mailbox_u(model: &Model, records: usize, gammas: &[Gamma]) -> Option<f
     use score::Comparison;
     let index = |c: Comparison| model.comparisons.iter().position(|cm| cm.comparison == c);
     let (email, given) = (index(Comparison::Email)?, index(Comparison::GivenName)?);
-    let given_different = model.comparisons[given].levels.iter().position(|l| l.veto)? as u8;
+    let given_different = model.comparisons[given]
+        .levels
+        .iter()
+        .position(|l| l.veto)? as u8;
     let (mut sharing, mut both_named, mut named_differently) = (0u64, 0u64, 0u64);
     for g in gammas.iter().filter(|g| g[email] == 0) {
         sharing += 1;
@@ -305,6 +308,45 @@ mod tests {
             birth_date: Some(format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
             ..MatchRecord::default()
         }
+    }
+
+    #[test]
+    fn shared_mailbox_u_counts_collisions_between_different_given_names() {
+        let model = Model::default_model(0.9);
+        let (email, given) = (3, 0);
+        let vector = |e: u8, g: u8| {
+            let mut v = [NULL_LEVEL; score::MAX_COMPARISONS];
+            v[email] = e;
+            v[given] = g;
+            v
+        };
+        // (pairs sharing an e-mail with agreeing / different / missing given names,
+        //  pairs that do not share one, records) -> expected u
+        type Case = (u64, u64, u64, u64, usize, Option<f64>);
+        let cases: &[Case] = &[
+            // 190 agree, 10 differ (5%), 100 unnamed: 300 * 5% = 15 non-matches.
+            (190, 10, 100, 500, 1000, Some(15.0 / 499_500.0)),
+            // No collisions between different names: at least one non-match.
+            (200, 0, 0, 0, 1000, Some(1.0 / 499_500.0)),
+            // Too few named pairs to say anything.
+            (50, 5, 500, 0, 1000, None),
+        ];
+        for &(agree, differ, unnamed, other, records, want) in cases {
+            let mut gammas = Vec::new();
+            gammas.extend((0..agree).map(|_| vector(0, 0)));
+            gammas.extend((0..differ).map(|_| vector(0, 4)));
+            gammas.extend((0..unnamed).map(|_| vector(0, NULL_LEVEL)));
+            gammas.extend((0..other).map(|_| vector(2, 4)));
+            let got = shared_mailbox_u(&model, records, &gammas);
+            match (got, want) {
+                (Some(g), Some(w)) => assert!((g - w).abs() < 1e-12, "{g} {w}"),
+                (g, w) => assert_eq!(g, w),
+            }
+        }
+        let mut m = model.clone();
+        set_email_exact_u(&mut m, Some(1e-9));
+        assert_eq!(m.comparisons[email].levels[0].u, 1e-9);
+        assert!(m.comparisons[email].levels[0].weight() > 25.0);
     }
 
     #[test]
