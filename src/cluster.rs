@@ -226,7 +226,8 @@ mod tests {
         // 0-1 and 2-3 strong; 1-2 a bridge. 0 and 3 were never compared (no cannot-link),
         // but the check finds them in conflict.
         let links = [(p(0, 1), 40.0), (p(2, 3), 35.0), (p(1, 2), 8.0)];
-        let cases: &[(&[(u32, u32)], Vec<Vec<u32>>)] = &[
+        type Case<'a> = (&'a [(u32, u32)], Vec<Vec<u32>>);
+        let cases: &[Case] = &[
             (&[], vec![vec![0, 1, 2, 3]]),
             (&[(0, 3)], vec![vec![0, 1], vec![2, 3]]),
             // The bridge's own pair is not re-checked: it was scored and linked.
