@@ -1,4 +1,4 @@
-//! Cluster: `(record count, must-links, linked pairs, cannot-links) -> Vec<Cluster>` by
+//! Cluster: `(record count, must-links, linked pairs, cannot-links, bridge check) -> Vec<Cluster>` by
 //! union-find, deterministic: clusters are listed by their smallest record index and members
 //! are sorted.
 
@@ -92,7 +92,23 @@ pub fn constrained_components_with_must_links(
     links: &[(CandidatePair, f64)],
     cannot_link: &[CandidatePair],
 ) -> Vec<Cluster> {
-    if cannot_link.is_empty() {
+    constrained_components_checked(n, must_link, links, cannot_link, None)
+}
+
+/// [`constrained_components_with_must_links`], where a link that would join two
+/// clusters is also skipped when `conflict` says some record of one and some record of
+/// the other may not be one customer. Blocking compares only records that share a key,
+/// so a link can bridge two people whose own records were never compared (a Jr and a Sr
+/// with different birth dates, joined by a record that has neither): `conflict` compares
+/// them when the bridge is about to be built.
+pub fn constrained_components_checked(
+    n: usize,
+    must_link: &[CandidatePair],
+    links: &[(CandidatePair, f64)],
+    cannot_link: &[CandidatePair],
+    conflict: Option<&dyn Fn(u32, u32) -> bool>,
+) -> Vec<Cluster> {
+    if cannot_link.is_empty() && conflict.is_none() {
         return connected_components(
             n,
             must_link.iter().copied().chain(links.iter().map(|l| l.0)),
@@ -133,9 +149,23 @@ pub fn constrained_components_with_must_links(
         } else {
             (&mb, ra)
         };
-        let conflict = forbidden
+        let large = if ma.len() <= mb.len() { &mb } else { &ma };
+        let forbidden_pair = forbidden
             .get(&large_root)
             .is_some_and(|f| small.iter().any(|m| f.contains(m)));
+        // The pair itself was scored and linked: only the others need comparing.
+        let bridged_conflict = || {
+            small.iter().any(|&x| {
+                large.iter().any(|&y| {
+                    let q = CandidatePair {
+                        a: x.min(y),
+                        b: x.max(y),
+                    };
+                    q != p && conflict.is_some_and(|c| c(q.a, q.b))
+                })
+            })
+        };
+        let conflict = forbidden_pair || bridged_conflict();
         if conflict && !forced {
             continue;
         }
@@ -188,6 +218,27 @@ mod tests {
         // Without cannot-links, must-links are plain links.
         let c = constrained_components_with_must_links(3, &[p(1, 2)], &[], &[]);
         assert_eq!(c, vec![vec![0], vec![1, 2]]);
+    }
+
+    #[test]
+    fn bridges_between_records_never_compared_are_checked() {
+        let p = |a, b| CandidatePair { a, b };
+        // 0-1 and 2-3 strong; 1-2 a bridge. 0 and 3 were never compared (no cannot-link),
+        // but the check finds them in conflict.
+        let links = [(p(0, 1), 40.0), (p(2, 3), 35.0), (p(1, 2), 8.0)];
+        type Case<'a> = (&'a [(u32, u32)], Vec<Vec<u32>>);
+        let cases: &[Case] = &[
+            (&[], vec![vec![0, 1, 2, 3]]),
+            (&[(0, 3)], vec![vec![0, 1], vec![2, 3]]),
+            // The bridge's own pair is not re-checked: it was scored and linked.
+            (&[(1, 2)], vec![vec![0, 1, 2, 3]]),
+            (&[(1, 3)], vec![vec![0, 1], vec![2, 3]]),
+        ];
+        for (conflicts, want) in cases {
+            let check = |a: u32, b: u32| conflicts.contains(&(a, b));
+            let got = constrained_components_checked(4, &[], &links, &[], Some(&check));
+            assert_eq!(&got, want, "{conflicts:?}");
+        }
     }
 
     #[test]
