@@ -1154,6 +1154,36 @@ fn write_made(
     })
 }
 
+/// The `runs` row of a steward's action (an override or a revoke): a run of its own, so
+/// that `history` lists it and `rollback` can undo it.
+fn insert_steward_run(
+    tx: &Connection,
+    pipeline: &Pipeline,
+    run_id: i64,
+    command: &str,
+    summary_json: String,
+    at: &str,
+) -> Result<()> {
+    insert_run(
+        tx,
+        pipeline,
+        run_id,
+        &CustomerCounts::default(),
+        1,
+        &RunRecord {
+            started_at: at.to_string(),
+            finished_at: at.to_string(),
+            command: command.to_string(),
+            rows_read: 0,
+            records_loaded: 0,
+            rows_quarantined: 0,
+            links: 0,
+            summary_json,
+            model_json: "null".into(),
+        },
+    )
+}
+
 /// Record a steward's override inside the caller's transaction, as a run of its own (so
 /// that `history` lists it and `rollback` can undo it), with an audit event. Returns the
 /// run id and the override id.
@@ -1170,24 +1200,7 @@ pub fn record_override(
     let run_id = next("SELECT coalesce(max(run_id), 0) + 1 FROM runs")?;
     let override_id = next("SELECT coalesce(max(override_id), 0) + 1 FROM overrides")?;
     let args = serde_json::to_string(directive).map_err(|e| Error::Other(e.to_string()))?;
-    insert_run(
-        tx,
-        pipeline,
-        run_id,
-        &CustomerCounts::default(),
-        1,
-        &RunRecord {
-            started_at: at.to_string(),
-            finished_at: at.to_string(),
-            command: directive.kind().to_string(),
-            rows_read: 0,
-            records_loaded: 0,
-            rows_quarantined: 0,
-            links: 0,
-            summary_json: args.clone(),
-            model_json: "null".into(),
-        },
-    )?;
+    insert_steward_run(tx, pipeline, run_id, directive.kind(), args.clone(), at)?;
     let mut undo = UndoLog::new(tx, pipeline, run_id);
     undo.before(
         "overrides",
@@ -1274,24 +1287,8 @@ pub fn record_revoke(
     let customer = serde_json::from_str::<Directive>(&args)
         .ok()
         .and_then(|d| d.customer().map(str::to_string));
-    insert_run(
-        tx,
-        pipeline,
-        run_id,
-        &CustomerCounts::default(),
-        1,
-        &RunRecord {
-            started_at: at.to_string(),
-            finished_at: at.to_string(),
-            command: "revoke".into(),
-            rows_read: 0,
-            records_loaded: 0,
-            rows_quarantined: 0,
-            links: 0,
-            summary_json: serde_json::json!({ "revoke": override_id, "kind": kind }).to_string(),
-            model_json: "null".into(),
-        },
-    )?;
+    let summary = serde_json::json!({ "revoke": override_id, "kind": kind }).to_string();
+    insert_steward_run(tx, pipeline, run_id, "revoke", summary, at)?;
     let mut undo = UndoLog::new(tx, pipeline, run_id);
     undo.before(
         "overrides",
