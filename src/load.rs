@@ -881,32 +881,52 @@ fn diff_table(
         pk,
         ..TableDelta::default()
     };
-    let existing = match conn {
-        Some(c) if !store::is_empty(c, table).map_err(db)? => {
-            store::read_table(c, table, cols, pk).map_err(db)?
-        }
+    let conn = match conn {
+        Some(c) if !store::is_empty(c, table).map_err(db)? => c,
         _ => {
             delta.inserts = desired;
             return Ok(delta);
         }
     };
-    delta.deletes = existing
-        .keys()
-        .filter(|key| {
-            desired
-                .binary_search_by(|r| r[..pk].cmp(key.as_slice()))
-                .is_err()
-        })
-        .cloned()
-        .collect();
-    delta.deletes.sort();
-    for row in desired {
-        let (key, rest) = row.split_at(pk);
-        match existing.get(key) {
-            Some(old) if old.as_slice() == rest => {}
-            Some(_) => delta.updates.push(row),
-            None => delta.inserts.push(row),
+    // A merge of two sorted streams: the table's rows in primary-key order (SQLite orders
+    // TEXT by its bytes and INTEGER by value, as `Cell` does) against the desired rows.
+    // The table is never held in memory. (Were the orders ever to disagree, a row would be
+    // deleted and inserted again instead of kept: the store ends the same.)
+    let sql = format!(
+        "SELECT {} FROM {table} ORDER BY {}",
+        cols.join(", "),
+        cols[..pk].join(", ")
+    );
+    let mut stmt = conn.prepare(&sql).map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    let mut next = || -> Result<Option<Vec<Sql>>> {
+        match rows.next().map_err(db)? {
+            Some(r) => (0..cols.len())
+                .map(|i| r.get::<_, Sql>(i).map_err(db))
+                .collect::<Result<Vec<Sql>>>()
+                .map(Some),
+            None => Ok(None),
         }
+    };
+    let mut old = next()?;
+    for row in desired {
+        while let Some(o) = old.as_ref().filter(|o| o[..pk] < row[..pk]) {
+            delta.deletes.push(o[..pk].to_vec());
+            old = next()?;
+        }
+        match &old {
+            Some(o) if o[..pk] == row[..pk] => {
+                if o[pk..] != row[pk..] {
+                    delta.updates.push(row);
+                }
+                old = next()?;
+            }
+            _ => delta.inserts.push(row),
+        }
+    }
+    while let Some(o) = old {
+        delta.deletes.push(o[..pk].to_vec());
+        old = next()?;
     }
     Ok(delta)
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use chrono::{SecondsFormat, Utc};
-use rusqlite::TransactionBehavior;
+use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
 use crate::block::RuleStats;
@@ -20,6 +20,7 @@ use crate::load::{self, CustomerCounts, LoadPlan, RunRecord, SourceDelta};
 use crate::overrides;
 use crate::pipeline::{self, Resolution, ResolveOptions};
 use crate::progress::Progress;
+use crate::score::Model;
 use crate::store;
 
 #[derive(Debug, Clone, Default)]
@@ -110,15 +111,22 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     progress.memory_limit_mib = opts.memory_limit_mib;
     // A steward's link / unlink overrides are replayed as decisions.
     let mut decisions = opts.decisions.clone();
+    let mut model = opts.model.clone();
     if let Some(conn) = store::open_ro(&pipeline.store_path)? {
         let active = overrides::read_active(&conn, &pipeline.store_path)?;
         // A retired source still listed in the pipeline is a stale config: refuse it.
         overrides::refuse_retired(pipeline, &active)?;
         decisions.decisions.extend(overrides::decisions(&active));
+        // A sync scores with the model the store was last loaded with: unchanged records
+        // keep their scores, so that only what changed is written (a retrained model moves
+        // every score a little). `run` trains afresh; `--model` overrides both.
+        if model.is_none() && opts.command == Some("sync") {
+            model = stored_model(&conn, &pipeline.store_path)?;
+        }
     }
     let resolve_opts = ResolveOptions {
         today: Utc::now().date_naive(),
-        model: opts.model.clone(),
+        model,
         decisions,
     };
     let resolution = pipeline::resolve(pipeline, &resolve_opts, &mut progress)?;
@@ -185,6 +193,30 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         resolution,
         plan,
     })
+}
+
+/// The match model of the latest run that scored with one (`None`: no such run yet).
+fn stored_model(conn: &rusqlite::Connection, store: &std::path::Path) -> Result<Option<Model>> {
+    let json: Option<String> = conn
+        .query_row(
+            "SELECT model_json FROM runs WHERE model_json <> 'null' ORDER BY run_id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| Error::store(store, e))?;
+    let Some(json) = json else {
+        return Ok(None);
+    };
+    let model: Model = serde_json::from_str(&json).map_err(|e| Error::Store {
+        path: store.to_path_buf(),
+        message: format!("the stored match model of the last run is unreadable: {e}"),
+    })?;
+    model.validate().map_err(|e| Error::Store {
+        path: store.to_path_buf(),
+        message: format!("the stored match model of the last run is invalid: {e}"),
+    })?;
+    Ok(Some(model))
 }
 
 fn now() -> String {

@@ -611,6 +611,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_model_read_back_from_json_is_the_same_to_the_bit() {
+        let mut model = Model::default_model(0.9);
+        for (i, cm) in model.comparisons.iter_mut().enumerate() {
+            for (j, level) in cm.levels.iter_mut().enumerate() {
+                // Values whose shortest decimal form does not parse back exactly without
+                // serde_json's float_roundtrip.
+                level.m = 0.9307979398224636 / (1.0 + i as f64 + j as f64 / 7.0);
+                level.u = 0.0055534342443747916 * (1.0 + j as f64 / 3.0);
+            }
+        }
+        model.prior_weight = -7.423392213204142;
+        let back: Model = serde_json::from_str(&serde_json::to_string(&model).unwrap()).unwrap();
+        for (a, b) in model.comparisons.iter().zip(&back.comparisons) {
+            for (x, y) in a.levels.iter().zip(&b.levels) {
+                assert_eq!(x.m.to_bits(), y.m.to_bits());
+                assert_eq!(x.u.to_bits(), y.u.to_bits());
+            }
+        }
+        assert_eq!(model.prior_weight.to_bits(), back.prior_weight.to_bits());
+    }
+
+    #[test]
     fn absurdly_long_keys_are_cut_for_matching_only() {
         use crate::record::Value;
         let long = "ä".repeat(100_000);

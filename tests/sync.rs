@@ -101,6 +101,33 @@ fn change_sources(s: &Scratch) {
 }
 
 #[test]
+fn sync_scores_with_the_stored_model_and_run_retrains() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    change_sources(&s);
+    let retrained = s.path("retrained.json");
+    ok(&s.run(&[
+        "run",
+        CONFIG,
+        "--dry-run",
+        "--save-model",
+        retrained.to_str().unwrap(),
+    ]));
+    ok(&s.run(&["sync", CONFIG]));
+    let models = query(&s.store(), "SELECT model_json FROM runs ORDER BY run_id");
+    assert_eq!(models.len(), 2);
+    // The sync kept the first run's model, although the changed sources train another.
+    assert_eq!(models[1], models[0]);
+    let first: serde_json::Value = serde_json::from_str(&models[0]).unwrap();
+    let other: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&retrained).unwrap()).unwrap();
+    assert_ne!(
+        first, other,
+        "the changed sources should train a different model"
+    );
+}
+
+#[test]
 fn rollback_of_a_sync_restores_every_table_exactly() {
     let s = Scratch::demo();
     ok(&s.run(&["run", CONFIG]));
