@@ -25,16 +25,18 @@ pub const MIB_PER_MILLION_RECORDS: u64 = 3_900;
 
 /// The process's resident set size now, in MiB (`None` off Linux).
 pub fn memory_mib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
+    status_mib("VmRSS:")
 }
 
-/// The process's peak resident set size so far, in MiB (`VmHWM`; `None` off Linux).
+/// The process's peak resident set size so far, in MiB (`None` off Linux).
 pub fn peak_memory_mib() -> Option<u64> {
+    status_mib("VmHWM:")
+}
+
+/// A `kB` line of /proc/self/status, in MiB.
+fn status_mib(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024)
 }
