@@ -160,7 +160,11 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
                 .map_err(db)?
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(1);
-            let xref = store::read_table(c, "customer_sources", &XREF_COLS, 2).map_err(db)?;
+            // Without record_json (half the table's bytes): what is looked up here is the
+            // customer, score, hash and deletion of each row.
+            let mut slim = XREF_COLS;
+            slim[6] = "NULL";
+            let xref = store::read_table(c, "customer_sources", &slim, 2).map_err(db)?;
             let mut cols: Vec<&str> = CUSTOMER_STATE_COLS.to_vec();
             cols.extend(store::golden_columns());
             cols.push("created_run_id");
@@ -503,11 +507,24 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             "{source} record {} is no longer in its source",
             as_str(&key[1]).unwrap_or("")
         );
-        let row = || key.iter().chain(v).cloned().collect::<Vec<Sql>>();
+        // The row as the store holds it, record_json included.
+        let row = || -> Result<Vec<Sql>> {
+            let mut row: Vec<Sql> = key.iter().chain(v).cloned().collect();
+            if let Some(c) = conn {
+                row[6] = c
+                    .query_row(
+                        "SELECT record_json FROM customer_sources WHERE source = ?1 AND source_key = ?2",
+                        params_from_iter(key.iter()),
+                        |r| r.get(0),
+                    )
+                    .map_err(db)?;
+            }
+            Ok(row)
+        };
         match policy_of(source) {
-            DisappearPolicy::Ignore => desired_xref.push(row()),
+            DisappearPolicy::Ignore => desired_xref.push(row()?),
             DisappearPolicy::MarkDeleted => {
-                let mut row = row();
+                let mut row = row()?;
                 if row[7] == Sql::Null {
                     row[7] = Sql::Int(run_id);
                     events.push(AuditEvent {
