@@ -19,8 +19,9 @@ pub struct Progress {
     pub memory_limit_mib: Option<u64>,
 }
 
-/// What a run needs per source record at its peak, measured (benches/README.md: 3.7 GiB
-/// for 1,001,146 records, 0.75 GiB for 149,880): the forecast behind `--memory-limit`.
+/// What a run needs per million source records at its peak, the forecast behind
+/// `--memory-limit`: a margin over what was measured (benches/README.md: 3,715 MiB for
+/// 1,001,146 records, 759 MiB for 149,880).
 pub const MIB_PER_MILLION_RECORDS: u64 = 3_900;
 
 /// The process's resident set size now, in MiB (`None` off Linux).
