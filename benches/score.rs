@@ -55,6 +55,7 @@ fn company() -> &'static Company {
             today: NaiveDate::from_ymd_opt(2026, 11, 23).expect("a date"),
             model: None,
             decisions: Default::default(),
+            counts: None,
         };
         let res = pipeline::resolve(&pipeline, &opts, &mut Progress::new(false)).expect("run");
         let records = res.records.iter().map(MatchRecord::from_customer).collect();

@@ -132,16 +132,78 @@ fn keys(record: &MatchRecord, rule: &BlockingRule, out: &mut Vec<u64>) {
     out.extend(combos.into_iter().map(|h| h.digest()));
 }
 
+/// A record's keys under every rule, each mixed with its rule's position so that one
+/// sorted set holds them all. The store keeps them per record
+/// (`customer_sources.block_keys`), so that a sync finds the existing records a new or
+/// changed one shares a block with without re-reading every record.
+pub fn record_keys(record: &MatchRecord, rules: &[BlockingRule]) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut ks = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        ks.clear();
+        keys(record, rule, &mut ks);
+        out.extend(ks.iter().map(|&k| mix(i, k)));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// A rule's key made distinct from the same key under another rule.
+pub fn mix(rule: usize, key: u64) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(&key.to_le_bytes(), rule as u64)
+}
+
+/// Names the rules and the key derivation: keys stored under another version are not
+/// comparable with this one's, and a sync then re-resolves everything.
+pub fn keys_version(rules: &[BlockingRule]) -> String {
+    let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+    format!("1:{}", names.join(","))
+}
+
+/// Keys as stored: 16 hex digits each.
+pub fn encode_keys(keys: &[u64]) -> String {
+    use std::fmt::Write;
+    let mut s = String::with_capacity(keys.len() * 16);
+    for k in keys {
+        let _ = write!(s, "{k:016x}");
+    }
+    s
+}
+
+/// The keys of [`encode_keys`]; `None` when the text is not such a list.
+pub fn decode_keys(s: &str) -> Option<Vec<u64>> {
+    if !s.len().is_multiple_of(16) || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len() / 16)
+        .map(|i| u64::from_str_radix(&s[i * 16..i * 16 + 16], 16).ok())
+        .collect()
+}
+
 pub fn block(
     records: &[MatchRecord],
     rules: &[BlockingRule],
     max_block_size: usize,
     pair_budget: u64,
 ) -> Result<Blocking> {
+    block_within(records, rules, max_block_size, pair_budget, None)
+}
+
+/// [`block`] over some of a store's records: `held(mixed key)` is how many records
+/// outside `records` share the key, so that a block is capped by its size in the whole
+/// store, as a full run caps it.
+pub fn block_within(
+    records: &[MatchRecord],
+    rules: &[BlockingRule],
+    max_block_size: usize,
+    pair_budget: u64,
+    held: Option<&(dyn Fn(u64) -> u64 + Sync)>,
+) -> Result<Blocking> {
     let mut stats = Vec::with_capacity(rules.len());
     let mut groups_per_rule = Vec::with_capacity(rules.len());
     let mut total: u64 = 0;
-    for rule in rules {
+    for (ri, rule) in rules.iter().enumerate() {
         let mut keyed: Vec<(u64, u32)> = records
             .par_iter()
             .enumerate()
@@ -167,11 +229,12 @@ pub fn block(
             }
             let n = (end - start) as u64;
             if n >= 2 {
+                let n_all = n + held.map_or(0, |h| h(mix(ri, keyed[start].0)));
                 s.blocks += 1;
-                s.largest_block = s.largest_block.max(n);
-                if n as usize > max_block_size {
+                s.largest_block = s.largest_block.max(n_all);
+                if n_all as usize > max_block_size {
                     s.capped_blocks += 1;
-                    s.capped_records += n;
+                    s.capped_records += n_all;
                 } else {
                     s.pairs += n * (n - 1) / 2;
                     groups.push(start..end);

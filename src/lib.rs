@@ -20,6 +20,7 @@ pub mod explain;
 pub mod gates;
 pub mod hash;
 pub mod history;
+pub mod incremental;
 pub mod ingest;
 pub mod interrupt;
 pub mod load;

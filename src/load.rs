@@ -91,7 +91,7 @@ pub struct LoadPlan {
 pub const PIN_SOURCE: &str = "steward";
 
 /// `customer_sources` as the loader reads and writes it, primary key first.
-const XREF_COLS: [&str; 8] = [
+const XREF_COLS: [&str; 9] = [
     "source",
     "source_key",
     "customer_id",
@@ -100,7 +100,36 @@ const XREF_COLS: [&str; 8] = [
     "record_hash",
     "record_json",
     "deleted_run_id",
+    "block_keys",
 ];
+
+/// The part of the store an incremental sync re-resolved: the plan reads and changes
+/// only these customers' rows (and the record issues of these source rows), and leaves
+/// every other row as it is.
+#[derive(Debug, Clone, Default)]
+pub struct Scope {
+    /// Existing customer ids.
+    pub customers: Vec<String>,
+    /// (source, source key) of the new, changed and disappeared rows.
+    pub issue_rows: Vec<(String, String)>,
+}
+
+impl Scope {
+    /// A `WHERE` condition on a table with a `customer_id` column, and its one parameter.
+    fn customers_sql(&self) -> (String, String) {
+        (
+            "customer_id IN (SELECT value FROM json_each(?1))".into(),
+            serde_json::to_string(&self.customers).unwrap_or_default(),
+        )
+    }
+
+    fn issues_sql(&self) -> (String, String) {
+        (
+            "(source, source_key) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]') FROM json_each(?1))".into(),
+            serde_json::to_string(&self.issue_rows).unwrap_or_default(),
+        )
+    }
+}
 
 /// How one source's rows compare with what the store holds, by per-row content hash
 /// (`customer_sources.record_hash`, keyed by source and source key).
@@ -116,7 +145,7 @@ pub struct SourceDelta {
     pub on_disappear: &'static str,
 }
 
-fn policy_name(p: DisappearPolicy) -> &'static str {
+pub(crate) fn policy_name(p: DisappearPolicy) -> &'static str {
     match p {
         DisappearPolicy::Ignore => "ignore",
         DisappearPolicy::Detach => "detach",
@@ -145,8 +174,21 @@ pub fn customer_id(n: u64) -> String {
 /// Plan the load of `res` into the store behind `conn` (`None`: a store that does not exist
 /// yet).
 pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) -> Result<LoadPlan> {
+    plan_scoped(conn, pipeline, res, None)
+}
+
+/// [`plan`], over the whole store or (`scope`) over the customers an incremental sync
+/// re-resolved.
+pub fn plan_scoped(
+    conn: Option<&Connection>,
+    pipeline: &Pipeline,
+    res: &Resolution,
+    scope: Option<&Scope>,
+) -> Result<LoadPlan> {
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
     let source_name = |i: u16| pipeline.sources[i as usize].name.as_str();
+    let by_customer = scope.map(Scope::customers_sql);
+    let by_customer = by_customer.as_ref().map(|(w, p)| (w.as_str(), p.as_str()));
 
     // What the store holds.
     let (run_id, mut next_number, xref, customers) = match conn {
@@ -164,12 +206,35 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             // customer, score, hash and deletion of each row.
             let mut slim = XREF_COLS;
             slim[6] = "NULL";
-            let xref = store::read_table(c, "customer_sources", &slim, 2).map_err(db)?;
+            slim[8] = "NULL";
+            let xref = store::read_table_where(c, "customer_sources", &slim, 2, by_customer)
+                .map_err(db)?;
             let mut cols: Vec<&str> = CUSTOMER_STATE_COLS.to_vec();
             cols.extend(store::golden_columns());
             cols.push("created_run_id");
             cols.push("updated_run_id");
-            let customers = store::read_table(c, "customers", &cols, 1).map_err(db)?;
+            let mut customers =
+                store::read_table_where(c, "customers", &cols, 1, by_customer).map_err(db)?;
+            if scope.is_some() {
+                // The customers that pins name, and those they were merged into, for the
+                // pins' look-up below.
+                let active = overrides::read_active(c, &pipeline.store_path)?;
+                for p in overrides::pins(&active) {
+                    let mut id = p.customer.clone();
+                    while !customers.contains_key(&vec![text(id.clone())]) {
+                        let one = ("customer_id = ?1", id.as_str());
+                        let row = store::read_table_where(c, "customers", &cols, 1, Some(one))
+                            .map_err(db)?;
+                        let Some(next) = row.values().next().and_then(|v| as_str(&v[1])) else {
+                            customers.extend(row);
+                            break;
+                        };
+                        let next = next.to_string();
+                        customers.extend(row);
+                        id = next;
+                    }
+                }
+            }
             (run_id, next, xref, customers)
         }
         None => (1, 1, TableRows::new(), TableRows::new()),
@@ -177,8 +242,14 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
     // The values the sources last supplied: a `customers` value that differs was edited in
     // the CRM after that run.
     let supplied = match conn {
-        Some(c) => store::read_table(c, "field_lineage", &["customer_id", "field", "value"], 2)
-            .map_err(|e| Error::store(&pipeline.store_path, e))?,
+        Some(c) => store::read_table_where(
+            c,
+            "field_lineage",
+            &["customer_id", "field", "value"],
+            2,
+            by_customer,
+        )
+        .map_err(|e| Error::store(&pipeline.store_path, e))?,
         None => TableRows::new(),
     };
     let active_overrides = match conn {
@@ -511,11 +582,11 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
         let row = || -> Result<Vec<Sql>> {
             let mut row: Vec<Sql> = key.iter().chain(v).cloned().collect();
             if let Some(c) = conn {
-                row[6] = c
+                (row[6], row[8]) = c
                     .query_row(
-                        "SELECT record_json FROM customer_sources WHERE source = ?1 AND source_key = ?2",
+                        "SELECT record_json, block_keys FROM customer_sources WHERE source = ?1 AND source_key = ?2",
                         params_from_iter(key.iter()),
-                        |r| r.get(0),
+                        |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .map_err(db)?;
             }
@@ -557,7 +628,12 @@ pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) ->
             TableKind::Sources => std::mem::take(&mut desired_xref),
             _ => Vec::new(),
         };
-        derived.push(rows.delta(conn, kind, extra)?);
+        derived.push(rows.delta(conn, kind, extra, scope)?);
+    }
+    // An incremental sync read every row's hash, and left the other customers as they are.
+    if let Some(d) = &res.incremental {
+        source_changes = d.source_changes.clone();
+        counts.unchanged += d.customers_untouched;
     }
 
     Ok(LoadPlan {
@@ -662,6 +738,7 @@ pub struct RowMaker<'a> {
     record_cluster: Vec<usize>,
     /// The best link probability of each record (NaN: not linked).
     best_score: Vec<f64>,
+    rules: Vec<crate::block::BlockingRule>,
 }
 
 impl<'a> RowMaker<'a> {
@@ -687,6 +764,7 @@ impl<'a> RowMaker<'a> {
             pinned,
             record_cluster: record_clusters(res),
             best_score,
+            rules: crate::block::default_rules(),
         }
     }
 
@@ -750,6 +828,10 @@ impl<'a> RowMaker<'a> {
                 .zip(range)
                 .map(|(r, i)| {
                     let s = self.best_score[i];
+                    let keys = crate::block::record_keys(
+                        &score::MatchRecord::from_customer(r),
+                        &self.rules,
+                    );
                     Ok(vec![
                         text(self.source_name(r.source)),
                         text(r.key.clone()),
@@ -759,6 +841,7 @@ impl<'a> RowMaker<'a> {
                         text(format!("{:016x}", r.hash)),
                         text(serde_json::to_string(r).map_err(json)?),
                         Sql::Null,
+                        text(crate::block::encode_keys(&keys)),
                     ])
                 })
                 .collect::<Result<_>>()?,
@@ -850,6 +933,7 @@ impl<'a> RowMaker<'a> {
         conn: Option<&Connection>,
         kind: TableKind,
         extra: Vec<Vec<Sql>>,
+        scope: Option<&Scope>,
     ) -> Result<TableDelta> {
         let (cols, pk) = kind.cols();
         let db = |e: rusqlite::Error| Error::store(&self.pipeline.store_path, e);
@@ -868,7 +952,27 @@ impl<'a> RowMaker<'a> {
         }
         let mut desired = self.make(kind, 0..self.items(kind))?;
         desired.extend(extra);
-        diff_table(conn, self.pipeline, kind.table(), cols, pk, desired)
+        // Scoped: only the rows of the re-resolved customers (quarantine is always whole:
+        // every row of every source is read on every run).
+        let filter = scope.and_then(|s| match kind {
+            TableKind::Sources | TableKind::Lineage | TableKind::Links => Some(s.customers_sql()),
+            TableKind::Issues => Some(s.issues_sql()),
+            TableKind::Quarantine => None,
+        });
+        if let (Some(s), TableKind::Issues) = (scope, kind) {
+            // The unchanged records read back from the store carry no issues: keep to the
+            // rows whose issues were made this time.
+            let rows: std::collections::HashSet<(&str, &str)> = s
+                .issue_rows
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            desired.retain(|r| {
+                rows.contains(&(as_str(&r[0]).unwrap_or(""), as_str(&r[1]).unwrap_or("")))
+            });
+        }
+        let filter = filter.as_ref().map(|(w, p)| (w.as_str(), p.as_str()));
+        diff_table(conn, self.pipeline, kind.table(), cols, pk, desired, filter)
     }
 }
 
@@ -888,6 +992,7 @@ fn diff_table(
     cols: &[&'static str],
     pk: usize,
     mut desired: Vec<Vec<Sql>>,
+    filter: Option<(&str, &str)>,
 ) -> Result<TableDelta> {
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
     // Deterministic write order, and b-trees filled in key order.
@@ -910,12 +1015,17 @@ fn diff_table(
     // The table is never held in memory. (Were the orders ever to disagree, a row would be
     // deleted and inserted again instead of kept: the store ends the same.)
     let sql = format!(
-        "SELECT {} FROM {table} ORDER BY {}",
+        "SELECT {} FROM {table} {} ORDER BY {}",
         cols.join(", "),
+        filter.map_or(String::new(), |(w, _)| format!("WHERE {w}")),
         cols[..pk].join(", ")
     );
     let mut stmt = conn.prepare(&sql).map_err(db)?;
-    let mut rows = stmt.query([]).map_err(db)?;
+    let mut rows = match filter {
+        Some((_, param)) => stmt.query([param]),
+        None => stmt.query([]),
+    }
+    .map_err(db)?;
     let mut next = || -> Result<Option<Vec<Sql>>> {
         match rows.next().map_err(db)? {
             Some(r) => (0..cols.len())
@@ -1139,6 +1249,23 @@ pub fn apply(
         }
         progress(events.len() as u64);
     }
+    if let Some(counts) = &res.term_counts {
+        write_term_counts(tx, pipeline, plan.run_id, counts)?;
+    }
+    let version = crate::block::keys_version(&crate::block::default_rules());
+    if store::meta_get(tx, BLOCK_KEYS_VERSION)
+        .map_err(db)?
+        .as_deref()
+        != Some(&version)
+    {
+        undo.before("meta", &["key"], &[text(BLOCK_KEYS_VERSION)], None)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [BLOCK_KEYS_VERSION, &version],
+        )
+        .map_err(db)?;
+    }
     undo.before("meta", &["key"], &[text("next_customer_number")], None)?;
     tx.execute(
         "INSERT INTO meta (key, value) VALUES ('next_customer_number', ?1)
@@ -1147,6 +1274,80 @@ pub fn apply(
     )
     .map_err(db)?;
     Ok(())
+}
+
+/// `meta` key: how `customer_sources.block_keys` were made ([`crate::block::keys_version`]).
+pub const BLOCK_KEYS_VERSION: &str = "block_keys_version";
+
+/// The `term_counts` field that holds how many records were counted.
+pub const TERM_COUNTS_RECORDS: &str = "*records";
+
+/// Store a run's name counts (rollback deletes them with the run).
+fn write_term_counts(
+    tx: &Connection,
+    pipeline: &Pipeline,
+    run_id: i64,
+    counts: &score::TermCounts,
+) -> Result<()> {
+    let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO term_counts (run_id, field, value, count) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(db)?;
+    stmt.execute(rusqlite::params![
+        run_id,
+        TERM_COUNTS_RECORDS,
+        "",
+        counts.records as i64
+    ])
+    .map_err(db)?;
+    for (field, map) in [
+        ("given_name", &counts.given),
+        ("family_name", &counts.family),
+    ] {
+        let mut sorted: Vec<(&String, &u32)> = map.iter().collect();
+        sorted.sort_unstable();
+        for (value, n) in sorted {
+            stmt.execute(rusqlite::params![run_id, field, value, *n as i64])
+                .map_err(db)?;
+        }
+    }
+    Ok(())
+}
+
+/// The name counts of the latest run that stored them, with that run's id.
+pub fn read_term_counts(
+    conn: &Connection,
+    store_path: &std::path::Path,
+) -> Result<Option<(i64, score::TermCounts)>> {
+    let db = |e: rusqlite::Error| Error::store(store_path, e);
+    let run: Option<i64> = conn
+        .query_row("SELECT max(run_id) FROM term_counts", [], |r| r.get(0))
+        .map_err(db)?;
+    let Some(run) = run else {
+        return Ok(None);
+    };
+    let mut counts = score::TermCounts::default();
+    let mut stmt = conn
+        .prepare("SELECT field, value, count FROM term_counts WHERE run_id = ?1")
+        .map_err(db)?;
+    let mut rows = stmt.query([run]).map_err(db)?;
+    while let Some(r) = rows.next().map_err(db)? {
+        let field: String = r.get(0).map_err(db)?;
+        let n: i64 = r.get(2).map_err(db)?;
+        match field.as_str() {
+            TERM_COUNTS_RECORDS => counts.records = n as u64,
+            "given_name" => {
+                counts.given.insert(r.get(1).map_err(db)?, n as u32);
+            }
+            "family_name" => {
+                counts.family.insert(r.get(1).map_err(db)?, n as u32);
+            }
+            _ => {}
+        }
+    }
+    Ok(Some((run, counts)))
 }
 
 /// Insert the rows of a table still empty, made chunk by chunk from the resolution on a

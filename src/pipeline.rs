@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::ingest::{self, Ingested};
 use crate::progress::Progress;
 use crate::record::{Customer, Quarantined};
-use crate::score::{self, MatchRecord, Model, ScoredPair, TermFrequencies};
+use crate::score::{self, MatchRecord, Model, ScoredPair, TermCounts, TermFrequencies};
 use crate::survive::{self, GoldenProfile};
 use crate::train::{self, TrainingOptions, TrainingReport};
 
@@ -49,6 +49,11 @@ pub struct Resolution {
     /// The steward's decisions this run applied, as record pairs.
     pub decided: Vec<DecidedPair>,
     pub decisions: DecisionOutcome,
+    /// The name counts `tf` was computed from, when they are this resolution's own (a run,
+    /// or a sync that re-resolved everything): the load stores them for later syncs.
+    pub term_counts: Option<TermCounts>,
+    /// What an incremental sync re-resolved (`None`: everything was resolved).
+    pub incremental: Option<crate::incremental::Delta>,
 }
 
 /// A steward's decision on a pair of this run's records.
@@ -75,6 +80,9 @@ pub struct ResolveOptions {
     pub model: Option<Model>,
     /// A steward's same/different decisions, applied when clustering.
     pub decisions: Decisions,
+    /// Name counts to score with (a sync's: those of the store's last full resolution)
+    /// instead of counting this resolution's records.
+    pub counts: Option<TermCounts>,
 }
 
 /// Run every stage up to the golden profiles.
@@ -90,20 +98,74 @@ pub fn resolve(
     let records = cleanse_stage(pipeline, records, opts.today, progress);
     progress.between_stages()?;
     let match_records = match_records(&records);
-    let pairs = block_stage(pipeline, &match_records, progress)?;
+    let (counts, counts_are_own) = match &opts.counts {
+        Some(c) => (c.clone(), false),
+        None => (TermCounts::count(&match_records), true),
+    };
+    let input = Cleansed {
+        records,
+        match_records,
+        quarantined,
+        sources,
+    };
+    let scoring = Scoring {
+        model: opts.model.clone(),
+        counts,
+        counts_are_own,
+        held: None,
+    };
+    resolve_cleansed(pipeline, input, scoring, &opts.decisions, progress)
+}
+
+/// Cleansed records and what else ingest found, ready to be matched.
+pub struct Cleansed {
+    /// Sorted by (source, key).
+    pub records: Vec<Customer>,
+    pub match_records: Vec<MatchRecord>,
+    pub quarantined: Vec<Quarantined>,
+    pub sources: Vec<SourceStats>,
+}
+
+/// How [`resolve_cleansed`] scores.
+pub struct Scoring<'a> {
+    /// `None`: train a model on the records.
+    pub model: Option<Model>,
+    /// Name counts for term frequencies.
+    pub counts: TermCounts,
+    /// The counts are the records' own (stored for later syncs), not a stored set.
+    pub counts_are_own: bool,
+    /// How many records outside these share a blocking key (see [`block::block_within`]).
+    pub held: Option<&'a (dyn Fn(u64) -> u64 + Sync)>,
+}
+
+/// Every stage from blocking to survivorship.
+pub fn resolve_cleansed(
+    pipeline: &Pipeline,
+    input: Cleansed,
+    scoring: Scoring<'_>,
+    decisions: &Decisions,
+    progress: &mut Progress,
+) -> Result<Resolution> {
+    let Cleansed {
+        records,
+        match_records,
+        quarantined,
+        sources,
+    } = input;
+    let pairs = block_stage(pipeline, &match_records, scoring.held, progress)?;
     progress.between_stages()?;
     let (model, training) = train_stage(
         pipeline,
-        opts.model.clone(),
+        scoring.model,
         &match_records,
         &pairs.pairs,
         progress,
     );
     progress.between_stages()?;
-    let tf = TermFrequencies::compute(&match_records);
+    let tf = TermFrequencies::from_counts(&match_records, &scoring.counts);
     let scored = score_stage(&model, &tf, &match_records, &pairs.pairs, progress);
     progress.between_stages()?;
-    let (decided, mut outcome) = decide_stage(pipeline, &records, &opts.decisions);
+    let (decided, mut outcome) = decide_stage(pipeline, &records, decisions);
     let clusters = cluster_stage(&model, &tf, &match_records, &scored, &decided, progress);
     outcome.conflicts = conflicts(records.len(), &clusters, &decided, &records, pipeline);
     let profiles = survive_stage(pipeline, &records, &clusters, progress);
@@ -121,6 +183,8 @@ pub fn resolve(
         profiles,
         decided,
         decisions: outcome,
+        term_counts: scoring.counts_are_own.then_some(scoring.counts),
+        incremental: None,
     })
 }
 
@@ -130,14 +194,31 @@ type Ingest = (
     Vec<SourceStats>,
 );
 
-fn ingest_stage(pipeline: &Pipeline, progress: &mut Progress) -> Result<Ingest> {
+pub(crate) fn ingest_stage(pipeline: &Pipeline, progress: &mut Progress) -> Result<Ingest> {
+    ingest_known(pipeline, &|_, _, _| None, progress).map(|(r, q, s, _)| (r, q, s))
+}
+
+/// Ingest, skipping the rows `known(source, key, hash)` recognises as held unchanged
+/// (it returns their index among the store's rows; they are counted in the source's
+/// records and listed, per source, in the fourth element).
+pub(crate) fn ingest_known(
+    pipeline: &Pipeline,
+    known: &(dyn Fn(u16, &str, u64) -> Option<u32> + Sync),
+    progress: &mut Progress,
+) -> Result<(
+    Vec<crate::record::SourceRecord>,
+    Vec<Quarantined>,
+    Vec<SourceStats>,
+    Vec<Vec<u32>>,
+)> {
     let stage = progress.stage("ingest", Some(pipeline.sources.len() as u64));
     let read: Vec<Ingested> = pipeline
         .sources
         .par_iter()
         .enumerate()
         .map(|(i, s)| {
-            let r = ingest::read_source(s, i as u16);
+            let index = i as u16;
+            let r = ingest::read_source_known(s, index, &|key, hash| known(index, key, hash));
             stage.inc(1);
             r
         })
@@ -146,23 +227,25 @@ fn ingest_stage(pipeline: &Pipeline, progress: &mut Progress) -> Result<Ingest> 
     let mut stats = Vec::with_capacity(read.len());
     let mut records = Vec::new();
     let mut quarantined = Vec::new();
-    for (source, ing) in pipeline.sources.iter().zip(read) {
+    let mut unchanged = Vec::with_capacity(read.len());
+    for (source, mut ing) in pipeline.sources.iter().zip(read) {
         stats.push(SourceStats {
             name: source.name.clone(),
             rows_read: ing.rows_read(),
-            records: ing.records.len() as u64,
+            records: (ing.records.len() + ing.unchanged.len()) as u64,
             quarantined: ing.quarantined.len() as u64,
             checksum: ing.checksum,
             bytes: ing.bytes,
         });
+        unchanged.push(std::mem::take(&mut ing.unchanged));
         records.extend(ing.records);
         quarantined.extend(ing.quarantined);
     }
     records.par_sort_unstable_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
-    Ok((records, quarantined, stats))
+    Ok((records, quarantined, stats, unchanged))
 }
 
-fn cleanse_stage(
+pub(crate) fn cleanse_stage(
     pipeline: &Pipeline,
     records: Vec<crate::record::SourceRecord>,
     today: NaiveDate,
@@ -186,22 +269,24 @@ fn cleanse_stage(
     out
 }
 
-fn match_records(records: &[Customer]) -> Vec<MatchRecord> {
+pub(crate) fn match_records(records: &[Customer]) -> Vec<MatchRecord> {
     records.par_iter().map(MatchRecord::from_customer).collect()
 }
 
 fn block_stage(
     pipeline: &Pipeline,
     records: &[MatchRecord],
+    held: Option<&(dyn Fn(u64) -> u64 + Sync)>,
     progress: &mut Progress,
 ) -> Result<block::Blocking> {
     let stage = progress.stage("block", None);
     let m = &pipeline.matching;
-    let out = block::block(
+    let out = block::block_within(
         records,
         &block::default_rules(),
         m.max_block_size,
         m.pair_budget,
+        held,
     )?;
     progress.finish(stage);
     Ok(out)

@@ -135,6 +135,7 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
     for sql in [
         "DELETE FROM undo_log WHERE run_id >= ?1",
         "DELETE FROM audit_events WHERE run_id >= ?1",
+        "DELETE FROM term_counts WHERE run_id >= ?1",
         "DELETE FROM runs WHERE run_id >= ?1",
     ] {
         tx.execute(sql, [run_id]).map_err(db)?;

@@ -38,6 +38,20 @@ pub struct RunOptions {
     pub command: Option<&'static str>,
     /// Stop with a clear error rather than grow past this many MiB.
     pub memory_limit_mib: Option<u64>,
+    /// A sync re-resolves every record, as a run does, instead of only what changed.
+    pub full_sync: bool,
+}
+
+/// How a sync resolved.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SyncInfo {
+    /// `incremental` (only what changed) or `full` (every record, as a run).
+    pub mode: &'static str,
+    /// Why a sync resolved everything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub incremental: Option<crate::incremental::Delta>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -80,6 +94,9 @@ pub struct Summary {
     pub changes: u64,
     pub tables: Vec<TableChanges>,
     pub blocking: Vec<RuleStats>,
+    /// A sync's mode (absent for a run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync: Option<SyncInfo>,
     pub timings_ms: Vec<(String, u64)>,
     /// The process's peak resident memory in MiB after each stage (empty off Linux).
     pub peak_memory_mib: Vec<(String, u64)>,
@@ -112,6 +129,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     // A steward's link / unlink overrides are replayed as decisions.
     let mut decisions = opts.decisions.clone();
     let mut model = opts.model.clone();
+    let mut counts = None;
     if let Some(conn) = store::open_ro(&pipeline.store_path)? {
         let active = overrides::read_active(&conn, &pipeline.store_path)?;
         // A retired source still listed in the pipeline is a stale config: refuse it.
@@ -122,13 +140,54 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         // every score a little). `run` trains afresh; `--model` overrides both.
         if model.is_none() && opts.command == Some("sync") {
             model = stored_model(&conn, &pipeline.store_path)?;
+            // And with the name counts of the last full resolution, so that a pair
+            // compared again keeps its weight (a run counts afresh).
+            if model.is_some() {
+                counts = load::read_term_counts(&conn, &pipeline.store_path)?.map(|(_, c)| c);
+            }
         }
     }
-    let resolve_opts = ResolveOptions {
+    let mut resolve_opts = ResolveOptions {
         today: Utc::now().date_naive(),
-        model,
+        model: None,
         decisions,
+        counts: None,
     };
+    let mut sync = None;
+    if opts.command == Some("sync") {
+        if opts.full_sync {
+            sync = Some(SyncInfo {
+                mode: "full",
+                reason: Some("--full was given".into()),
+                incremental: None,
+            });
+        } else {
+            match sync_incremental(pipeline, opts, &resolve_opts, model.clone(), &mut progress)? {
+                Ok((resolution, plan, loaded, gate_results)) => {
+                    let summary = summarise(pipeline, &resolution, &plan, &progress, &gate_results);
+                    return Ok(RunOutcome {
+                        summary: Summary {
+                            dry_run: opts.dry_run,
+                            load_refused: !opts.dry_run && !loaded,
+                            forced: loaded && !summary.gates_passed,
+                            ..summary
+                        },
+                        resolution,
+                        plan,
+                    });
+                }
+                Err(reason) => {
+                    sync = Some(SyncInfo {
+                        mode: "full",
+                        reason: Some(reason),
+                        incremental: None,
+                    })
+                }
+            }
+        }
+    }
+    resolve_opts.model = model;
+    resolve_opts.counts = counts;
     let resolution = pipeline::resolve(pipeline, &resolve_opts, &mut progress)?;
     let mut gate_results = gates::check_resolution(&pipeline.gates, pipeline, &resolution);
     let path = &pipeline.store_path;
@@ -142,46 +201,30 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
         (plan, false)
     } else {
-        let stage = progress.stage("plan", None);
         let mut conn = store::open_rw(path)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| store::writer_error(path, e))?;
-        let plan = load::plan(Some(&tx), pipeline, &resolution)?;
-        progress.finish(stage);
-        gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
-        let load = opts.force || gates::all_passed(&gate_results);
-        let stage = progress.stage("load", Some(plan.rows_to_write() as u64));
+        let (plan, load) = plan_and_apply(
+            &tx,
+            pipeline,
+            opts,
+            &resolution,
+            None,
+            &mut progress,
+            &mut gate_results,
+            &started_at,
+        )?;
         if load {
-            let summary = summarise(pipeline, &resolution, &plan, &progress, &gate_results);
-            let record = RunRecord {
-                started_at,
-                finished_at: now(),
-                command: opts.command.unwrap_or("run").into(),
-                rows_read: summary.sources.iter().map(|s| s.rows_read).sum(),
-                records_loaded: summary.records,
-                rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
-                links: summary.links,
-                model_json: serde_json::to_string(&resolution.model)
-                    .map_err(|e| Error::Other(e.to_string()))?,
-                summary_json: serde_json::to_string(&Summary {
-                    forced: !summary.gates_passed,
-                    ..summary
-                })
-                .map_err(|e| Error::Other(e.to_string()))?,
-            };
-            load::apply(&tx, pipeline, &plan, &resolution, &record, &|n| {
-                stage.inc(n)
-            })?;
             // Last moment to stop: dropping `tx` rolls the whole run back.
             interrupt::check()?;
             tx.commit().map_err(|e| Error::store(path, e))?;
         }
         // Not loading: the transaction rolls back when dropped.
-        progress.finish(stage);
         (plan, load)
     };
-    let summary = summarise(pipeline, &resolution, &plan, &progress, &gate_results);
+    let mut summary = summarise(pipeline, &resolution, &plan, &progress, &gate_results);
+    summary.sync = sync;
     let refused = !opts.dry_run && !loaded;
     Ok(RunOutcome {
         summary: Summary {
@@ -193,6 +236,116 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         resolution,
         plan,
     })
+}
+
+type Planned = (Resolution, LoadPlan, bool, Vec<GateResult>);
+
+/// A sync of only what changed, planned and (unless a dry run, or a gate fails) loaded;
+/// `Err` says why the sync must resolve everything instead. A real sync holds the store's
+/// write lock from reading the store to committing, so that nothing changes in between.
+fn sync_incremental(
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    resolve_opts: &ResolveOptions,
+    model: Option<Model>,
+    progress: &mut Progress,
+) -> Result<std::result::Result<Planned, String>> {
+    let started_at = now();
+    let path = &pipeline.store_path;
+    if !path.exists() {
+        return Ok(Err("the store does not exist yet".into()));
+    }
+    let (ro, mut rw) = if opts.dry_run {
+        (Some(store::open_existing(path)?), None)
+    } else {
+        (None, Some(store::open_rw(path)?))
+    };
+    let tx = match rw.as_mut() {
+        Some(c) => Some(
+            c.transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| store::writer_error(path, e))?,
+        ),
+        None => None,
+    };
+    let conn: &rusqlite::Connection = match &tx {
+        Some(tx) => tx,
+        None => ro
+            .as_ref()
+            .ok_or_else(|| Error::Other("no store connection".into()))?,
+    };
+    let (resolution, scope) =
+        match crate::incremental::resolve(pipeline, conn, resolve_opts, model, progress)? {
+            Ok(r) => r,
+            Err(reason) => return Ok(Err(reason)),
+        };
+    let mut gate_results = gates::check_resolution(&pipeline.gates, pipeline, &resolution);
+    let refuse_early = !opts.dry_run && !opts.force && !gates::all_passed(&gate_results);
+    if opts.dry_run || refuse_early {
+        let stage = progress.stage("plan", None);
+        let plan = load::plan_scoped(Some(conn), pipeline, &resolution, Some(&scope))?;
+        progress.finish(stage);
+        gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
+        return Ok(Ok((resolution, plan, false, gate_results)));
+    }
+    let (plan, load) = plan_and_apply(
+        conn,
+        pipeline,
+        opts,
+        &resolution,
+        Some(&scope),
+        progress,
+        &mut gate_results,
+        &started_at,
+    )?;
+    if load && let Some(tx) = tx {
+        // Last moment to stop: dropping `tx` rolls the whole sync back.
+        interrupt::check()?;
+        tx.commit().map_err(|e| Error::store(path, e))?;
+    }
+    Ok(Ok((resolution, plan, load, gate_results)))
+}
+
+/// Plan the load inside the write transaction `tx`, judge the plan's gates and, when they
+/// pass (or `--force`), apply it. The caller commits.
+#[allow(clippy::too_many_arguments)]
+fn plan_and_apply(
+    tx: &rusqlite::Connection,
+    pipeline: &Pipeline,
+    opts: &RunOptions,
+    resolution: &Resolution,
+    scope: Option<&load::Scope>,
+    progress: &mut Progress,
+    gate_results: &mut Vec<GateResult>,
+    started_at: &str,
+) -> Result<(LoadPlan, bool)> {
+    let stage = progress.stage("plan", None);
+    let plan = load::plan_scoped(Some(tx), pipeline, resolution, scope)?;
+    progress.finish(stage);
+    gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
+    let load = opts.force || gates::all_passed(gate_results);
+    let stage = progress.stage("load", Some(plan.rows_to_write() as u64));
+    if load {
+        let summary = summarise(pipeline, resolution, &plan, progress, gate_results);
+        let record = RunRecord {
+            started_at: started_at.to_string(),
+            finished_at: now(),
+            command: opts.command.unwrap_or("run").into(),
+            rows_read: summary.sources.iter().map(|s| s.rows_read).sum(),
+            records_loaded: summary.records,
+            rows_quarantined: summary.sources.iter().map(|s| s.quarantined).sum(),
+            links: summary.links,
+            model_json: serde_json::to_string(&resolution.model)
+                .map_err(|e| Error::Other(e.to_string()))?,
+            summary_json: serde_json::to_string(&Summary {
+                forced: !summary.gates_passed,
+                ..summary
+            })
+            .map_err(|e| Error::Other(e.to_string()))?,
+        };
+        load::apply(tx, pipeline, &plan, resolution, &record, &|n| stage.inc(n))?;
+    }
+    progress.finish(stage);
+    Ok((plan, load))
 }
 
 /// The match model of the latest run that scored with one (`None`: no such run yet).
@@ -262,10 +415,14 @@ fn summarise(
         run_id: plan.run_id,
         store: pipeline.store_path.display().to_string(),
         sources,
-        records: res.records.len() as u64,
+        records: res.sources.iter().map(|s| s.records).sum(),
         candidate_pairs: res.scored.len() as u64,
         links: res.links().count() as u64,
-        customers: res.clusters.len() as u64,
+        customers: res.clusters.len() as u64
+            + res
+                .incremental
+                .as_ref()
+                .map_or(0, |d| d.customers_untouched),
         customer_changes: plan.counts.clone(),
         source_changes: plan.source_changes.clone(),
         crm_edit_conflicts: plan.conflicts.len() as u64,
@@ -281,6 +438,11 @@ fn summarise(
             })
             .collect(),
         blocking: res.blocking.clone(),
+        sync: res.incremental.as_ref().map(|d| SyncInfo {
+            mode: "incremental",
+            reason: None,
+            incremental: Some(d.clone()),
+        }),
         timings_ms: progress
             .timings
             .0

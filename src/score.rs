@@ -428,24 +428,65 @@ pub struct TermFrequencies {
     pub family: Vec<f32>,
 }
 
-impl TermFrequencies {
-    pub fn compute(records: &[MatchRecord]) -> TermFrequencies {
-        let n = records.len().max(1) as f32;
-        let freq = |get: fn(&MatchRecord) -> Option<&str>| -> Vec<f32> {
-            let mut counts: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
-            for r in records {
-                if let Some(v) = get(r) {
-                    *counts.entry(v).or_default() += 1;
+/// How many records of a resolution carry each name key: what term frequencies are
+/// computed from. A full run stores them (`term_counts`), and a sync that re-resolves only
+/// part of the store scores with the stored counts, so that a pair it compares again gets
+/// the weight the full run gave it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TermCounts {
+    /// Records counted.
+    pub records: u64,
+    pub given: std::collections::HashMap<String, u32>,
+    pub family: std::collections::HashMap<String, u32>,
+}
+
+impl TermCounts {
+    pub fn count(records: &[MatchRecord]) -> TermCounts {
+        let count = |get: fn(&MatchRecord) -> Option<&str>| {
+            let mut counts: std::collections::HashMap<String, u32> =
+                std::collections::HashMap::new();
+            for v in records.iter().filter_map(get) {
+                match counts.get_mut(v) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(v.to_string(), 1);
+                    }
                 }
             }
+            counts
+        };
+        TermCounts {
+            records: records.len() as u64,
+            given: count(|r| r.given.as_deref()),
+            family: count(|r| r.family.as_deref()),
+        }
+    }
+}
+
+impl TermFrequencies {
+    pub fn compute(records: &[MatchRecord]) -> TermFrequencies {
+        TermFrequencies::from_counts(records, &TermCounts::count(records))
+    }
+
+    /// The frequencies of `records` by `counts` (a value they do not hold counts once: the
+    /// record itself).
+    pub fn from_counts(records: &[MatchRecord], counts: &TermCounts) -> TermFrequencies {
+        let n = counts.records.max(1) as f32;
+        let freq = |get: fn(&MatchRecord) -> Option<&str>,
+                    counts: &std::collections::HashMap<String, u32>|
+         -> Vec<f32> {
             records
                 .iter()
-                .map(|r| get(r).map_or(0.0, |v| counts[v] as f32 / n))
+                .map(|r| {
+                    get(r).map_or(0.0, |v| {
+                        counts.get(v).copied().unwrap_or(0).max(1) as f32 / n
+                    })
+                })
                 .collect()
         };
         TermFrequencies {
-            given: freq(|r| r.given.as_deref()),
-            family: freq(|r| r.family.as_deref()),
+            given: freq(|r| r.given.as_deref(), &counts.given),
+            family: freq(|r| r.family.as_deref(), &counts.family),
         }
     }
 

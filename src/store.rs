@@ -76,6 +76,13 @@ CREATE TABLE IF NOT EXISTS customer_sources (
     PRIMARY KEY (source, source_key)
 );
 CREATE INDEX IF NOT EXISTS customer_sources_customer ON customer_sources(customer_id);
+CREATE TABLE IF NOT EXISTS term_counts (
+    run_id  INTEGER NOT NULL REFERENCES runs(run_id),
+    field   TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    count   INTEGER NOT NULL,
+    PRIMARY KEY (run_id, field, value)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS field_lineage (
     customer_id TEXT NOT NULL REFERENCES customers(customer_id),
     field       TEXT NOT NULL,
@@ -193,6 +200,10 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
         .map_err(db)?;
     if has == 0 {
         tx.execute_batch("ALTER TABLE customer_sources ADD COLUMN deleted_run_id INTEGER")
+            .map_err(db)?;
+    }
+    if !has_column(&tx, "customer_sources", "block_keys").map_err(db)? {
+        tx.execute_batch("ALTER TABLE customer_sources ADD COLUMN block_keys TEXT")
             .map_err(db)?;
     }
     check_version(&tx, path, true)?;
@@ -320,6 +331,17 @@ pub fn secondary_indexes(
     .collect()
 }
 
+/// Whether `table` has a column `column` (a store made by an older crmfuse may lack one
+/// until it is next opened for writing).
+pub fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        [table, column],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
 /// Whether `table` has no rows (`table` is one of the schema's, never user input).
 pub fn is_empty(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
     conn.query_row(
@@ -397,9 +419,27 @@ pub fn read_table(
     cols: &[&str],
     pk: usize,
 ) -> rusqlite::Result<TableRows> {
-    let sql = format!("SELECT {} FROM {table}", cols.join(", "));
+    read_table_where(conn, table, cols, pk, None)
+}
+
+/// [`read_table`], of the rows that a `WHERE` condition with one parameter (`?1`) selects.
+pub fn read_table_where(
+    conn: &Connection,
+    table: &str,
+    cols: &[&str],
+    pk: usize,
+    filter: Option<(&str, &str)>,
+) -> rusqlite::Result<TableRows> {
+    let sql = format!(
+        "SELECT {} FROM {table} {}",
+        cols.join(", "),
+        filter.map_or(String::new(), |(w, _)| format!("WHERE {w}"))
+    );
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query([])?;
+    let mut rows = match filter {
+        Some((_, param)) => stmt.query([param])?,
+        None => stmt.query([])?,
+    };
     let mut out = TableRows::new();
     while let Some(row) = rows.next()? {
         let mut values = Vec::with_capacity(cols.len());

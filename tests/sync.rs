@@ -502,3 +502,106 @@ fn crm_edits_are_kept_unless_the_source_wins() {
     );
     assert_store_sound(&db);
 }
+
+/// Every table but `runs`, `term_counts` and `undo_log`, as text, with audit events and
+/// undo entries without their sequence numbers (the order of events may differ between a
+/// full and an incremental resolution; what they say may not).
+fn dump_outcome(db: &Path) -> Vec<String> {
+    let mut rows: Vec<String> = dump_all(db)
+        .into_iter()
+        .filter(|r| {
+            !["runs|", "term_counts|", "undo_log|", "audit_events|"]
+                .iter()
+                .any(|t| r.starts_with(t))
+        })
+        .collect();
+    rows.extend(query(
+        db,
+        "SELECT 'audit_events', run_id, customer_id, event, field, before, after, detail FROM audit_events",
+    ));
+    rows.extend(query(
+        db,
+        "SELECT 'undo_log', run_id, table_name, op, key_json, before_json FROM undo_log",
+    ));
+    rows.sort();
+    rows
+}
+
+/// More changes than [`change_sources`]: a new sales contact who is an existing ERP
+/// customer (joins that customer), and an ERP customer's e-mail changed.
+fn change_more(s: &Scratch) {
+    change_sources(s);
+    let sales = s.path("fixtures/demo/sales_sheet.csv");
+    let mut text = std::fs::read_to_string(&sales).unwrap();
+    text.push_str("NW-951,Wolfgang Stein,wolfgang.stein@example.de,015190131287,,Freiburg,79102,Germany,17.01.1962,13/8/2024,M. Öz,\n");
+    std::fs::write(&sales, text).unwrap();
+    let erp = s.path("fixtures/demo/erp_customers.csv");
+    let bytes = std::fs::read(&erp).unwrap();
+    let from = b"bernd.stein77@web.de";
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    let mut changed = bytes[..at].to_vec();
+    changed.extend_from_slice(b"b.stein@posteo.de");
+    changed.extend_from_slice(&bytes[at + from.len()..]);
+    std::fs::write(&erp, changed).unwrap();
+}
+
+#[test]
+fn an_incremental_sync_ends_where_a_full_one_does() {
+    let (inc, full) = (Scratch::demo(), Scratch::demo());
+    for s in [&inc, &full] {
+        ok(&s.run(&["run", CONFIG]));
+        change_more(s);
+    }
+    let a = json(&inc.run(&["sync", CONFIG, "--json"]));
+    let b = json(&full.run(&["sync", CONFIG, "--json", "--full"]));
+    assert_eq!(a["sync"]["mode"], "incremental", "{a}");
+    assert_eq!(b["sync"]["mode"], "full", "{b}");
+    assert_eq!(b["sync"]["reason"], "--full was given");
+    let d = &a["sync"]["incremental"];
+    // 2 new sales rows, 2 changed rows; the rest of the store was not re-resolved.
+    assert_eq!(d["new_or_changed"], 4, "{d}");
+    assert_eq!(d["disappeared"], 1, "{d}");
+    assert!(
+        d["records_resolved"].as_u64().unwrap() < 20,
+        "only the customers the changes touch: {d}"
+    );
+    for key in [
+        "records",
+        "customers",
+        "customer_changes",
+        "source_changes",
+        "changes",
+        "tables",
+    ] {
+        assert_eq!(a[key], b[key], "{key}");
+    }
+    assert_same(&dump_outcome(&inc.store()), &dump_outcome(&full.store()));
+    assert_store_sound(&inc.store());
+    // Nothing changed since: an incremental sync that records nothing.
+    let again = json(&inc.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(again["sync"]["mode"], "incremental");
+    assert_eq!(again["changes"], 0, "{again}");
+    assert_eq!(again["sync"]["incremental"]["records_resolved"], 0);
+}
+
+#[test]
+fn a_sync_says_why_it_resolves_everything() {
+    let s = Scratch::demo();
+    let first = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(first["sync"]["mode"], "full");
+    assert_eq!(first["sync"]["reason"], "the store does not exist yet");
+    // A changed mapping can map every unchanged row differently.
+    let mapping = s.path("mappings/demo_sales.toml");
+    let mut text = std::fs::read_to_string(&mapping).unwrap();
+    text.push_str("\n# edited\n");
+    std::fs::write(&mapping, text).unwrap();
+    let second = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(second["sync"]["mode"], "full");
+    assert_eq!(
+        second["sync"]["reason"],
+        "the config or a mapping changed since the last run"
+    );
+    assert_eq!(second["changes"], 0, "{second}");
+    let third = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(third["sync"]["mode"], "incremental", "{third}");
+}

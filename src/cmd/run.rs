@@ -54,6 +54,10 @@ pub struct RunArgs {
     /// after reading the sources and between stages.
     #[arg(long, value_name = "SIZE", value_parser = parse_mib)]
     memory_limit: Option<u64>,
+    /// sync: re-resolve every record, as a run does, instead of only the new, changed and
+    /// disappeared rows and the customers they touch. (A run always resolves everything.)
+    #[arg(long)]
+    full: bool,
 }
 
 /// A size in MiB from `2GiB`, `2G`, `1500MiB`, `1500M` or `1500`.
@@ -120,6 +124,7 @@ pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> 
         force: args.force,
         command: Some(command),
         memory_limit_mib: args.memory_limit,
+        full_sync: args.full,
     };
     let outcome = run_pipeline(&pipeline, &opts)?;
     if interrupt::requested() && outcome.summary.loaded() {

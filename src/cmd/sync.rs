@@ -3,8 +3,10 @@
 //! shown in the summary), applies each source's `on_disappear` policy, replays the
 //! steward's overrides, and loads the result in one transaction, recorded as a `sync` run.
 //!
-//! This first version resolves the whole of every source (the `run` path); matching only
-//! the new and changed rows against the store is not built yet.
+//! Only the new, changed and disappeared rows are cleansed and matched, against the
+//! customers the store holds, and only the customers they touch are re-resolved (see
+//! `crmfuse::incremental`); `--full` re-resolves everything, as a run does. The summary's
+//! `sync` section says which, and why a sync had to resolve everything.
 
 use std::process::ExitCode;
 

@@ -12,7 +12,13 @@ use crate::error::{Error, Result};
 use crate::mapping::Mapping;
 use crate::record::QuarantineReason;
 
-pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) -> Result<Ingested> {
+pub(super) fn read(
+    path: &Path,
+    bytes: &[u8],
+    mapping: &Mapping,
+    source: u16,
+    known: super::Known<'_>,
+) -> Result<Ingested> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::Input {
@@ -49,7 +55,7 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
     let columns = header_columns(path, mapping, &mut reader)?;
     let plan = ColumnPlan::new(path, mapping, &columns, "header")?;
 
-    let mut builder = RowBuilder::new(mapping, source);
+    let mut builder = RowBuilder::new(mapping, source, known);
     let mut record = ::csv::ByteRecord::new();
     // The csv crate's line counter lags behind quoted newlines, so physical lines are
     // counted from byte offsets (incrementally: each byte is scanned once).
@@ -102,6 +108,11 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
                         QuarantineReason::ColumnCount,
                         format!("expected {} columns, found {}", columns.len(), record.len()),
                     );
+                    continue;
+                }
+                if let Some(key) = decode(&record[plan.key], mapping)
+                    && builder.unchanged(&key, raw)
+                {
                     continue;
                 }
                 let cell = |i: usize| decode(&record[i], mapping).map(|s| s.into_owned()).ok_or(i);

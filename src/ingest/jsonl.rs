@@ -12,7 +12,13 @@ use crate::error::{Error, Result};
 use crate::mapping::Mapping;
 use crate::record::{Field, QuarantineReason};
 
-pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) -> Result<Ingested> {
+pub(super) fn read(
+    path: &Path,
+    bytes: &[u8],
+    mapping: &Mapping,
+    source: u16,
+    known: super::Known<'_>,
+) -> Result<Ingested> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let paths: Vec<(Field, Vec<&str>)> = mapping
         .fields
@@ -25,7 +31,7 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
         .collect();
     let key_path: Vec<&str> = mapping.key.split('.').collect();
     let mut path_seen = vec![false; paths.len()];
-    let mut builder = RowBuilder::new(mapping, source);
+    let mut builder = RowBuilder::new(mapping, source, known);
     let mut line_no = 0u64;
     for raw in bytes.split(|&b| b == b'\n') {
         line_no += 1;
@@ -71,6 +77,11 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
             continue;
         }
         let key = lookup(&value, &key_path).and_then(|v| scalars(v).into_iter().next());
+        if let Some(k) = &key
+            && builder.unchanged(k, trimmed)
+        {
+            continue;
+        }
         let mut values = Vec::new();
         for (i, (field, p)) in paths.iter().enumerate() {
             let Some(found) = lookup(&value, p) else {
@@ -99,7 +110,8 @@ pub(super) fn read(path: &Path, bytes: &[u8], mapping: &Mapping, source: u16) ->
             extra,
         });
     }
-    if !builder.out.records.is_empty() {
+    // (Rows skipped as unchanged were checked when they were loaded.)
+    if !builder.out.records.is_empty() && builder.out.unchanged.is_empty() {
         let key_seen = !builder.out.records.is_empty();
         let missing: Vec<String> = paths
             .iter()

@@ -27,22 +27,42 @@ pub struct Ingested {
     /// SHA-256 of the file, hex.
     pub checksum: String,
     pub bytes: u64,
+    /// Rows a [`Known`] check recognised as held unchanged (its indices), not mapped.
+    pub unchanged: Vec<u32>,
 }
 
 impl Ingested {
     pub fn rows_read(&self) -> u64 {
-        (self.records.len() + self.quarantined.len()) as u64
+        (self.records.len() + self.quarantined.len() + self.unchanged.len()) as u64
     }
 }
 
+/// Recognises a row the store already holds unchanged, by key and content hash, and
+/// returns the index the caller knows it by. Such a row is counted but not mapped.
+pub type Known<'a> = &'a (dyn Fn(&str, u64) -> Option<u32> + Sync);
+
 /// Read one source with its mapping. `index` is the source's position in the pipeline.
 pub fn read_source(source: &Source, index: u16) -> Result<Ingested> {
+    read_source_known(source, index, &|_, _| None)
+}
+
+/// [`read_source`], skipping the rows `known` recognises.
+pub fn read_source_known(source: &Source, index: u16, known: Known<'_>) -> Result<Ingested> {
     let bytes = std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?;
-    read_bytes(source, &bytes, index)
+    read_bytes_known(source, &bytes, index, known)
 }
 
 /// Read a source's content, already in memory (`source.path` names it in messages).
 pub fn read_bytes(source: &Source, bytes: &[u8], index: u16) -> Result<Ingested> {
+    read_bytes_known(source, bytes, index, &|_, _| None)
+}
+
+fn read_bytes_known(
+    source: &Source,
+    bytes: &[u8],
+    index: u16,
+    known: Known<'_>,
+) -> Result<Ingested> {
     let mut sha = Sha256Hex::new();
     sha.update(bytes);
     let checksum = sha.finish();
@@ -56,8 +76,8 @@ pub fn read_bytes(source: &Source, bytes: &[u8], index: u16) -> Result<Ingested>
         });
     }
     let mut out = match source.format {
-        SourceFormat::Csv => csv::read(&source.path, bytes, &source.mapping, index)?,
-        SourceFormat::Jsonl => jsonl::read(&source.path, bytes, &source.mapping, index)?,
+        SourceFormat::Csv => csv::read(&source.path, bytes, &source.mapping, index, known)?,
+        SourceFormat::Jsonl => jsonl::read(&source.path, bytes, &source.mapping, index, known)?,
         #[cfg(feature = "polars")]
         SourceFormat::Parquet => parquet::read(&source.path, bytes, &source.mapping, index)?,
         #[cfg(not(feature = "polars"))]
@@ -114,6 +134,7 @@ pub(crate) struct RowBuilder<'a> {
     mapping: &'a Mapping,
     source: u16,
     seen_keys: HashSet<String>,
+    known: Known<'a>,
     pub out: Ingested,
 }
 
@@ -129,12 +150,31 @@ pub(crate) struct Row<'r> {
 }
 
 impl<'a> RowBuilder<'a> {
-    pub fn new(mapping: &'a Mapping, source: u16) -> Self {
+    pub fn new(mapping: &'a Mapping, source: u16, known: Known<'a>) -> Self {
         RowBuilder {
             mapping,
             source,
             seen_keys: HashSet::new(),
+            known,
             out: Ingested::default(),
+        }
+    }
+
+    /// Whether the row with this key and raw text is one the store holds unchanged: then
+    /// it is counted as read and its key as seen, and the caller maps nothing. A key
+    /// repeated in the file is never unchanged (the row is quarantined as usual).
+    pub fn unchanged(&mut self, key: &str, raw: &[u8]) -> bool {
+        let key = key.trim();
+        if key.is_empty() || self.seen_keys.contains(key) {
+            return false;
+        }
+        match (self.known)(key, content_hash(trim_newline(raw))) {
+            Some(i) => {
+                self.seen_keys.insert(key.to_string());
+                self.out.unchanged.push(i);
+                true
+            }
+            None => false,
         }
     }
 

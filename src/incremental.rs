@@ -1,0 +1,547 @@
+//! Incremental sync: resolve only what changed.
+//!
+//! A full run resolves every record. A nightly sync of a large store would then spend its
+//! time on rows that did not change, so `sync` instead:
+//!
+//! 1. reads, per stored source row, its content hash, customer and blocking keys
+//!    (`customer_sources.block_keys`, written by every load);
+//! 2. reads the sources, skipping (counting, not mapping) every row the store holds with
+//!    the same content hash;
+//! 3. cleanses the new and changed rows and finds the stored records they share a
+//!    blocking key with (a block too large in the whole store is capped, as a run caps it);
+//! 4. scores those pairs with the store's model and the stored name counts of its last full
+//!    resolution, so that a pair scored again gets the weight it had;
+//! 5. re-resolves the customers that the changed and disappeared rows belong to, and those
+//!    a new or changed row links to: all their records, blocked, scored and clustered
+//!    again (a customer may merge, or split, and the larger part keeps its id);
+//! 6. plans the load over those customers only ([`crate::load::Scope`]).
+//!
+//! What a full `run` would do differently: it re-resolves customers that no change
+//! touched (nothing changes for them unless the model, the config or the code changed, and
+//! then the sync re-resolves everything too), it counts names afresh, and it retrains.
+//! A sync falls back to resolving everything, and says why, when the store cannot support
+//! an incremental one: no earlier run, another config or crmfuse version, blocking keys of
+//! another version, or a steward decisions file (`--decisions`).
+
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use crate::block::{self, CandidatePair};
+use crate::config::{DisappearPolicy, Pipeline};
+use crate::decisions::Decisions;
+use crate::error::{Error, Result};
+use crate::load::{self, Scope, SourceDelta};
+use crate::overrides;
+use crate::pipeline::{self, Cleansed, Resolution, ResolveOptions, Scoring};
+use crate::progress::Progress;
+use crate::record::Customer;
+use crate::score::{self, MatchRecord, Model, TermFrequencies};
+
+/// What an incremental sync read and re-resolved.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Delta {
+    /// Source rows new to the store or changed since it loaded them.
+    pub new_or_changed: u64,
+    /// Rows the store holds that the sources no longer have (all policies).
+    pub disappeared: u64,
+    /// Stored records that share a blocking key with a new or changed one.
+    pub candidates: u64,
+    /// Existing customers re-resolved.
+    pub customers_resolved: u64,
+    /// Records re-resolved: the new and changed ones and all records of those customers.
+    pub records_resolved: u64,
+    /// Active customers before the sync that it did not re-resolve.
+    pub customers_untouched: u64,
+    /// Per source: new, changed, unchanged and disappeared rows.
+    #[serde(skip)]
+    pub source_changes: Vec<SourceDelta>,
+}
+
+/// Why a sync resolves everything (`Err`), or what it resolves incrementally.
+pub type Prepared = std::result::Result<(Resolution, Scope), String>;
+
+/// A row of `customer_sources` as a sync needs it.
+struct Held {
+    /// Index into `Holdings::sources`.
+    source: u16,
+    key: Box<str>,
+    hash: u64,
+    customer: u64,
+    deleted: bool,
+    /// Range of its blocking keys in `Holdings::keys`.
+    keys: (u32, u32),
+}
+
+struct Holdings {
+    /// Source names as the store has them.
+    sources: Vec<String>,
+    rows: Vec<Held>,
+    keys: Vec<u64>,
+    /// Per pipeline source: key -> row.
+    index: Vec<HashMap<Box<str>, u32>>,
+}
+
+impl Holdings {
+    fn keys_of(&self, i: usize) -> &[u64] {
+        let (a, n) = self.rows[i].keys;
+        &self.keys[a as usize..(a + n) as usize]
+    }
+}
+
+/// Check that the store supports an incremental sync and, if so, resolve the changes.
+pub fn resolve(
+    pipeline: &Pipeline,
+    conn: &Connection,
+    opts: &ResolveOptions,
+    model: Option<Model>,
+    progress: &mut Progress,
+) -> Result<Prepared> {
+    let store = &pipeline.store_path;
+    let db = |e: rusqlite::Error| Error::store(store, e);
+    let Some(model) = model else {
+        return Ok(Err("the store holds no match model yet".into()));
+    };
+    if opts.decisions.path.is_some() {
+        return Ok(Err("a decisions file was given".into()));
+    }
+    let last: Option<(String, String)> = rusqlite::OptionalExtension::optional(conn.query_row(
+        "SELECT config_hash, tool_version FROM runs ORDER BY run_id DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    ))
+    .map_err(db)?;
+    match last {
+        None => return Ok(Err("the store has no run yet".into())),
+        Some((hash, _)) if hash != pipeline.config_hash => {
+            return Ok(Err(
+                "the config or a mapping changed since the last run".into()
+            ));
+        }
+        Some((_, version)) if version != env!("CARGO_PKG_VERSION") => {
+            return Ok(Err(format!("the last run was made by crmfuse {version}")));
+        }
+        _ => {}
+    }
+    let rules = block::default_rules();
+    if crate::store::meta_get(conn, load::BLOCK_KEYS_VERSION)
+        .map_err(db)?
+        .as_deref()
+        != Some(block::keys_version(&rules).as_str())
+    {
+        return Ok(Err(
+            "the store's blocking keys are of another version".into()
+        ));
+    }
+    let Some((_, counts)) = load::read_term_counts(conn, store)? else {
+        return Ok(Err("the store holds no name counts yet".into()));
+    };
+
+    let stage = progress.stage("read store", None);
+    let held = match read_holdings(conn, pipeline)? {
+        Ok(h) => h,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    progress.finish(stage);
+    progress.between_stages()?;
+
+    // Ingest, skipping the rows held unchanged.
+    let known = |source: u16, key: &str, hash: u64| -> Option<u32> {
+        held.index[source as usize].get(key).copied().filter(|&i| {
+            let h = &held.rows[i as usize];
+            h.hash == hash && !h.deleted
+        })
+    };
+    let (records, quarantined, sources, unchanged) =
+        pipeline::ingest_known(pipeline, &known, progress)?;
+    progress.between_stages()?;
+
+    // Classify the store's rows.
+    let n = held.rows.len();
+    let mut live = vec![false; n];
+    for &i in unchanged.iter().flatten() {
+        live[i as usize] = true;
+    }
+    let mut delta = Delta {
+        source_changes: pipeline
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SourceDelta {
+                source: s.name.clone(),
+                unchanged: unchanged[i].len() as u64,
+                on_disappear: load::policy_name(s.on_disappear),
+                ..SourceDelta::default()
+            })
+            .collect(),
+        new_or_changed: records.len() as u64,
+        ..Delta::default()
+    };
+    let mut affected: HashSet<u64> = HashSet::new();
+    let mut replaced = vec![false; n];
+    for r in &records {
+        let d = &mut delta.source_changes[r.source as usize];
+        match held.index[r.source as usize].get(r.key.as_str()) {
+            Some(&i) => {
+                d.changed += 1;
+                replaced[i as usize] = true;
+                affected.insert(held.rows[i as usize].customer);
+            }
+            None => d.new += 1,
+        }
+    }
+    let active = overrides::read_active(conn, store)?;
+    let retired = overrides::retired_sources(&active);
+    let mut issue_rows: Vec<(String, String)> = records
+        .iter()
+        .map(|r| {
+            (
+                pipeline.sources[r.source as usize].name.clone(),
+                r.key.clone(),
+            )
+        })
+        .collect();
+    for (i, h) in held.rows.iter().enumerate() {
+        if h.deleted || live[i] || replaced[i] {
+            continue;
+        }
+        let name = &held.sources[h.source as usize];
+        let policy = match pipeline.source_index(name) {
+            _ if retired.contains_key(name) => DisappearPolicy::MarkDeleted,
+            Some(s) => {
+                delta.source_changes[s].disappeared += 1;
+                pipeline.sources[s].on_disappear
+            }
+            None => DisappearPolicy::Detach,
+        };
+        delta.disappeared += 1;
+        if policy != DisappearPolicy::Ignore {
+            affected.insert(h.customer);
+            issue_rows.push((name.clone(), h.key.to_string()));
+        }
+    }
+
+    let records = pipeline::cleanse_stage(pipeline, records, opts.today, progress);
+    progress.between_stages()?;
+    let stage = progress.stage("match changes", None);
+    let match_records = pipeline::match_records(&records);
+    let delta_keys: Vec<Vec<u64>> = match_records
+        .par_iter()
+        .map(|m| block::record_keys(m, &rules))
+        .collect();
+
+    // Stored records sharing a key with a changed one, by key; blocks too large in the
+    // whole store are capped, as a full run caps them.
+    let mut in_delta: HashMap<u64, u64> = HashMap::new();
+    for k in delta_keys.iter().flatten() {
+        *in_delta.entry(*k).or_default() += 1;
+    }
+    let mut sharing: HashMap<u64, Vec<u32>> = HashMap::new();
+    for i in 0..n {
+        if !live[i] {
+            continue;
+        }
+        for k in held.keys_of(i) {
+            if in_delta.contains_key(k) {
+                sharing.entry(*k).or_default().push(i as u32);
+            }
+        }
+    }
+    let max = pipeline.matching.max_block_size as u64;
+    sharing.retain(|k, v| v.len() as u64 + in_delta[k] <= max);
+    let mut candidates: Vec<u32> = sharing.values().flatten().copied().collect();
+    candidates.sort_unstable();
+    candidates.dedup();
+    delta.candidates = candidates.len() as u64;
+
+    // Score the changed records against them.
+    let mut loaded: HashMap<u32, Customer> = read_records(conn, pipeline, &held, &candidates)?
+        .into_iter()
+        .collect();
+    let cand_records: Vec<MatchRecord> = candidates
+        .par_iter()
+        .map(|i| MatchRecord::from_customer(&loaded[i]))
+        .collect();
+    let position: HashMap<u32, u32> = candidates
+        .iter()
+        .enumerate()
+        .map(|(p, &i)| (i, (records.len() + p) as u32))
+        .collect();
+    let mut pairs: Vec<CandidatePair> = Vec::new();
+    for (d, keys) in delta_keys.iter().enumerate() {
+        for k in keys {
+            for i in sharing.get(k).into_iter().flatten() {
+                pairs.push(CandidatePair {
+                    a: d as u32,
+                    b: position[i],
+                });
+            }
+        }
+    }
+    pairs.sort_unstable();
+    pairs.dedup();
+    let both: Vec<MatchRecord> = match_records.iter().chain(&cand_records).cloned().collect();
+    let tf = TermFrequencies::from_counts(&both, &counts);
+    for p in score::score_all(&model, &tf, &both, &pairs) {
+        if p.linked(&model) {
+            let held_row = candidates[p.pair.b as usize - records.len()];
+            affected.insert(held.rows[held_row as usize].customer);
+        }
+    }
+    drop(both);
+    progress.finish(stage);
+
+    // A steward's link or unlink between a record re-resolved and one outside would not
+    // be replayed: take in the other record's customer too.
+    let steward = overrides::decisions(&active);
+    let delta_keys_set: HashSet<(u16, &str)> =
+        records.iter().map(|r| (r.source, r.key.as_str())).collect();
+    loop {
+        let before = affected.len();
+        for d in &steward {
+            let side = |r: &crate::decisions::RecordRef| -> (bool, Option<u64>) {
+                let Some(s) = pipeline.source_index(&r.source) else {
+                    return (false, None);
+                };
+                if delta_keys_set.contains(&(s as u16, r.key.as_str())) {
+                    return (true, None);
+                }
+                match held.index[s].get(r.key.as_str()) {
+                    Some(&i) if live[i as usize] => {
+                        let c = held.rows[i as usize].customer;
+                        (affected.contains(&c), Some(c))
+                    }
+                    _ => (false, None),
+                }
+            };
+            let (a, b) = (side(&d.a), side(&d.b));
+            if a.0 || b.0 {
+                affected.extend(a.1.into_iter().chain(b.1));
+            }
+        }
+        if affected.len() == before {
+            break;
+        }
+    }
+
+    // Every live record of the customers re-resolved.
+    let members: Vec<u32> = (0..n as u32)
+        .filter(|&i| live[i as usize] && affected.contains(&held.rows[i as usize].customer))
+        .collect();
+    let missing: Vec<u32> = members
+        .iter()
+        .copied()
+        .filter(|i| !loaded.contains_key(i))
+        .collect();
+    loaded.extend(read_records(conn, pipeline, &held, &missing)?);
+    let in_subset: HashSet<u32> = members.iter().copied().collect();
+    let mut subset: Vec<Customer> = records;
+    subset.extend(members.iter().map(|i| loaded.remove(i).unwrap_or_default()));
+    drop(loaded);
+    subset.par_sort_unstable_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
+    let subset_match = pipeline::match_records(&subset);
+
+    // How many live records outside the subset share each of its keys.
+    let subset_keys: HashSet<u64> = subset_match
+        .par_iter()
+        .flat_map_iter(|m| block::record_keys(m, &rules))
+        .collect();
+    let mut outside: HashMap<u64, u64> = HashMap::new();
+    for i in 0..n {
+        if live[i] && !in_subset.contains(&(i as u32)) {
+            for k in held.keys_of(i) {
+                if subset_keys.contains(k) {
+                    *outside.entry(*k).or_default() += 1;
+                }
+            }
+        }
+    }
+    let outside_of = |k: u64| outside.get(&k).copied().unwrap_or(0);
+
+    // The steward's decisions on records of the subset.
+    let names: HashSet<(&str, &str)> = subset
+        .iter()
+        .map(|r| {
+            (
+                pipeline.sources[r.source as usize].name.as_str(),
+                r.key.as_str(),
+            )
+        })
+        .collect();
+    let decisions = Decisions {
+        decisions: opts
+            .decisions
+            .decisions
+            .iter()
+            .filter(|d| {
+                names.contains(&(d.a.source.as_str(), d.a.key.as_str()))
+                    && names.contains(&(d.b.source.as_str(), d.b.key.as_str()))
+            })
+            .cloned()
+            .collect(),
+        ..Decisions::default()
+    };
+    drop(names);
+
+    let mut scope = Scope {
+        customers: affected.iter().map(|&c| load::customer_id(c)).collect(),
+        issue_rows,
+    };
+    scope.customers.sort_unstable();
+    let active_total: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM customers WHERE status = 'active'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    let active_in_scope: i64 = conn
+        .query_row(
+            "SELECT count(*) FROM customers WHERE status = 'active' AND customer_id IN (SELECT value FROM json_each(?1))",
+            [serde_json::to_string(&scope.customers).unwrap_or_default()],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    delta.customers_resolved = affected.len() as u64;
+    delta.records_resolved = subset.len() as u64;
+    delta.customers_untouched = (active_total - active_in_scope).max(0) as u64;
+
+    let input = Cleansed {
+        records: subset,
+        match_records: subset_match,
+        quarantined,
+        sources,
+    };
+    let scoring = Scoring {
+        model: Some(model),
+        counts,
+        counts_are_own: false,
+        held: Some(&outside_of),
+    };
+    let mut res = pipeline::resolve_cleansed(pipeline, input, scoring, &decisions, progress)?;
+    res.incremental = Some(delta);
+    Ok(Ok((res, scope)))
+}
+
+/// Every row of `customer_sources`, with its blocking keys. `Err`: a reason the store
+/// cannot be synced incrementally.
+fn read_holdings(
+    conn: &Connection,
+    pipeline: &Pipeline,
+) -> Result<std::result::Result<Holdings, String>> {
+    let store = &pipeline.store_path;
+    let db = |e: rusqlite::Error| Error::store(store, e);
+    let mut held = Holdings {
+        sources: Vec::new(),
+        rows: Vec::new(),
+        keys: Vec::new(),
+        index: vec![HashMap::new(); pipeline.sources.len()],
+    };
+    let mut stmt = conn
+        .prepare(
+            "SELECT source, source_key, record_hash, customer_id, deleted_run_id IS NOT NULL, block_keys
+             FROM customer_sources ORDER BY source, source_key",
+        )
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    let mut source_ix: Option<(String, u16, Option<usize>)> = None;
+    while let Some(r) = rows.next().map_err(db)? {
+        let source: String = r.get(0).map_err(db)?;
+        let source = source.as_str();
+        if source_ix.as_ref().is_none_or(|(s, _, _)| s != source) {
+            held.sources.push(source.to_string());
+            source_ix = Some((
+                source.to_string(),
+                (held.sources.len() - 1) as u16,
+                pipeline.source_index(source),
+            ));
+        }
+        let (_, si, pi) = source_ix.as_ref().expect("set above");
+        let key: String = r.get(1).map_err(db)?;
+        let hash: String = r.get(2).map_err(db)?;
+        let customer: String = r.get(3).map_err(db)?;
+        let deleted: bool = r.get(4).map_err(db)?;
+        let keys: Option<String> = r.get(5).map_err(db)?;
+        let Some(hash) = u64::from_str_radix(&hash, 16).ok() else {
+            return Ok(Err(format!(
+                "a stored row of source `{source}` has no content hash"
+            )));
+        };
+        let Some(customer) = customer
+            .strip_prefix('C')
+            .and_then(|n| n.parse::<u64>().ok())
+        else {
+            return Ok(Err("a stored customer id is not of crmfuse's form".into()));
+        };
+        let keys = match keys.as_deref().map(block::decode_keys) {
+            Some(Some(k)) => k,
+            _ if deleted => Vec::new(),
+            _ => {
+                return Ok(Err(
+                    "rows loaded by an older crmfuse have no blocking keys yet".into(),
+                ));
+            }
+        };
+        let at = held.keys.len() as u32;
+        held.keys.extend(&keys);
+        let i = held.rows.len() as u32;
+        if let Some(p) = pi {
+            held.index[*p].insert(key.clone().into_boxed_str(), i);
+        }
+        held.rows.push(Held {
+            source: *si,
+            key: key.into_boxed_str(),
+            hash,
+            customer,
+            deleted,
+            keys: (at, keys.len() as u32),
+        });
+    }
+    Ok(Ok(held))
+}
+
+/// Read stored records back (cleansed, as loaded), by their row in `held`.
+fn read_records(
+    conn: &Connection,
+    pipeline: &Pipeline,
+    held: &Holdings,
+    which: &[u32],
+) -> Result<Vec<(u32, Customer)>> {
+    let store = &pipeline.store_path;
+    let db = |e: rusqlite::Error| Error::store(store, e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT line, record_json FROM customer_sources WHERE source = ?1 AND source_key = ?2",
+        )
+        .map_err(db)?;
+    let mut raw: Vec<(u32, i64, String)> = Vec::with_capacity(which.len());
+    for &i in which {
+        let h = &held.rows[i as usize];
+        let (line, json): (i64, String) = stmt
+            .query_row([&held.sources[h.source as usize], &*h.key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .map_err(db)?;
+        raw.push((i, line, json));
+    }
+    raw.into_par_iter()
+        .map(|(i, line, json)| {
+            let h = &held.rows[i as usize];
+            let source_name = &held.sources[h.source as usize];
+            let mut c: Customer = serde_json::from_str(&json).map_err(|e| Error::Store {
+                path: store.clone(),
+                message: format!(
+                    "the stored record {source_name} {} is unreadable: {e}",
+                    h.key
+                ),
+            })?;
+            c.source = pipeline.source_index(source_name).unwrap_or(0) as u16;
+            c.key = h.key.to_string();
+            c.line = line as u64;
+            c.hash = h.hash;
+            Ok((i, c))
+        })
+        .collect()
+}
