@@ -234,6 +234,8 @@ mod tests {
             profiles: vec![],
             decided: vec![],
             decisions: DecisionOutcome::default(),
+            term_counts: None,
+            incremental: None,
         }
     }
 

@@ -23,7 +23,7 @@
 //! an incremental one: no earlier run, another config or crmfuse version, blocking keys of
 //! another version, or a steward decisions file (`--decisions`).
 
-use std::collections::{HashMap, HashSet};
+use crate::cleanse::reference::{FastMap, FastSet};
 
 use rayon::prelude::*;
 use rusqlite::Connection;
@@ -81,7 +81,7 @@ struct Holdings {
     rows: Vec<Held>,
     keys: Vec<u64>,
     /// Per pipeline source: key -> row.
-    index: Vec<HashMap<Box<str>, u32>>,
+    index: Vec<FastMap<Box<str>, u32>>,
 }
 
 impl Holdings {
@@ -179,7 +179,7 @@ pub fn resolve(
         new_or_changed: records.len() as u64,
         ..Delta::default()
     };
-    let mut affected: HashSet<u64> = HashSet::new();
+    let mut affected: FastSet<u64> = FastSet::default();
     let mut replaced = vec![false; n];
     for r in &records {
         let d = &mut delta.source_changes[r.source as usize];
@@ -234,11 +234,11 @@ pub fn resolve(
 
     // Stored records sharing a key with a changed one, by key; blocks too large in the
     // whole store are capped, as a full run caps them.
-    let mut in_delta: HashMap<u64, u64> = HashMap::new();
+    let mut in_delta: FastMap<u64, u64> = FastMap::default();
     for k in delta_keys.iter().flatten() {
         *in_delta.entry(*k).or_default() += 1;
     }
-    let mut sharing: HashMap<u64, Vec<u32>> = HashMap::new();
+    let mut sharing: FastMap<u64, Vec<u32>> = FastMap::default();
     for i in 0..n {
         if !live[i] {
             continue;
@@ -257,14 +257,14 @@ pub fn resolve(
     delta.candidates = candidates.len() as u64;
 
     // Score the changed records against them.
-    let mut loaded: HashMap<u32, Customer> = read_records(conn, pipeline, &held, &candidates)?
+    let mut loaded: FastMap<u32, Customer> = read_records(conn, pipeline, &held, &candidates)?
         .into_iter()
         .collect();
     let cand_records: Vec<MatchRecord> = candidates
         .par_iter()
         .map(|i| MatchRecord::from_customer(&loaded[i]))
         .collect();
-    let position: HashMap<u32, u32> = candidates
+    let position: FastMap<u32, u32> = candidates
         .iter()
         .enumerate()
         .map(|(p, &i)| (i, (records.len() + p) as u32))
@@ -296,7 +296,7 @@ pub fn resolve(
     // A steward's link or unlink between a record re-resolved and one outside would not
     // be replayed: take in the other record's customer too.
     let steward = overrides::decisions(&active);
-    let delta_keys_set: HashSet<(u16, &str)> =
+    let delta_keys_set: FastSet<(u16, &str)> =
         records.iter().map(|r| (r.source, r.key.as_str())).collect();
     loop {
         let before = affected.len();
@@ -336,7 +336,7 @@ pub fn resolve(
         .filter(|i| !loaded.contains_key(i))
         .collect();
     loaded.extend(read_records(conn, pipeline, &held, &missing)?);
-    let in_subset: HashSet<u32> = members.iter().copied().collect();
+    let in_subset: FastSet<u32> = members.iter().copied().collect();
     let mut subset: Vec<Customer> = records;
     subset.extend(members.iter().map(|i| loaded.remove(i).unwrap_or_default()));
     drop(loaded);
@@ -344,11 +344,11 @@ pub fn resolve(
     let subset_match = pipeline::match_records(&subset);
 
     // How many live records outside the subset share each of its keys.
-    let subset_keys: HashSet<u64> = subset_match
+    let subset_keys: FastSet<u64> = subset_match
         .par_iter()
         .flat_map_iter(|m| block::record_keys(m, &rules))
         .collect();
-    let mut outside: HashMap<u64, u64> = HashMap::new();
+    let mut outside: FastMap<u64, u64> = FastMap::default();
     for i in 0..n {
         if live[i] && !in_subset.contains(&(i as u32)) {
             for k in held.keys_of(i) {
@@ -361,7 +361,7 @@ pub fn resolve(
     let outside_of = |k: u64| outside.get(&k).copied().unwrap_or(0);
 
     // The steward's decisions on records of the subset.
-    let names: HashSet<(&str, &str)> = subset
+    let names: FastSet<(&str, &str)> = subset
         .iter()
         .map(|r| {
             (
@@ -437,69 +437,97 @@ fn read_holdings(
         sources: Vec::new(),
         rows: Vec::new(),
         keys: Vec::new(),
-        index: vec![HashMap::new(); pipeline.sources.len()],
+        index: vec![FastMap::default(); pipeline.sources.len()],
     };
+    // In table order (no ORDER BY: an index walk would fetch each row at random).
     let mut stmt = conn
         .prepare(
             "SELECT source, source_key, record_hash, customer_id, deleted_run_id IS NOT NULL, block_keys
-             FROM customer_sources ORDER BY source, source_key",
+             FROM customer_sources",
         )
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
-    let mut source_ix: Option<(String, u16, Option<usize>)> = None;
+    // (source index in `held.sources`, pipeline index) of the previous row's source.
+    let mut last: Option<(u16, Option<usize>)> = None;
     while let Some(r) = rows.next().map_err(db)? {
-        let source: String = r.get(0).map_err(db)?;
-        let source = source.as_str();
-        if source_ix.as_ref().is_none_or(|(s, _, _)| s != source) {
-            held.sources.push(source.to_string());
-            source_ix = Some((
-                source.to_string(),
-                (held.sources.len() - 1) as u16,
-                pipeline.source_index(source),
-            ));
-        }
-        let (_, si, pi) = source_ix.as_ref().expect("set above");
-        let key: String = r.get(1).map_err(db)?;
-        let hash: String = r.get(2).map_err(db)?;
-        let customer: String = r.get(3).map_err(db)?;
-        let deleted: bool = r.get(4).map_err(db)?;
-        let keys: Option<String> = r.get(5).map_err(db)?;
-        let Some(hash) = u64::from_str_radix(&hash, 16).ok() else {
+        let source = text(r, 0, store)?.unwrap_or("");
+        let (si, pi) = match last {
+            Some((si, pi)) if held.sources[si as usize] == source => (si, pi),
+            _ => {
+                let si = match held.sources.iter().position(|s| s == source) {
+                    Some(i) => i,
+                    None => {
+                        held.sources.push(source.to_string());
+                        held.sources.len() - 1
+                    }
+                } as u16;
+                let pi = pipeline.source_index(source);
+                last = Some((si, pi));
+                (si, pi)
+            }
+        };
+        let key = text(r, 1, store)?.unwrap_or("");
+        let Some(hash) = text(r, 2, store)?.and_then(|h| u64::from_str_radix(h, 16).ok()) else {
             return Ok(Err(format!(
                 "a stored row of source `{source}` has no content hash"
             )));
         };
-        let Some(customer) = customer
-            .strip_prefix('C')
+        let Some(customer) = text(r, 3, store)?
+            .and_then(|c| c.strip_prefix('C'))
             .and_then(|n| n.parse::<u64>().ok())
         else {
             return Ok(Err("a stored customer id is not of crmfuse's form".into()));
         };
-        let keys = match keys.as_deref().map(block::decode_keys) {
-            Some(Some(k)) => k,
-            _ if deleted => Vec::new(),
+        let deleted: bool = r.get(4).map_err(db)?;
+        let at = held.keys.len() as u32;
+        match text(r, 5, store)? {
+            Some(k) if decode_keys_into(k, &mut held.keys) => {}
+            _ if deleted => {}
             _ => {
                 return Ok(Err(
                     "rows loaded by an older crmfuse have no blocking keys yet".into(),
                 ));
             }
-        };
-        let at = held.keys.len() as u32;
-        held.keys.extend(&keys);
+        }
         let i = held.rows.len() as u32;
+        let key: Box<str> = key.into();
         if let Some(p) = pi {
-            held.index[*p].insert(key.clone().into_boxed_str(), i);
+            held.index[p].insert(key.clone(), i);
         }
         held.rows.push(Held {
-            source: *si,
-            key: key.into_boxed_str(),
+            source: si,
+            key,
             hash,
             customer,
             deleted,
-            keys: (at, keys.len() as u32),
+            keys: (at, held.keys.len() as u32 - at),
         });
     }
     Ok(Ok(held))
+}
+
+/// A text cell of a row, borrowed (`None`: NULL, not text, or not UTF-8).
+fn text<'r>(
+    r: &'r rusqlite::Row<'_>,
+    i: usize,
+    store: &std::path::Path,
+) -> Result<Option<&'r str>> {
+    match r.get_ref(i).map_err(|e| Error::store(store, e))? {
+        rusqlite::types::ValueRef::Text(t) => Ok(std::str::from_utf8(t).ok()),
+        _ => Ok(None),
+    }
+}
+
+/// Append the keys of `text` ([`block::encode_keys`]) to `out`; false (and `out` as it
+/// was) when the text is not such a list.
+fn decode_keys_into(text: &str, out: &mut Vec<u64>) -> bool {
+    match block::decode_keys(text) {
+        Some(k) => {
+            out.extend(k);
+            true
+        }
+        None => false,
+    }
 }
 
 /// Read stored records back (cleansed, as loaded), by their row in `held`.

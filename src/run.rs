@@ -38,8 +38,9 @@ pub struct RunOptions {
     pub command: Option<&'static str>,
     /// Stop with a clear error rather than grow past this many MiB.
     pub memory_limit_mib: Option<u64>,
-    /// A sync re-resolves every record, as a run does, instead of only what changed.
-    pub full_sync: bool,
+    /// A sync re-resolves every record, as a run does, instead of only what changed; the
+    /// text says why (shown in the summary).
+    pub full_sync: Option<&'static str>,
 }
 
 /// How a sync resolved.
@@ -155,10 +156,10 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     };
     let mut sync = None;
     if opts.command == Some("sync") {
-        if opts.full_sync {
+        if let Some(why) = opts.full_sync {
             sync = Some(SyncInfo {
                 mode: "full",
-                reason: Some("--full was given".into()),
+                reason: Some(why.into()),
                 incremental: None,
             });
         } else {

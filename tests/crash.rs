@@ -257,8 +257,10 @@ fn ctrl_c_stops_a_run_cleanly_and_writes_nothing(s: &Setup) {
     std::fs::create_dir(&dir).unwrap();
     std::fs::copy(&s.base, dir.join("crm.db")).unwrap();
     let child = start(s, "run", &dir);
-    // Early enough that the run is still resolving; late enough that the handler is set.
-    std::thread::sleep((s.run_time / 3).max(Duration::from_millis(300)));
+    // Early enough that the run is still resolving (a run of the test's data takes about a
+    // third of a second); late enough that the handler is set (it is, within milliseconds
+    // of the start).
+    std::thread::sleep((s.run_time / 4).max(Duration::from_millis(80)));
     // SAFETY: kill(2) on the pid of a child we spawned and have not yet waited for.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(rc, 0);

@@ -13,7 +13,7 @@ pub mod name;
 pub mod phone;
 #[cfg(test)]
 mod properties;
-mod reference;
+pub(crate) mod reference;
 pub mod text;
 
 use std::fmt;

@@ -124,7 +124,17 @@ pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> 
         force: args.force,
         command: Some(command),
         memory_limit_mib: args.memory_limit,
-        full_sync: args.full,
+        // The reconciliation report covers every record: a sync that writes one resolves
+        // everything.
+        full_sync: if args.full {
+            Some("--full was given")
+        } else if args.model.is_some() {
+            Some("a model was given (--model): every pair is scored with it")
+        } else if args.report.is_some() {
+            Some("a report was asked for (it covers every record)")
+        } else {
+            None
+        },
     };
     let outcome = run_pipeline(&pipeline, &opts)?;
     if interrupt::requested() && outcome.summary.loaded() {

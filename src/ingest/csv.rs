@@ -319,7 +319,7 @@ mod tests {
     }
 
     fn read_str(bytes: &[u8], m: &Mapping) -> Result<Ingested> {
-        read(Path::new("in.csv"), bytes, m, 0)
+        read(Path::new("in.csv"), bytes, m, 0, &|_, _| None)
     }
 
     #[test]

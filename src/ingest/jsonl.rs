@@ -49,6 +49,13 @@ pub(super) fn read(
             );
             continue;
         };
+        // A row the store may hold unchanged: its key found without building the row's
+        // JSON tree (most rows of a nightly export are unchanged).
+        if let Some(key) = probe_key(&text, &key_path)
+            && builder.unchanged(&key, trimmed)
+        {
+            continue;
+        }
         let value: Json = match serde_json::from_str(&text) {
             Ok(v) => v,
             Err(e) => {
@@ -77,11 +84,6 @@ pub(super) fn read(
             continue;
         }
         let key = lookup(&value, &key_path).and_then(|v| scalars(v).into_iter().next());
-        if let Some(k) = &key
-            && builder.unchanged(k, trimmed)
-        {
-            continue;
-        }
         let mut values = Vec::new();
         for (i, (field, p)) in paths.iter().enumerate() {
             let Some(found) = lookup(&value, p) else {
@@ -210,6 +212,69 @@ impl ClassifyName for serde_json::Error {
     }
 }
 
+/// The key of a JSON object line at a path of object members, when it is a string or an
+/// integer (as [`lookup`] and [`scalars`] would give it); `None` for anything else (the
+/// caller then parses the line in full). Skips every other value without building it.
+fn probe_key(text: &str, path: &[&str]) -> Option<String> {
+    use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    type Res<T, E> = std::result::Result<T, E>;
+    struct Probe<'p>(&'p [&'p str]);
+    impl<'de> DeserializeSeed<'de> for Probe<'_> {
+        type Value = Option<String>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Res<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Probe<'_> {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON value")
+        }
+        fn visit_str<E>(self, v: &str) -> Res<Self::Value, E> {
+            Ok(self.0.is_empty().then(|| v.to_string()))
+        }
+        fn visit_u64<E>(self, v: u64) -> Res<Self::Value, E> {
+            Ok(self.0.is_empty().then(|| v.to_string()))
+        }
+        fn visit_i64<E>(self, v: i64) -> Res<Self::Value, E> {
+            Ok(self.0.is_empty().then(|| v.to_string()))
+        }
+        fn visit_f64<E>(self, _: f64) -> Res<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Res<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Res<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Res<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Res<Self::Value, A::Error> {
+            let Some((head, rest)) = self.0.split_first() else {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                return Ok(None);
+            };
+            // The last of repeated members wins, as in a parsed object.
+            let mut found = None;
+            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                if k == *head {
+                    found = map.next_value_seed(Probe(rest))?;
+                } else {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let key = Probe(path).deserialize(&mut de).ok()??;
+    de.end().ok()?;
+    Some(key)
+}
+
 fn lookup<'v>(value: &'v Json, path: &[&str]) -> Option<&'v Json> {
     let mut cur = value;
     for part in path {
@@ -270,11 +335,48 @@ mod tests {
     const M: &str = "key = \"id\"\n[fields]\ngiven_name = \"name.first\"\nemail = \"contact.email\"\nphone = \"contact.phones\"\ncity = \"addresses.0.city\"\n";
 
     #[test]
+    fn the_key_probe_finds_what_a_full_parse_finds_or_gives_up() {
+        for (line, path) in [
+            (r#"{"id": "W-1", "name": {"first": "Ann"}}"#, "id"),
+            (r#"{"name": {"first": "Ann"}, "id": 42}"#, "id"),
+            (r#"{"id": -7}"#, "id"),
+            (r#"{"id": "a\"b\u00e9"}"#, "id"),
+            (r#"{"id": "x", "id": "y"}"#, "id"),
+            (r#"{"meta": {"ref": "K9", "x": [1, {"y": 2}]}}"#, "meta.ref"),
+            (r#"{"ids": ["A", "B"]}"#, "ids"),
+            (r#"{"id": 1.5}"#, "id"),
+            (r#"{"id": null}"#, "id"),
+            (r#"{"id": {"v": 1}}"#, "id"),
+            (r#"{"other": 1}"#, "id"),
+            (r#"{"id": "x"} trailing"#, "id"),
+            (r#"{"id": "x""#, "id"),
+            (r#"["id"]"#, "id"),
+        ] {
+            let path: Vec<&str> = path.split('.').collect();
+            let full = serde_json::from_str::<Json>(line)
+                .ok()
+                .and_then(|v| lookup(&v, &path).and_then(|v| scalars(v).into_iter().next()));
+            if let Some(probed) = probe_key(line, &path) {
+                assert_eq!(Some(probed), full, "{line}");
+            }
+        }
+        // The common shapes are found without a full parse.
+        assert_eq!(
+            probe_key(r#"{"id": 42, "x": [1]}"#, &["id"]).as_deref(),
+            Some("42")
+        );
+        assert_eq!(
+            probe_key(r#"{"m": {"ref": "K9"}}"#, &["m", "ref"]).as_deref(),
+            Some("K9")
+        );
+    }
+
+    #[test]
     fn reads_nested_paths_arrays_and_extras() {
         let m = mapping(M);
         let data = br#"{"id": "W-1", "name": {"first": "Anna"}, "contact": {"email": "a@example.com", "phones": ["030 1", "030 2"]}, "addresses": [{"city": "Berlin"}], "vip": true}
 "#;
-        let got = read(Path::new("w.jsonl"), data, &m, 1).unwrap();
+        let got = read(Path::new("w.jsonl"), data, &m, 1, &|_, _| None).unwrap();
         let r = &got.records[0];
         assert_eq!(r.key, "W-1");
         assert_eq!(r.source, 1);
@@ -287,7 +389,7 @@ mod tests {
     fn broken_lines_are_quarantined() {
         let m = mapping("key = \"id\"\n[fields]\nemail = \"e\"\n");
         let data = b"{\"id\": 1, \"e\": \"x\"}\n{\"id\": 2, \"e\": \n[1,2]\n{\"e\": \"y\"}\n\n{\"id\": \"3\", \"e\": \"\xff\"}\n";
-        let got = read(Path::new("w.jsonl"), data, &m, 0).unwrap();
+        let got = read(Path::new("w.jsonl"), data, &m, 0, &|_, _| None).unwrap();
         assert_eq!(got.records.len(), 1);
         assert_eq!(got.records[0].key, "1");
         let reasons: Vec<(u64, &str)> = got
@@ -315,6 +417,7 @@ mod tests {
             b"{\"id\": 1, \"contact\": {\"email\": \"x\"}}\n",
             &m,
             0,
+            &|_, _| None,
         )
         .unwrap_err()
         .to_string();

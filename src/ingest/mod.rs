@@ -10,7 +10,7 @@ mod jsonl;
 #[cfg(feature = "polars")]
 mod parquet;
 
-use std::collections::HashSet;
+use crate::cleanse::reference::FastSet;
 use std::path::Path;
 
 use crate::config::{Source, SourceFormat};
@@ -133,7 +133,7 @@ pub fn scan_source(source: &Source, visit: &mut dyn FnMut(ScanRow<'_>)) -> Resul
 pub(crate) struct RowBuilder<'a> {
     mapping: &'a Mapping,
     source: u16,
-    seen_keys: HashSet<String>,
+    seen_keys: FastSet<String>,
     known: Known<'a>,
     pub out: Ingested,
 }
@@ -154,7 +154,7 @@ impl<'a> RowBuilder<'a> {
         RowBuilder {
             mapping,
             source,
-            seen_keys: HashSet::new(),
+            seen_keys: FastSet::default(),
             known,
             out: Ingested::default(),
         }
