@@ -23,7 +23,7 @@
 //! an incremental one: no earlier run, another config or crmfuse version, blocking keys of
 //! another version, or a steward decisions file (`--decisions`).
 
-use crate::cleanse::reference::{FastMap, FastSet};
+use crate::hash::{KeyMap, KeySet};
 
 use rayon::prelude::*;
 use rusqlite::Connection;
@@ -81,7 +81,7 @@ struct Holdings {
     rows: Vec<Held>,
     keys: Vec<u64>,
     /// Per pipeline source: key -> row.
-    index: Vec<FastMap<Box<str>, u32>>,
+    index: Vec<KeyMap<Box<str>, u32>>,
 }
 
 impl Holdings {
@@ -179,7 +179,7 @@ pub fn resolve(
         new_or_changed: records.len() as u64,
         ..Delta::default()
     };
-    let mut affected: FastSet<u64> = FastSet::default();
+    let mut affected: KeySet<u64> = KeySet::default();
     let mut replaced = vec![false; n];
     for r in &records {
         let d = &mut delta.source_changes[r.source as usize];
@@ -234,11 +234,11 @@ pub fn resolve(
 
     // Stored records sharing a key with a changed one, by key; blocks too large in the
     // whole store are capped, as a full run caps them.
-    let mut in_delta: FastMap<u64, u64> = FastMap::default();
+    let mut in_delta: KeyMap<u64, u64> = KeyMap::default();
     for k in delta_keys.iter().flatten() {
         *in_delta.entry(*k).or_default() += 1;
     }
-    let mut sharing: FastMap<u64, Vec<u32>> = FastMap::default();
+    let mut sharing: KeyMap<u64, Vec<u32>> = KeyMap::default();
     for i in 0..n {
         if !live[i] {
             continue;
@@ -257,14 +257,14 @@ pub fn resolve(
     delta.candidates = candidates.len() as u64;
 
     // Score the changed records against them.
-    let mut loaded: FastMap<u32, Customer> = read_records(conn, pipeline, &held, &candidates)?
+    let mut loaded: KeyMap<u32, Customer> = read_records(conn, pipeline, &held, &candidates)?
         .into_iter()
         .collect();
     let cand_records: Vec<MatchRecord> = candidates
         .par_iter()
         .map(|i| MatchRecord::from_customer(&loaded[i]))
         .collect();
-    let position: FastMap<u32, u32> = candidates
+    let position: KeyMap<u32, u32> = candidates
         .iter()
         .enumerate()
         .map(|(p, &i)| (i, (records.len() + p) as u32))
@@ -296,7 +296,7 @@ pub fn resolve(
     // A steward's link or unlink between a record re-resolved and one outside would not
     // be replayed: take in the other record's customer too.
     let steward = overrides::decisions(&active);
-    let delta_keys_set: FastSet<(u16, &str)> =
+    let delta_keys_set: KeySet<(u16, &str)> =
         records.iter().map(|r| (r.source, r.key.as_str())).collect();
     loop {
         let before = affected.len();
@@ -336,7 +336,7 @@ pub fn resolve(
         .filter(|i| !loaded.contains_key(i))
         .collect();
     loaded.extend(read_records(conn, pipeline, &held, &missing)?);
-    let in_subset: FastSet<u32> = members.iter().copied().collect();
+    let in_subset: KeySet<u32> = members.iter().copied().collect();
     let mut subset: Vec<Customer> = records;
     subset.extend(members.iter().map(|i| loaded.remove(i).unwrap_or_default()));
     drop(loaded);
@@ -344,11 +344,11 @@ pub fn resolve(
     let subset_match = pipeline::match_records(&subset);
 
     // How many live records outside the subset share each of its keys.
-    let subset_keys: FastSet<u64> = subset_match
+    let subset_keys: KeySet<u64> = subset_match
         .par_iter()
         .flat_map_iter(|m| block::record_keys(m, &rules))
         .collect();
-    let mut outside: FastMap<u64, u64> = FastMap::default();
+    let mut outside: KeyMap<u64, u64> = KeyMap::default();
     for i in 0..n {
         if live[i] && !in_subset.contains(&(i as u32)) {
             for k in held.keys_of(i) {
@@ -361,7 +361,7 @@ pub fn resolve(
     let outside_of = |k: u64| outside.get(&k).copied().unwrap_or(0);
 
     // The steward's decisions on records of the subset.
-    let names: FastSet<(&str, &str)> = subset
+    let names: KeySet<(&str, &str)> = subset
         .iter()
         .map(|r| {
             (
@@ -433,11 +433,35 @@ fn read_holdings(
 ) -> Result<std::result::Result<Holdings, String>> {
     let store = &pipeline.store_path;
     let db = |e: rusqlite::Error| Error::store(store, e);
+    let (rows, per_source): (i64, Vec<(String, i64)>) = {
+        let n = conn
+            .query_row("SELECT count(*) FROM customer_sources", [], |r| r.get(0))
+            .map_err(db)?;
+        let mut stmt = conn
+            .prepare("SELECT source, count(*) FROM customer_sources GROUP BY source")
+            .map_err(db)?;
+        let per = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(db)?
+            .collect::<rusqlite::Result<_>>()
+            .map_err(db)?;
+        (n, per)
+    };
     let mut held = Holdings {
         sources: Vec::new(),
-        rows: Vec::new(),
-        keys: Vec::new(),
-        index: vec![FastMap::default(); pipeline.sources.len()],
+        rows: Vec::with_capacity(rows as usize),
+        keys: Vec::with_capacity(rows as usize * 8),
+        index: pipeline
+            .sources
+            .iter()
+            .map(|s| {
+                let n = per_source.iter().find(|(name, _)| *name == s.name);
+                KeyMap::with_capacity_and_hasher(
+                    n.map_or(0, |(_, n)| *n as usize),
+                    Default::default(),
+                )
+            })
+            .collect(),
     };
     // In table order (no ORDER BY: an index walk would fetch each row at random).
     let mut stmt = conn
@@ -467,20 +491,21 @@ fn read_holdings(
             }
         };
         let key = text(r, 1, store)?.unwrap_or("");
-        let Some(hash) = text(r, 2, store)?.and_then(|h| u64::from_str_radix(h, 16).ok()) else {
+        let Some(hash) = bytes(r, 2, store)?.and_then(hex_u64) else {
             return Ok(Err(format!(
                 "a stored row of source `{source}` has no content hash"
             )));
         };
-        let Some(customer) = text(r, 3, store)?
-            .and_then(|c| c.strip_prefix('C'))
+        let Some(customer) = bytes(r, 3, store)?
+            .and_then(|c| c.strip_prefix(b"C"))
+            .and_then(|n| std::str::from_utf8(n).ok())
             .and_then(|n| n.parse::<u64>().ok())
         else {
             return Ok(Err("a stored customer id is not of crmfuse's form".into()));
         };
         let deleted: bool = r.get(4).map_err(db)?;
         let at = held.keys.len() as u32;
-        match text(r, 5, store)? {
+        match bytes(r, 5, store)? {
             Some(k) if decode_keys_into(k, &mut held.keys) => {}
             _ if deleted => {}
             _ => {
@@ -518,16 +543,50 @@ fn text<'r>(
     }
 }
 
-/// Append the keys of `text` ([`block::encode_keys`]) to `out`; false (and `out` as it
-/// was) when the text is not such a list.
-fn decode_keys_into(text: &str, out: &mut Vec<u64>) -> bool {
-    match block::decode_keys(text) {
-        Some(k) => {
-            out.extend(k);
-            true
-        }
-        None => false,
+/// A text cell's bytes (`None`: NULL or not text).
+fn bytes<'r>(
+    r: &'r rusqlite::Row<'_>,
+    i: usize,
+    store: &std::path::Path,
+) -> Result<Option<&'r [u8]>> {
+    match r.get_ref(i).map_err(|e| Error::store(store, e))? {
+        rusqlite::types::ValueRef::Text(t) => Ok(Some(t)),
+        _ => Ok(None),
     }
+}
+
+/// 16 lower-case hex digits (as `{:016x}` writes them) as a number.
+fn hex_u64(digits: &[u8]) -> Option<u64> {
+    if digits.len() != 16 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |acc, &d| {
+        let v = match d {
+            b'0'..=b'9' => d - b'0',
+            b'a'..=b'f' => d - b'a' + 10,
+            _ => return None,
+        };
+        Some(acc << 4 | u64::from(v))
+    })
+}
+
+/// Append the keys of a stored list ([`block::encode_keys`]) to `out`; false (and `out` as
+/// it was) when the text is not such a list.
+fn decode_keys_into(text: &[u8], out: &mut Vec<u64>) -> bool {
+    if !text.len().is_multiple_of(16) {
+        return false;
+    }
+    let at = out.len();
+    for chunk in text.chunks_exact(16) {
+        match hex_u64(chunk) {
+            Some(k) => out.push(k),
+            None => {
+                out.truncate(at);
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Read stored records back (cleansed, as loaded), by their row in `held`.
@@ -572,4 +631,28 @@ fn read_records(
             Ok((i, c))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_keys_decode_as_they_were_encoded() {
+        let keys = [0u64, 1, 0xdead_beef, u64::MAX, 0x0123_4567_89ab_cdef];
+        let text = block::encode_keys(&keys);
+        let mut out = vec![7];
+        assert!(decode_keys_into(text.as_bytes(), &mut out));
+        assert_eq!(out[1..], keys);
+        assert_eq!(
+            hex_u64(format!("{:016x}", 0xfeed_u64).as_bytes()),
+            Some(0xfeed)
+        );
+        for bad in ["", "0123", "0123456789abcdeg", "0123456789ABCDEF"] {
+            assert_eq!(hex_u64(bad.as_bytes()), None, "{bad}");
+        }
+        let mut out = vec![7];
+        assert!(!decode_keys_into(b"00000000000000zz", &mut out));
+        assert_eq!(out, [7]);
+    }
 }

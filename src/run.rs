@@ -130,7 +130,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     // A steward's link / unlink overrides are replayed as decisions.
     let mut decisions = opts.decisions.clone();
     let mut model = opts.model.clone();
-    let mut counts = None;
+    // Whether a sync scores with the store's model (and then with its name counts).
+    let mut stored = false;
     if let Some(conn) = store::open_ro(&pipeline.store_path)? {
         let active = overrides::read_active(&conn, &pipeline.store_path)?;
         // A retired source still listed in the pipeline is a stale config: refuse it.
@@ -141,11 +142,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         // every score a little). `run` trains afresh; `--model` overrides both.
         if model.is_none() && opts.command == Some("sync") {
             model = stored_model(&conn, &pipeline.store_path)?;
-            // And with the name counts of the last full resolution, so that a pair
-            // compared again keeps its weight (a run counts afresh).
-            if model.is_some() {
-                counts = load::read_term_counts(&conn, &pipeline.store_path)?.map(|(_, c)| c);
-            }
+            stored = model.is_some();
         }
     }
     let mut resolve_opts = ResolveOptions {
@@ -188,7 +185,11 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         }
     }
     resolve_opts.model = model;
-    resolve_opts.counts = counts;
+    // A sync with the store's model scores with the name counts of its last full
+    // resolution too, so that a pair compared again keeps its weight (a run counts afresh).
+    if stored && let Some(conn) = store::open_ro(&pipeline.store_path)? {
+        resolve_opts.counts = load::read_term_counts(&conn, &pipeline.store_path)?.map(|(_, c)| c);
+    }
     let resolution = pipeline::resolve(pipeline, &resolve_opts, &mut progress)?;
     let mut gate_results = gates::check_resolution(&pipeline.gates, pipeline, &resolution);
     let path = &pipeline.store_path;

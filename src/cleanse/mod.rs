@@ -13,7 +13,7 @@ pub mod name;
 pub mod phone;
 #[cfg(test)]
 mod properties;
-pub(crate) mod reference;
+mod reference;
 pub mod text;
 
 use std::fmt;

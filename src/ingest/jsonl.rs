@@ -259,14 +259,31 @@ fn probe_key(text: &str, path: &[&str]) -> Option<String> {
             };
             // The last of repeated members wins, as in a parsed object.
             let mut found = None;
-            while let Some(k) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                if k == *head {
+            while let Some(is_head) = map.next_key_seed(KeyIs(head))? {
+                if is_head {
                     found = map.next_value_seed(Probe(rest))?;
                 } else {
                     map.next_value::<IgnoredAny>()?;
                 }
             }
             Ok(found)
+        }
+    }
+    /// Whether a member's name is the one wanted, compared without copying it.
+    struct KeyIs<'k>(&'k str);
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Res<Self::Value, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+    impl<'de> Visitor<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a member name")
+        }
+        fn visit_str<E>(self, v: &str) -> Res<Self::Value, E> {
+            Ok(v == self.0)
         }
     }
     let mut de = serde_json::Deserializer::from_str(text);

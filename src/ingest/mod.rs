@@ -10,7 +10,7 @@ mod jsonl;
 #[cfg(feature = "polars")]
 mod parquet;
 
-use crate::cleanse::reference::FastSet;
+use crate::hash::KeySet;
 use std::path::Path;
 
 use crate::config::{Source, SourceFormat};
@@ -133,7 +133,7 @@ pub fn scan_source(source: &Source, visit: &mut dyn FnMut(ScanRow<'_>)) -> Resul
 pub(crate) struct RowBuilder<'a> {
     mapping: &'a Mapping,
     source: u16,
-    seen_keys: FastSet<String>,
+    seen_keys: KeySet<String>,
     known: Known<'a>,
     pub out: Ingested,
 }
@@ -154,7 +154,7 @@ impl<'a> RowBuilder<'a> {
         RowBuilder {
             mapping,
             source,
-            seen_keys: FastSet::default(),
+            seen_keys: KeySet::default(),
             known,
             out: Ingested::default(),
         }
