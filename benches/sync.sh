@@ -24,8 +24,8 @@ if [ ! -f "$base/.built" ]; then
   ( cd "$base" && /usr/bin/time -v "$bin" run pipeline.toml --json --force >run.json 2>run-time.txt )
   touch "$base/.built"
 fi
-echo "| store records | delta | changed | new | mode | wall s | peak MiB | records re-resolved | customers re-resolved | rows written |"
-echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| store records | delta | changed | new | mode | wall s | CPU s | peak MiB | records re-resolved | customers re-resolved | rows written |"
+echo "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 for delta in "$@"; do
   work="bench-data/sync-$people-$seed-d$delta"
   rm -rf "$work"
@@ -66,13 +66,14 @@ PY
   ( cd "$work" && /usr/bin/time -v "$bin" sync pipeline.toml --json >sync.json 2>time.txt )
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {print $2}' "$work/time.txt" | awk -F: '{ if (NF==3) print $1*3600+$2*60+$3; else print $1*60+$2 }')
   rss=$(awk -F': ' '/Maximum resident set size/ {print int($2/1024)}' "$work/time.txt")
-  python3 - "$delta" "$wall" "$rss" "$work/sync.json" <<'PY'
+  cpu=$(awk -F': ' '/User time|System time/ {s += $2} END {print s}' "$work/time.txt")
+  python3 - "$delta" "$wall" "$rss" "$work/sync.json" "$cpu" <<'PY'
 import json, sys
-delta, wall, rss, s = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], json.load(open(sys.argv[4]))
+delta, wall, rss, s, cpu = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], json.load(open(sys.argv[4])), float(sys.argv[5])
 erp = next(c for c in s["source_changes"] if c["source"] == "erp")
 inc = s["sync"].get("incremental") or {}
 written = sum(t["inserted"] + t["updated"] + t["deleted"] for t in s["tables"]) + s["changes"]
-print(f"| {s['records']:,} | {delta:,} | {erp['changed']:,} | {erp['new']:,} | {s['sync']['mode']} | {wall:.1f} | {rss} | "
+print(f"| {s['records']:,} | {delta:,} | {erp['changed']:,} | {erp['new']:,} | {s['sync']['mode']} | {wall:.1f} | {cpu:.1f} | {rss} | "
       f"{inc.get('records_resolved', s['records']):,} | {inc.get('customers_resolved', s['customers']):,} | {written:,} |")
 print("  stage ms: " + ", ".join(f"{st} {ms}" for st, ms in s["timings_ms"]), file=sys.stderr)
 PY

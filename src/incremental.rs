@@ -65,6 +65,8 @@ pub type Prepared = std::result::Result<(Resolution, Scope), String>;
 
 /// A row of `customer_sources` as a sync needs it.
 struct Held {
+    /// The row's rowid (records are read back by it, in table order).
+    rowid: i64,
     /// Index into `Holdings::sources`.
     source: u16,
     key: Box<str>,
@@ -466,7 +468,7 @@ fn read_holdings(
     // In table order (no ORDER BY: an index walk would fetch each row at random).
     let mut stmt = conn
         .prepare(
-            "SELECT source, source_key, record_hash, customer_id, deleted_run_id IS NOT NULL, block_keys
+            "SELECT source, source_key, record_hash, customer_id, deleted_run_id IS NOT NULL, block_keys, rowid
              FROM customer_sources",
         )
         .map_err(db)?;
@@ -520,6 +522,7 @@ fn read_holdings(
             held.index[p].insert(key.clone(), i);
         }
         held.rows.push(Held {
+            rowid: r.get(6).map_err(db)?,
             source: si,
             key,
             hash,
@@ -599,17 +602,16 @@ fn read_records(
     let store = &pipeline.store_path;
     let db = |e: rusqlite::Error| Error::store(store, e);
     let mut stmt = conn
-        .prepare_cached(
-            "SELECT line, record_json FROM customer_sources WHERE source = ?1 AND source_key = ?2",
-        )
+        .prepare_cached("SELECT line, record_json FROM customer_sources WHERE rowid = ?1")
         .map_err(db)?;
+    // In rowid order: the table's pages are read front to back.
+    let mut order = which.to_vec();
+    order.sort_unstable_by_key(|&i| held.rows[i as usize].rowid);
     let mut raw: Vec<(u32, i64, String)> = Vec::with_capacity(which.len());
-    for &i in which {
+    for i in order {
         let h = &held.rows[i as usize];
         let (line, json): (i64, String) = stmt
-            .query_row([&held.sources[h.source as usize], &*h.key], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row([h.rowid], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(db)?;
         raw.push((i, line, json));
     }

@@ -258,7 +258,12 @@ fn sync_incremental(
         return Ok(Err("the store does not exist yet".into()));
     }
     let (ro, mut rw) = if opts.dry_run {
-        (Some(store::open_existing(path)?), None)
+        let ro = store::open_existing(path)?;
+        // One read snapshot for everything the dry run reads (rows are looked up again by
+        // rowid, which a concurrent run could otherwise reuse in between).
+        ro.execute_batch("BEGIN")
+            .map_err(|e| Error::store(path, e))?;
+        (Some(ro), None)
     } else {
         (None, Some(store::open_rw(path)?))
     };
