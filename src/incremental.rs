@@ -241,10 +241,7 @@ pub fn resolve(
         *in_delta.entry(*k).or_default() += 1;
     }
     let mut sharing: KeyMap<u64, Vec<u32>> = KeyMap::default();
-    for i in 0..n {
-        if !live[i] {
-            continue;
-        }
+    for (i, _) in live.iter().enumerate().filter(|(_, l)| **l) {
         for k in held.keys_of(i) {
             if in_delta.contains_key(k) {
                 sharing.entry(*k).or_default().push(i as u32);
@@ -351,8 +348,8 @@ pub fn resolve(
         .flat_map_iter(|m| block::record_keys(m, &rules))
         .collect();
     let mut outside: KeyMap<u64, u64> = KeyMap::default();
-    for i in 0..n {
-        if live[i] && !in_subset.contains(&(i as u32)) {
+    for (i, _) in live.iter().enumerate().filter(|(_, l)| **l) {
+        if !in_subset.contains(&(i as u32)) {
             for k in held.keys_of(i) {
                 if subset_keys.contains(k) {
                     *outside.entry(*k).or_default() += 1;

@@ -188,6 +188,15 @@ pub fn resolve_cleansed(
     })
 }
 
+/// What [`ingest_known`] gives: [`Ingest`], and per source the store's rows it found
+/// unchanged.
+type IngestKnown = (
+    Vec<crate::record::SourceRecord>,
+    Vec<Quarantined>,
+    Vec<SourceStats>,
+    Vec<Vec<u32>>,
+);
+
 type Ingest = (
     Vec<crate::record::SourceRecord>,
     Vec<Quarantined>,
@@ -205,12 +214,7 @@ pub(crate) fn ingest_known(
     pipeline: &Pipeline,
     known: &(dyn Fn(u16, &str, u64) -> Option<u32> + Sync),
     progress: &mut Progress,
-) -> Result<(
-    Vec<crate::record::SourceRecord>,
-    Vec<Quarantined>,
-    Vec<SourceStats>,
-    Vec<Vec<u32>>,
-)> {
+) -> Result<IngestKnown> {
     let stage = progress.stage("ingest", Some(pipeline.sources.len() as u64));
     let read: Vec<Ingested> = pipeline
         .sources
