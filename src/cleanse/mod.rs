@@ -282,11 +282,20 @@ fn timestamp(
 }
 
 fn consent(raw: &str, ctx: &CleanseContext<'_>) -> Option<bool> {
-    let token = raw.trim().to_lowercase();
     let fm = ctx.mapping.field(Field::MarketingConsent)?;
-    if fm.yes.contains(&token) {
+    let trimmed = raw.trim();
+    // The tokens are lower-case: ASCII values compare without lower-casing a copy.
+    let lower;
+    let token = if trimmed.is_ascii() {
+        trimmed
+    } else {
+        lower = trimmed.to_lowercase();
+        lower.as_str()
+    };
+    let is = |t: &String| t.eq_ignore_ascii_case(token);
+    if fm.yes.iter().any(is) {
         Some(true)
-    } else if fm.no.contains(&token) {
+    } else if fm.no.iter().any(is) {
         Some(false)
     } else {
         None

@@ -38,6 +38,14 @@ pub fn split_numbers(cell: &str) -> Vec<&str> {
     if digits(cell) < 10 {
         return vec![cell];
     }
+    // Most cells hold one number: no separator, nothing to split (every separator below
+    // holds one of these bytes; ` or `, ` oder ` and ` ou ` an `o`).
+    if !cell
+        .bytes()
+        .any(|b| matches!(b, b';' | b'|' | b',' | b'/' | b'o'))
+    {
+        return vec![cell];
+    }
     let mut parts = vec![cell];
     for sep in [";", "|", ",", " / ", " or ", " oder ", " ou "] {
         parts = parts
