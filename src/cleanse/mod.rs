@@ -353,6 +353,12 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         hash: record.hash,
         ..Customer::default()
     };
+    // Each field's first value, found in one pass (not a scan of the values per field).
+    let mut firsts: [Option<&str>; Field::ALL.len()] = [None; Field::ALL.len()];
+    for (field, value) in &record.values {
+        firsts[*field as usize].get_or_insert(value.as_str());
+    }
+    let first = |field: Field| firsts[field as usize];
     let mut issues: Vec<Issue> = Vec::new();
     let mut flag = |field: Field, codes: &[IssueCode]| {
         issues.extend(codes.iter().map(|&code| Issue { field, code }));
@@ -360,7 +366,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
 
     // Country first: postcodes and phones are read in its light.
     let mut country_code = None;
-    c.country = record.first(Field::Country).map(|raw| {
+    c.country = first(Field::Country).map(|raw| {
         let code = memo(ctx.cache(|m| &m.country), 0, raw, || {
             address::country_code(raw)
         });
@@ -376,7 +382,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         }
     });
     // An old-style postcode (`D-80802`) names the country when the record does not.
-    c.postcode = record.first(Field::Postcode).map(|raw| {
+    c.postcode = first(Field::Postcode).map(|raw| {
         let parsed = memo(
             ctx.cache(|m| &m.postcode),
             memo::context(country_code),
@@ -407,7 +413,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         .field(Field::FullName)
         .map(|f| f.order)
         .unwrap_or_default();
-    let parsed = record.first(Field::FullName).map(|raw| {
+    let parsed = first(Field::FullName).map(|raw| {
         memo(ctx.cache(|m| &m.full_name), order as u64, raw, || {
             ParsedName::parse(raw, order)
         })
@@ -416,7 +422,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         flag(Field::FullName, &p.issues);
     }
     let mut parsed = parsed.unwrap_or_default();
-    let (given, given_title) = match record.first(Field::GivenName) {
+    let (given, given_title) = match first(Field::GivenName) {
         Some(raw) => {
             let (g, t) = memo(ctx.cache(|m| &m.given), 0, raw, || {
                 let (g, t) = name::split_title(raw);
@@ -426,7 +432,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         }
         None => (parsed.given.take(), None),
     };
-    let (family, family_suffix) = match record.first(Field::FamilyName) {
+    let (family, family_suffix) = match first(Field::FamilyName) {
         Some(raw) => {
             let (f, s) = memo(ctx.cache(|m| &m.family), 0, raw, || {
                 let (f, s) = name::split_suffix(&text::normalize(raw));
@@ -492,18 +498,18 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         let p = phone::cleanse_phone(raw, region);
         flag(Field::Phone, &p.issues);
         let display = match &p.extension {
-            Some(ext) => format!("{} ext. {ext}", p.value),
+            Some(ext) => compact_str::format_compact!("{} ext. {ext}", p.value),
             None => p.value,
         };
         if !c.phones.iter().any(|v| v.display == display) {
             c.phones.push(Value {
-                display: display.into(),
-                key: p.e164.map(Text::from),
+                display,
+                key: p.e164,
             });
         }
     }
 
-    c.address_line1 = record.first(Field::AddressLine1).map(|raw| {
+    c.address_line1 = first(Field::AddressLine1).map(|raw| {
         let street = memo(
             ctx.cache(|m| &m.street),
             memo::context(country_code),
@@ -520,7 +526,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         .map(text::normalize)
         .filter(|s| !s.is_empty())
         .map(Text::from);
-    c.city = record.first(Field::City).map(|raw| {
+    c.city = first(Field::City).map(|raw| {
         let (display, key) = memo(ctx.cache(|m| &m.city), 0, raw, || {
             let display = address::standardise_place(raw);
             let key = address::place_key(&display);
@@ -552,7 +558,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
                 Value::invalid(text::normalize(raw).into())
             }
         });
-    c.company = record.first(Field::Company).map(|raw| {
+    c.company = first(Field::Company).map(|raw| {
         let (display, key) = memo(ctx.cache(|m| &m.company), 0, raw, || {
             let display = text::normalize(raw);
             let key = text::fold_key(&display);
@@ -564,7 +570,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         (Field::CreatedAt, &mut c.created_at),
         (Field::UpdatedAt, &mut c.updated_at),
     ] {
-        if let Some(raw) = record.first(field) {
+        if let Some(raw) = first(field) {
             match timestamp(raw, field, ctx) {
                 Ok((t, future)) => {
                     flag(field, future.as_slice());
@@ -574,7 +580,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
             }
         }
     }
-    if let Some(raw) = record.first(Field::MarketingConsent) {
+    if let Some(raw) = first(Field::MarketingConsent) {
         match consent(raw, ctx) {
             Some(yes) => c.marketing_consent = Some(yes),
             None => flag(Field::MarketingConsent, &["consent.unknown"]),

@@ -21,12 +21,13 @@ use regex::{Regex, RegexBuilder};
 
 use super::IssueCode;
 use super::reference::FastMap;
+use crate::record::Text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanPhone {
     /// E.164 (`+493012345678`) when valid, else the trimmed raw value.
-    pub value: String,
-    pub e164: Option<String>,
+    pub value: Text,
+    pub e164: Option<Text>,
     pub extension: Option<String>,
     pub issues: Vec<IssueCode>,
 }
@@ -82,7 +83,7 @@ pub fn cleanse_phone(raw: &str, default_region: Option<&str>) -> CleanPhone {
 
 fn invalid(trimmed: &str, code: IssueCode) -> CleanPhone {
     CleanPhone {
-        value: trimmed.to_string(),
+        value: trimmed.into(),
         e164: None,
         extension: None,
         issues: vec![code],
@@ -106,7 +107,7 @@ fn slow(trimmed: &str, default_region: Option<&str>) -> CleanPhone {
     let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, &text));
     match parsed {
         Ok(Ok(number)) if phonenumber::is_valid(&number) => {
-            let e164 = number.format().mode(Mode::E164).to_string();
+            let e164 = Text::from(number.format().mode(Mode::E164).to_string());
             CleanPhone {
                 value: e164.clone(),
                 e164: Some(e164),
@@ -131,7 +132,7 @@ fn normalise_prefix(s: &str) -> String {
 }
 
 enum Fast {
-    Valid(String),
+    Valid(Text),
     Invalid(IssueCode),
     /// Not a form the fast path reads: ask the crate.
     Unsure,
@@ -227,7 +228,7 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
     };
     match region_rules {
         Some(r) if r.has_type(nsn) => {
-            let mut e164 = String::with_capacity(nsn.len() + 4);
+            let mut e164 = Text::with_capacity(nsn.len() + 4);
             e164.push('+');
             e164.push_str(&r.code_text);
             e164.push_str(nsn);
@@ -648,7 +649,7 @@ mod tests {
                         (format!("+{code} {nsn}"), Some(id)),
                     ] {
                         let fast = match fast(&raw, region.and_then(|r| reg.region_index(r))) {
-                            Fast::Valid(e) => Some(e),
+                            Fast::Valid(e) => Some(e.to_string()),
                             Fast::Invalid(_) => None,
                             Fast::Unsure => continue,
                         };
