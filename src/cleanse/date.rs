@@ -212,6 +212,13 @@ impl DateFormat {
         &self.text
     }
 
+    /// The date of a value written exactly in an all-numeric format (`24.12.1980` for
+    /// `%d.%m.%Y`), read without chrono; `None` for anything else. Where it gives a date,
+    /// [`parse_date_with`] and [`parse_birth_date_with`] give the same.
+    pub fn read_exact(&self, s: &str) -> Option<NaiveDate> {
+        self.numeric.as_ref()?.read(s.trim()).map(|(d, ..)| d)
+    }
+
     fn parsed(&self, s: &str) -> Result<Parsed, ParseErrorKind> {
         let items = self.items.as_ref().ok_or(ParseErrorKind::BadFormat)?;
         let mut p = Parsed::new();

@@ -296,6 +296,10 @@ pub fn validate(
 }
 
 fn birth_date(raw: &str, ctx: &CleanseContext<'_>) -> Result<NaiveDate, IssueCode> {
+    // Read faster than looked up in the memo.
+    if let Some(d) = ctx.format(Field::BirthDate).and_then(|f| f.read_exact(raw)) {
+        return Ok(d);
+    }
     memo(ctx.cache(|m| &m.birth_date), 0, raw, || {
         date::parse_birth_date_with(raw, ctx.format(Field::BirthDate), ctx.today)
     })
@@ -482,7 +486,15 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     c.full_name = (!assembled.is_empty()).then(|| assembled.into());
 
     for cell in record.all(Field::Email) {
-        for raw in email::split_addresses(cell) {
+        // Most cells hold one address: no list to allocate for them.
+        let several;
+        let addresses = if email::is_one_address(cell) {
+            std::slice::from_ref(&cell)
+        } else {
+            several = email::split_addresses(cell);
+            several.as_slice()
+        };
+        for &raw in addresses {
             let e = email::cleanse_email(raw);
             flag(Field::Email, &e.issues);
             if !c.emails.iter().any(|v| v.display == e.value) {
@@ -494,18 +506,27 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         }
     }
     let region = country_code.or(ctx.mapping.phone_region.as_deref());
-    for raw in record.all(Field::Phone).flat_map(phone::split_numbers) {
-        let p = phone::cleanse_phone(raw, region);
-        flag(Field::Phone, &p.issues);
-        let display = match &p.extension {
-            Some(ext) => compact_str::format_compact!("{} ext. {ext}", p.value),
-            None => p.value,
+    for cell in record.all(Field::Phone) {
+        let several;
+        let numbers = if phone::is_one_number(cell) {
+            std::slice::from_ref(&cell)
+        } else {
+            several = phone::split_numbers(cell);
+            several.as_slice()
         };
-        if !c.phones.iter().any(|v| v.display == display) {
-            c.phones.push(Value {
-                display,
-                key: p.e164,
-            });
+        for &raw in numbers {
+            let p = phone::cleanse_phone(raw, region);
+            flag(Field::Phone, &p.issues);
+            let display = match &p.extension {
+                Some(ext) => compact_str::format_compact!("{} ext. {ext}", p.value),
+                None => p.value,
+            };
+            if !c.phones.iter().any(|v| v.display == display) {
+                c.phones.push(Value {
+                    display,
+                    key: p.e164,
+                });
+            }
         }
     }
 

@@ -35,16 +35,7 @@ pub struct CleanPhone {
 /// A cell with several numbers (`030 1234567 / 0171 2345678`, `...; ...`) gives each; any
 /// other cell itself. A `/` splits only with spaces around it: `030/1234567` is one number.
 pub fn split_numbers(cell: &str) -> Vec<&str> {
-    let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).count();
-    if digits(cell) < 10 {
-        return vec![cell];
-    }
-    // Most cells hold one number: no separator, nothing to split (every separator below
-    // holds one of these bytes; ` or `, ` oder ` and ` ou ` an `o`).
-    if !cell
-        .bytes()
-        .any(|b| matches!(b, b';' | b'|' | b',' | b'/' | b'o'))
-    {
+    if is_one_number(cell) {
         return vec![cell];
     }
     let mut parts = vec![cell];
@@ -61,6 +52,20 @@ pub fn split_numbers(cell: &str) -> Vec<&str> {
     } else {
         vec![cell]
     }
+}
+
+fn digits(s: &str) -> usize {
+    s.bytes().filter(u8::is_ascii_digit).count()
+}
+
+/// A cell that [`split_numbers`] gives back whole, known without splitting it: too few
+/// digits for two numbers, or no separator (every separator holds one of these bytes;
+/// ` or `, ` oder ` and ` ou ` an `o`).
+pub fn is_one_number(cell: &str) -> bool {
+    !cell
+        .bytes()
+        .any(|b| matches!(b, b';' | b'|' | b',' | b'/' | b'o'))
+        || digits(cell) < 10
 }
 
 /// Parse a phone number; `default_region` (ISO alpha-2) applies to numbers written without
