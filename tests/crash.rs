@@ -257,8 +257,9 @@ fn ctrl_c_stops_a_run_cleanly_and_writes_nothing(s: &Setup) {
     std::fs::create_dir(&dir).unwrap();
     std::fs::copy(&s.base, dir.join("crm.db")).unwrap();
     let child = start(s, "run", &dir);
-    // Early enough that the run is still resolving; late enough that the handler is set.
-    std::thread::sleep((s.run_time / 3).max(Duration::from_millis(300)));
+    // Early enough that the run is still resolving; late enough that the handler is set
+    // (300 ms, but never past half the run: a release run of this data can take 0.3 s).
+    std::thread::sleep((s.run_time / 3).max(Duration::from_millis(300).min(s.run_time / 2)));
     // SAFETY: kill(2) on the pid of a child we spawned and have not yet waited for.
     let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
     assert_eq!(rc, 0);
