@@ -119,11 +119,11 @@ fn one_edit_variants(name: &str) -> Vec<String> {
 fn extract(raw: &str) -> &str {
     let wrapping = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>');
     // The common case: a bare address, nothing to take off.
-    if !raw.bytes().any(|b| matches!(b, b'<' | b'>' | b'"' | b'\''))
-        && !raw.starts_with(char::is_whitespace)
-        && !raw.ends_with(char::is_whitespace)
-        && !(raw.len() >= 7 && raw.is_char_boundary(7) && raw[..7].eq_ignore_ascii_case("mailto:"))
-    {
+    let wrapped = raw.bytes().any(|b| matches!(b, b'<' | b'>' | b'"' | b'\''))
+        || raw.starts_with(char::is_whitespace)
+        || raw.ends_with(char::is_whitespace)
+        || (raw.len() >= 7 && raw.is_char_boundary(7) && raw[..7].eq_ignore_ascii_case("mailto:"));
+    if !wrapped {
         return raw;
     }
     let mut s = raw;
