@@ -140,7 +140,11 @@ pub fn profile_source(source: &Source, today: NaiveDate) -> Result<SourceProfile
         };
         // Postcodes and phones are validated in the light of the row's country.
         let country = country_column
-            .and_then(|i| values[i].iter().find(|v| !mapping.empty.is_empty(v)))
+            .and_then(|i| {
+                values[i]
+                    .iter()
+                    .find(|v| !mapping.empty.is_empty_in(Field::Country, v))
+            })
             .and_then(|v| address::country_code(v));
         for (s, vals) in stats.iter_mut().zip(values) {
             s.add_row(vals, mapping, country, &ctx);
@@ -231,7 +235,11 @@ impl ColumnStats {
     ) {
         let mut any = false;
         for raw in values {
-            if mapping.empty.is_empty(raw) {
+            let empty = match self.field {
+                Some(field) => mapping.empty.is_empty_in(field, raw),
+                None => mapping.empty.is_empty(raw),
+            };
+            if empty {
                 if !raw.trim().is_empty() {
                     self.empty_tokens += 1;
                 }

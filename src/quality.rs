@@ -49,7 +49,7 @@ fn state(c: &Customer, field: Field) -> (bool, bool) {
         Some(v) => (true, v.key.is_some()),
         None => (false, false),
     };
-    let text = |v: &Option<String>| (v.is_some(), v.is_some());
+    let text = |v: &Option<crate::record::Text>| (v.is_some(), v.is_some());
     let many = |vs: &[Value]| (!vs.is_empty(), vs.iter().any(|v| v.key.is_some()));
     let (present, valid) = match field {
         Field::FullName => text(&c.full_name),

@@ -7,6 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A cleansed string: up to 24 bytes inline, longer ones on the heap; derefs to `&str` and
+/// serialises as a string.
+pub type Text = compact_str::CompactString;
+
 /// Canonical fields a mapping can feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -324,20 +328,20 @@ pub struct Issue {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Value {
     /// The standardised display value (the raw value when cleansing failed).
-    pub display: String,
+    pub display: Text,
     /// The key used for matching; `None` when the value failed cleansing.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub key: Option<String>,
+    pub key: Option<Text>,
 }
 
 impl Value {
-    pub fn valid(display: String, key: String) -> Value {
+    pub fn valid(display: Text, key: Text) -> Value {
         Value {
             display,
             key: if key.is_empty() { None } else { Some(key) },
         }
     }
-    pub fn invalid(raw: String) -> Value {
+    pub fn invalid(raw: Text) -> Value {
         Value {
             display: raw,
             key: None,
@@ -360,17 +364,17 @@ pub struct Customer {
     #[serde(skip)]
     pub hash: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub full_name: Option<String>,
+    pub full_name: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
+    pub title: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub given_name: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub middle_name: Option<String>,
+    pub middle_name: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub family_name: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub suffix: Option<String>,
+    pub suffix: Option<Text>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub emails: Vec<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -378,11 +382,11 @@ pub struct Customer {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address_line1: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub address_line2: Option<String>,
+    pub address_line2: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub city: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub region: Option<String>,
+    pub region: Option<Text>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postcode: Option<Value>,
     /// ISO 3166-1 alpha-2 where recognised, else the raw value.
@@ -409,21 +413,22 @@ impl Customer {
     /// The display value this record offers for a golden field.
     pub fn golden_value(&self, field: GoldenField) -> Option<String> {
         use GoldenField as G;
-        let v = |o: &Option<Value>| o.as_ref().map(|v| v.display.clone());
+        let v = |o: &Option<Value>| o.as_ref().map(|v| v.display.to_string());
+        let t = |o: &Option<Text>| o.as_ref().map(Text::to_string);
         match field {
-            G::FullName => self.full_name.clone(),
-            G::Title => self.title.clone(),
+            G::FullName => t(&self.full_name),
+            G::Title => t(&self.title),
             G::GivenName => v(&self.given_name),
-            G::MiddleName => self.middle_name.clone(),
+            G::MiddleName => t(&self.middle_name),
             G::FamilyName => v(&self.family_name),
-            G::Suffix => self.suffix.clone(),
+            G::Suffix => t(&self.suffix),
             // Prefer a valid value over an invalid one for the profile.
             G::Email => best_of(&self.emails),
             G::Phone => best_of(&self.phones),
             G::AddressLine1 => v(&self.address_line1),
-            G::AddressLine2 => self.address_line2.clone(),
+            G::AddressLine2 => t(&self.address_line2),
             G::City => v(&self.city),
-            G::Region => self.region.clone(),
+            G::Region => t(&self.region),
             G::Postcode => v(&self.postcode),
             G::Country => v(&self.country),
             G::BirthDate => v(&self.birth_date),
@@ -444,7 +449,7 @@ fn best_of(values: &[Value]) -> Option<String> {
         .iter()
         .find(|v| v.key.is_some())
         .or_else(|| values.first())
-        .map(|v| v.display.clone())
+        .map(|v| v.display.to_string())
 }
 
 #[cfg(test)]

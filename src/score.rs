@@ -678,9 +678,14 @@ mod tests {
         use crate::record::Value;
         let long = "ä".repeat(100_000);
         let c = Customer {
-            family_name: Some(Value::valid(long.clone(), long.clone())),
+            family_name: Some(Value::valid(long.as_str().into(), long.as_str().into())),
             emails: (0..100)
-                .map(|i| Value::valid(format!("{i}@x.example"), format!("{i}@x.example")))
+                .map(|i| {
+                    Value::valid(
+                        format!("{i}@x.example").into(),
+                        format!("{i}@x.example").into(),
+                    )
+                })
                 .collect(),
             ..Customer::default()
         };

@@ -69,6 +69,133 @@ pub struct DateFormat {
     items: Option<Vec<Item<'static>>>,
     /// The format reads an offset (`%z`), so values give a `DateTime`.
     zoned: bool,
+    /// For an all-numeric format (`%d.%m.%Y %H:%M`): the fast reading of values written
+    /// exactly in it (see [`Numeric`]).
+    numeric: Option<Numeric>,
+}
+
+/// One element of an all-numeric format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Piece {
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+    Byte(u8),
+}
+
+impl Piece {
+    fn width(self) -> usize {
+        match self {
+            Piece::Year => 4,
+            Piece::Byte(_) => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// An all-numeric format (`%Y %m %d %H %M %S` once each at most, and ASCII punctuation or
+/// spaces between them), read without chrono for values written in it exactly: four-digit
+/// year, two-digit fields, the same separators. Such a value is read by chrono to the same
+/// date and time; anything else (`1.2.1980`, `31.02.1980`, a leap second) goes to chrono.
+#[derive(Debug, Clone)]
+struct Numeric {
+    pieces: Vec<Piece>,
+    /// Length in bytes of a value written exactly in the format.
+    len: usize,
+    /// The format has `%H` and `%M`.
+    time: bool,
+}
+
+impl Numeric {
+    fn new(format: &str) -> Option<Numeric> {
+        let mut pieces = Vec::new();
+        let mut bytes = format.bytes();
+        while let Some(b) = bytes.next() {
+            let piece = match b {
+                b'%' => match bytes.next()? {
+                    b'Y' => Piece::Year,
+                    b'm' => Piece::Month,
+                    b'd' => Piece::Day,
+                    b'H' => Piece::Hour,
+                    b'M' => Piece::Minute,
+                    b'S' => Piece::Second,
+                    _ => return None,
+                },
+                b' ' | b'.' | b'/' | b'-' | b':' | b'T' | b',' => Piece::Byte(b),
+                _ => return None,
+            };
+            if !matches!(piece, Piece::Byte(_)) && pieces.contains(&piece) {
+                return None;
+            }
+            pieces.push(piece);
+        }
+        let has = |p: Piece| pieces.contains(&p);
+        if !(has(Piece::Year) && has(Piece::Month) && has(Piece::Day)) {
+            return None;
+        }
+        // chrono reads a run of spaces in a format as any white space: keep to single ones.
+        if pieces
+            .windows(2)
+            .any(|w| w == [Piece::Byte(b' '), Piece::Byte(b' ')])
+        {
+            return None;
+        }
+        let time = has(Piece::Hour) && has(Piece::Minute);
+        if !time && (has(Piece::Hour) || has(Piece::Minute) || has(Piece::Second)) {
+            return None;
+        }
+        Some(Numeric {
+            len: pieces.iter().map(|p| p.width()).sum(),
+            pieces,
+            time,
+        })
+    }
+
+    /// Year, month, day, hour, minute, second of a value written exactly in the format,
+    /// with every field in range; `None` sends the value to chrono.
+    fn read(&self, s: &str) -> Option<(NaiveDate, u32, u32, u32)> {
+        let s = s.as_bytes();
+        if s.len() != self.len {
+            return None;
+        }
+        let (mut y, mut mo, mut d, mut h, mut mi, mut sec) = (0, 0, 0, 0, 0, 0);
+        let mut at = 0;
+        for &p in &self.pieces {
+            let w = p.width();
+            let field = &s[at..at + w];
+            at += w;
+            if let Piece::Byte(b) = p {
+                if field[0] != b {
+                    return None;
+                }
+                continue;
+            }
+            let mut n = 0u32;
+            for &c in field {
+                if !c.is_ascii_digit() {
+                    return None;
+                }
+                n = n * 10 + u32::from(c - b'0');
+            }
+            match p {
+                Piece::Year => y = n,
+                Piece::Month => mo = n,
+                Piece::Day => d = n,
+                Piece::Hour => h = n,
+                Piece::Minute => mi = n,
+                Piece::Second => sec = n,
+                Piece::Byte(_) => {}
+            }
+        }
+        if h > 23 || mi > 59 || sec > 59 {
+            return None;
+        }
+        let date = NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, mo, d)?;
+        Some((date, h, mi, sec))
+    }
 }
 
 impl DateFormat {
@@ -77,11 +204,19 @@ impl DateFormat {
             text: text.to_string(),
             items: StrftimeItems::new(text).parse_to_owned().ok(),
             zoned: text.contains("%z") || text.contains("%:z") || text.contains("%#z"),
+            numeric: Numeric::new(text),
         }
     }
 
     pub fn as_str(&self) -> &str {
         &self.text
+    }
+
+    /// The date of a value written exactly in an all-numeric format (`24.12.1980` for
+    /// `%d.%m.%Y`), read without chrono; `None` for anything else. Where it gives a date,
+    /// [`parse_date_with`] and [`parse_birth_date_with`] give the same.
+    pub fn read_exact(&self, s: &str) -> Option<NaiveDate> {
+        self.numeric.as_ref()?.read(s.trim()).map(|(d, ..)| d)
     }
 
     fn parsed(&self, s: &str) -> Result<Parsed, ParseErrorKind> {
@@ -92,10 +227,19 @@ impl DateFormat {
     }
 
     fn date(&self, s: &str) -> Result<NaiveDate, ParseErrorKind> {
+        if let Some((d, ..)) = self.numeric.as_ref().and_then(|n| n.read(s)) {
+            return Ok(d);
+        }
         self.parsed(s)?.to_naive_date().map_err(|e| e.kind())
     }
 
     fn datetime(&self, s: &str) -> Result<NaiveDateTime, ParseErrorKind> {
+        if let Some(n) = self.numeric.as_ref().filter(|n| n.time)
+            && let Some((d, h, mi, sec)) = n.read(s)
+            && let Some(t) = d.and_hms_opt(h, mi, sec)
+        {
+            return Ok(t);
+        }
         self.parsed(s)?
             .to_naive_datetime_with_offset(0)
             .map_err(|e| e.kind())
@@ -409,6 +553,84 @@ mod tests {
         for (date, want) in checks {
             assert_eq!(check_birth_date(*date, today), *want, "{date}");
         }
+    }
+
+    /// Values written exactly in an all-numeric format are read without chrono, and to
+    /// what chrono reads; the rest (and every failure) is chrono's.
+    #[test]
+    fn numeric_formats_read_as_chrono_does() {
+        let formats = [
+            "%d.%m.%Y",
+            "%Y-%m-%d",
+            "%Y%m%d",
+            "%m/%d/%Y",
+            "%d.%m.%Y %H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%d/%m/%Y",
+        ];
+        for f in [
+            "%d.%m.%y",
+            "%d %B %Y",
+            "%Y-%m-%dT%H:%M%:z",
+            "%H:%M",
+            "%d.%m.%Y  %H:%M",
+        ] {
+            assert!(DateFormat::new(f).numeric.is_none(), "{f}");
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut fast = 0;
+        for text in formats {
+            let f = DateFormat::new(text);
+            let numeric = f.numeric.as_ref().expect(text);
+            for _ in 0..20_000 {
+                // The format's shape with digits in and out of range, now and then a wrong
+                // separator or a digit too few.
+                let mut v = String::new();
+                let mut chars = text.chars();
+                while let Some(c) = chars.next() {
+                    if c == '%' {
+                        let (width, top) = match chars.next() {
+                            Some('Y') => (4, 10_000),
+                            Some('m') => (2, 14),
+                            Some('d') => (2, 33),
+                            Some('H') => (2, 26),
+                            _ => (2, 62),
+                        };
+                        let width = if next(50) == 0 { width - 1 } else { width };
+                        v.push_str(&format!("{:0width$}", next(top)));
+                    } else if next(50) == 0 {
+                        v.push('-');
+                    } else {
+                        v.push(c);
+                    }
+                }
+                let chrono_date = f
+                    .parsed(&v)
+                    .and_then(|p| p.to_naive_date().map_err(|e| e.kind()));
+                let chrono_time = f
+                    .parsed(&v)
+                    .and_then(|p| p.to_naive_datetime_with_offset(0).map_err(|e| e.kind()));
+                if let Some((d, h, mi, sec)) = numeric.read(&v) {
+                    fast += 1;
+                    assert_eq!(chrono_date, Ok(d), "{v} {text}");
+                    if numeric.time {
+                        assert_eq!(chrono_time.ok(), d.and_hms_opt(h, mi, sec), "{v} {text}");
+                    }
+                }
+                assert_eq!(f.date(&v), chrono_date, "{v} {text}");
+                if numeric.time {
+                    assert_eq!(f.datetime(&v), chrono_time, "{v} {text}");
+                }
+            }
+        }
+        assert!(fast > 40_000, "{fast}");
     }
 
     #[test]

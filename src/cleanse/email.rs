@@ -118,6 +118,14 @@ fn one_edit_variants(name: &str) -> Vec<String> {
 /// The address inside what an export wrote: `mailto:`, `Name <addr>` and quotes removed.
 fn extract(raw: &str) -> &str {
     let wrapping = |c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '<' | '>');
+    // The common case: a bare address, nothing to take off.
+    let wrapped = raw.bytes().any(|b| matches!(b, b'<' | b'>' | b'"' | b'\''))
+        || raw.starts_with(char::is_whitespace)
+        || raw.ends_with(char::is_whitespace)
+        || (raw.len() >= 7 && raw.is_char_boundary(7) && raw[..7].eq_ignore_ascii_case("mailto:"));
+    if !wrapped {
+        return raw;
+    }
     let mut s = raw;
     // Until nothing changes, so that the stored value reads back as itself.
     loop {
@@ -137,9 +145,14 @@ fn extract(raw: &str) -> &str {
     }
 }
 
+/// A cell that [`split_addresses`] gives back whole, known without splitting it.
+pub fn is_one_address(raw: &str) -> bool {
+    raw.bytes().filter(|&b| b == b'@').count() < 2
+}
+
 /// A cell with several addresses (`a@x.de; b@y.de`) gives each; any other cell itself.
 pub fn split_addresses(raw: &str) -> Vec<&str> {
-    if raw.bytes().filter(|&b| b == b'@').count() < 2 {
+    if is_one_address(raw) {
         return vec![raw];
     }
     let parts: Vec<&str> = raw
@@ -211,7 +224,7 @@ fn valid_local(local: &str) -> bool {
         && local.len() <= 64
         && !local.starts_with('.')
         && !local.ends_with('.')
-        && !local.contains("..")
+        && !local.as_bytes().windows(2).any(|w| w == b"..")
         && local.chars().all(|c| {
             c.is_alphanumeric()
                 || matches!(

@@ -6,6 +6,24 @@
 use std::sync::OnceLock;
 
 use super::reference;
+use crate::record::Field;
+
+/// The default tokens that are a real value in some fields (`na`: Namibia, the surname Na),
+/// with those fields.
+fn kept_in() -> &'static [(&'static str, Vec<Field>)] {
+    static KEPT: OnceLock<Vec<(&'static str, Vec<Field>)>> = OnceLock::new();
+    KEPT.get_or_init(|| {
+        reference::rows(reference::EMPTY_TOKENS)
+            .map(|r| {
+                let fields = reference::list(reference::field(&r, 1))
+                    .map(|f| Field::from_name(f).expect("a field name in empty_tokens.csv"))
+                    .collect::<Vec<_>>();
+                (reference::field(&r, 0), fields)
+            })
+            .filter(|(_, fields)| !fields.is_empty())
+            .collect()
+    })
+}
 
 /// The default tokens, lower-case.
 pub fn default_tokens() -> &'static [&'static str] {
@@ -45,6 +63,21 @@ impl EmptyTokens {
         EmptyTokens { extra, longest }
     }
 
+    /// Whether a value of a canonical field means "no value": as [`Self::is_empty`], except
+    /// that a default token that is a real value in this field (`NA` for a country, `Na`
+    /// for a name) stays, unless the mapping lists it among its own tokens.
+    pub fn is_empty_in(&self, field: Field, value: &str) -> bool {
+        if !self.is_empty(value) {
+            return false;
+        }
+        let v = value.trim_matches(is_blank).to_lowercase();
+        let kept = kept_in()
+            .iter()
+            .any(|(token, fields)| *token == v && fields.contains(&field));
+        !kept || self.extra.contains(&v)
+    }
+
+    /// Whether a value means "no value", whatever column it is in (unmapped columns too).
     pub fn is_empty(&self, value: &str) -> bool {
         let v = value.trim_matches(is_blank);
         if v.is_empty() {
@@ -117,6 +150,56 @@ mod tests {
         ] {
             assert!(!t.is_empty(v), "{v:?}");
         }
+    }
+
+    /// `NA` and `Na` are values in the fields that can hold them (Namibia, Naples, the
+    /// surname Na) and empty elsewhere; a mapping that lists `na` itself empties them all.
+    #[test]
+    fn na_is_a_value_where_it_can_be_one() {
+        use Field as F;
+        let defaults = EmptyTokens::default();
+        let r_export = EmptyTokens::new(&["NA".into()]);
+        let cases: &[(Field, &str, bool, bool)] = &[
+            // field, value, empty by default, empty when the mapping lists `na`
+            (F::Country, "NA", false, true),
+            (F::Country, " na ", false, true),
+            (F::Country, "N/A", true, true),
+            (F::Country, "n.a.", true, true),
+            (F::Country, "Namibia", false, false),
+            (F::Region, "NA", false, true),
+            (F::FamilyName, "Na", false, true),
+            (F::FamilyName, "NA", false, true),
+            (F::GivenName, "Na", false, true),
+            (F::MiddleName, "Na", false, true),
+            (F::FullName, "Na", false, true),
+            (F::FamilyName, "n/a", true, true),
+            (F::FamilyName, "-", true, true),
+            (F::FamilyName, "", true, true),
+            (F::Email, "NA", true, true),
+            (F::Phone, "na", true, true),
+            (F::Postcode, "NA", true, true),
+            (F::City, "NA", true, true),
+            (F::BirthDate, "NA", true, true),
+            (F::Company, "NA", true, true),
+            (F::Title, "NA", true, true),
+            (F::MarketingConsent, "NA", true, true),
+            (F::Country, "null", true, true),
+            (F::Country, "Nauru", false, false),
+        ];
+        for &(field, value, by_default, listed) in cases {
+            assert_eq!(
+                defaults.is_empty_in(field, value),
+                by_default,
+                "{field:?} {value:?}"
+            );
+            assert_eq!(
+                r_export.is_empty_in(field, value),
+                listed,
+                "{field:?} {value:?}"
+            );
+        }
+        // A column that feeds no field: `NA` is empty, as before.
+        assert!(defaults.is_empty("NA"));
     }
 
     #[test]

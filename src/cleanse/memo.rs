@@ -34,7 +34,8 @@ impl Hasher for Prehashed {
 
 struct Entry<V> {
     context: u64,
-    raw: Box<str>,
+    /// Inline up to 24 bytes: comparing it costs no second cache miss.
+    raw: crate::record::Text,
     value: V,
 }
 

@@ -22,8 +22,8 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 
 use crate::mapping::Mapping;
-use crate::record::{Customer, Field, Issue, SourceRecord, Value};
-use address::{CleanStreet, Postcode};
+use crate::record::{Customer, Field, Issue, SourceRecord, Text, Value};
+
 use date::DateFormat;
 use memo::Cache;
 
@@ -51,24 +51,64 @@ impl fmt::Debug for CleanseContext<'_> {
 }
 
 /// A full name parsed once, with the keys of its parts.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct ParsedName {
-    name: name::PersonName,
+    title: Option<Text>,
+    given: Option<Text>,
+    middle: Option<Text>,
+    family: Option<Text>,
+    suffix: Option<Text>,
     issues: Vec<IssueCode>,
 }
+
+impl ParsedName {
+    fn parse(raw: &str, order: name::NameOrder) -> ParsedName {
+        let (name, issues) = name::parse_full_name(raw, order);
+        let t = |s: Option<String>| s.map(Text::from);
+        ParsedName {
+            title: t(name.title),
+            given: t(name.given),
+            middle: t(name.middle),
+            family: t(name.family),
+            suffix: t(name.suffix),
+            issues,
+        }
+    }
+}
+
+/// A postcode as the memo keeps it.
+#[derive(Clone)]
+struct CleanPostcode {
+    display: Text,
+    key: Text,
+    country: Option<&'static str>,
+    issues: Vec<IssueCode>,
+}
+
+fn parse_postcode(raw: &str, country: Option<&str>) -> Result<CleanPostcode, IssueCode> {
+    address::parse_postcode(raw, country).map(|p| CleanPostcode {
+        display: p.display.into(),
+        key: p.key.into(),
+        country: p.country,
+        issues: p.issues,
+    })
+}
+
+/// A display form and a match key.
+type Pair = (Text, Text);
 
 /// Cleansed values of one run, per field (see [`memo`]).
 struct Memo {
     country: Cache<Option<&'static str>>,
-    postcode: Cache<Result<Postcode, IssueCode>>,
+    postcode: Cache<Result<CleanPostcode, IssueCode>>,
     full_name: Cache<ParsedName>,
-    given: Cache<(String, Option<String>)>,
-    family: Cache<(String, Option<String>)>,
-    name_key: Cache<String>,
-    street: Cache<CleanStreet>,
-    city: Cache<(String, String)>,
+    given: Cache<(Text, Option<Text>)>,
+    family: Cache<(Text, Option<Text>)>,
+    name_key: Cache<Text>,
+    street: Cache<Pair>,
+    city: Cache<Pair>,
     birth_date: Cache<Result<NaiveDate, IssueCode>>,
-    company: Cache<(String, String)>,
+    company: Cache<Pair>,
 }
 
 impl Memo {
@@ -145,28 +185,27 @@ impl<'a> CleanseContext<'a> {
 }
 
 /// `YYYY-MM-DD`, written directly: chrono's `format` re-parses its pattern on every call.
-fn iso_date(d: NaiveDate) -> String {
+fn iso_date(d: NaiveDate) -> Text {
     use chrono::Datelike;
     let (y, m, day) = (d.year(), d.month(), d.day());
     if !(0..=9999).contains(&y) {
-        return d.to_string();
+        return d.to_string().into();
     }
-    let digit = |n: u32| char::from(b'0' + (n % 10) as u8);
+    let digit = |n: u32| b'0' + (n % 10) as u8;
     let y = y as u32;
-    [
+    let bytes = [
         digit(y / 1000),
         digit(y / 100),
         digit(y / 10),
         digit(y),
-        '-',
+        b'-',
         digit(m / 10),
         digit(m),
-        '-',
+        b'-',
         digit(day / 10),
         digit(day),
-    ]
-    .iter()
-    .collect()
+    ];
+    Text::from_utf8(&bytes[..]).unwrap_or_default()
 }
 
 /// Fields whose values cleansing validates; profiling reports a validity rate for them.
@@ -202,8 +241,7 @@ pub fn validate(
                 .map(|f| f.order)
                 .unwrap_or_default();
             memo(ctx.cache(|m| &m.full_name), order as u64, raw, || {
-                let (name, issues) = name::parse_full_name(raw, order);
-                ParsedName { name, issues }
+                ParsedName::parse(raw, order)
             })
             .issues
         }
@@ -223,7 +261,7 @@ pub fn validate(
                 ctx.cache(|m| &m.postcode),
                 memo::context(country),
                 raw,
-                || address::parse_postcode(raw, country),
+                || parse_postcode(raw, country),
             );
             match parsed {
                 Ok(p) => p.issues,
@@ -258,6 +296,10 @@ pub fn validate(
 }
 
 fn birth_date(raw: &str, ctx: &CleanseContext<'_>) -> Result<NaiveDate, IssueCode> {
+    // Read faster than looked up in the memo.
+    if let Some(d) = ctx.format(Field::BirthDate).and_then(|f| f.read_exact(raw)) {
+        return Ok(d);
+    }
     memo(ctx.cache(|m| &m.birth_date), 0, raw, || {
         date::parse_birth_date_with(raw, ctx.format(Field::BirthDate), ctx.today)
     })
@@ -282,11 +324,20 @@ fn timestamp(
 }
 
 fn consent(raw: &str, ctx: &CleanseContext<'_>) -> Option<bool> {
-    let token = raw.trim().to_lowercase();
     let fm = ctx.mapping.field(Field::MarketingConsent)?;
-    if fm.yes.contains(&token) {
+    let trimmed = raw.trim();
+    // The tokens are lower-case: ASCII values compare without lower-casing a copy.
+    let lower;
+    let token = if trimmed.is_ascii() {
+        trimmed
+    } else {
+        lower = trimmed.to_lowercase();
+        lower.as_str()
+    };
+    let is = |t: &String| t.eq_ignore_ascii_case(token);
+    if fm.yes.iter().any(is) {
         Some(true)
-    } else if fm.no.contains(&token) {
+    } else if fm.no.iter().any(is) {
         Some(false)
     } else {
         None
@@ -306,6 +357,12 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         hash: record.hash,
         ..Customer::default()
     };
+    // Each field's first value, found in one pass (not a scan of the values per field).
+    let mut firsts: [Option<&str>; Field::ALL.len()] = [None; Field::ALL.len()];
+    for (field, value) in &record.values {
+        firsts[*field as usize].get_or_insert(value.as_str());
+    }
+    let first = |field: Field| firsts[field as usize];
     let mut issues: Vec<Issue> = Vec::new();
     let mut flag = |field: Field, codes: &[IssueCode]| {
         issues.extend(codes.iter().map(|&code| Issue { field, code }));
@@ -313,28 +370,28 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
 
     // Country first: postcodes and phones are read in its light.
     let mut country_code = None;
-    c.country = record.first(Field::Country).map(|raw| {
+    c.country = first(Field::Country).map(|raw| {
         let code = memo(ctx.cache(|m| &m.country), 0, raw, || {
             address::country_code(raw)
         });
         match code {
             Some(code) => {
                 country_code = Some(code);
-                Value::valid(code.to_string(), code.to_string())
+                Value::valid(Text::const_new(code), Text::const_new(code))
             }
             None => {
                 flag(Field::Country, &["country.unknown"]);
-                Value::invalid(text::normalize(raw))
+                Value::invalid(text::normalize(raw).into())
             }
         }
     });
     // An old-style postcode (`D-80802`) names the country when the record does not.
-    c.postcode = record.first(Field::Postcode).map(|raw| {
+    c.postcode = first(Field::Postcode).map(|raw| {
         let parsed = memo(
             ctx.cache(|m| &m.postcode),
             memo::context(country_code),
             raw,
-            || address::parse_postcode(raw, country_code),
+            || parse_postcode(raw, country_code),
         );
         match parsed {
             Ok(pc) => {
@@ -343,13 +400,13 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
                     && let Some(code) = pc.country
                 {
                     country_code = Some(code);
-                    c.country = Some(Value::valid(code.to_string(), code.to_string()));
+                    c.country = Some(Value::valid(Text::const_new(code), Text::const_new(code)));
                 }
                 Value::valid(pc.display, pc.key)
             }
             Err(code) => {
                 flag(Field::Postcode, &[code]);
-                Value::invalid(text::normalize(raw))
+                Value::invalid(text::normalize(raw).into())
             }
         }
     });
@@ -360,28 +417,30 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         .field(Field::FullName)
         .map(|f| f.order)
         .unwrap_or_default();
-    let parsed = record.first(Field::FullName).map(|raw| {
+    let parsed = first(Field::FullName).map(|raw| {
         memo(ctx.cache(|m| &m.full_name), order as u64, raw, || {
-            let (name, issues) = name::parse_full_name(raw, order);
-            ParsedName { name, issues }
+            ParsedName::parse(raw, order)
         })
     });
     if let Some(p) = &parsed {
         flag(Field::FullName, &p.issues);
     }
-    let mut parsed = parsed.map(|p| p.name).unwrap_or_default();
-    let (given, given_title) = match record.first(Field::GivenName) {
+    let mut parsed = parsed.unwrap_or_default();
+    let (given, given_title) = match first(Field::GivenName) {
         Some(raw) => {
-            let (g, t) = memo(ctx.cache(|m| &m.given), 0, raw, || name::split_title(raw));
+            let (g, t) = memo(ctx.cache(|m| &m.given), 0, raw, || {
+                let (g, t) = name::split_title(raw);
+                (g.into(), t.map(Text::from))
+            });
             (Some(g), t)
         }
         None => (parsed.given.take(), None),
     };
-    let (family, family_suffix) = match record.first(Field::FamilyName) {
+    let (family, family_suffix) = match first(Field::FamilyName) {
         Some(raw) => {
             let (f, s) = memo(ctx.cache(|m| &m.family), 0, raw, || {
                 let (f, s) = name::split_suffix(&text::normalize(raw));
-                (name::clean_family_name(&f), s)
+                (name::clean_family_name(&f).into(), s.map(Text::from))
             });
             (Some(f), s)
         }
@@ -389,22 +448,26 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     };
     c.title = record
         .first(Field::Title)
-        .map(name::standardise_title)
+        .map(|t| name::standardise_title(t).into())
         .or(given_title)
         .or(parsed.title.take())
         .filter(|s| !s.is_empty());
     c.middle_name = record
         .first(Field::MiddleName)
-        .map(name::clean_name_part)
+        .map(|m| name::clean_name_part(m).into())
         .or(parsed.middle.take())
         .filter(|s| !s.is_empty());
     c.suffix = record
         .first(Field::Suffix)
-        .map(name::standardise_suffix)
+        .map(|s| name::standardise_suffix(s).into())
         .or(parsed.suffix.take())
         .or(family_suffix)
         .filter(|s| !s.is_empty());
-    let key_of = |part: &str| memo(ctx.cache(|m| &m.name_key), 0, part, || name::name_key(part));
+    let key_of = |part: &str| {
+        memo(ctx.cache(|m| &m.name_key), 0, part, || {
+            name::name_key(part).into()
+        })
+    };
     c.given_name = given.filter(|g| !g.is_empty()).map(|g| {
         let k = key_of(&g);
         Value::valid(g, k)
@@ -420,61 +483,83 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         c.family_name.as_ref().map(|v| v.display.as_str()),
         c.suffix.as_deref(),
     ]);
-    c.full_name = (!assembled.is_empty()).then_some(assembled);
+    c.full_name = (!assembled.is_empty()).then(|| assembled.into());
 
     for cell in record.all(Field::Email) {
-        for raw in email::split_addresses(cell) {
+        // Most cells hold one address: no list to allocate for them.
+        let several;
+        let addresses = if email::is_one_address(cell) {
+            std::slice::from_ref(&cell)
+        } else {
+            several = email::split_addresses(cell);
+            several.as_slice()
+        };
+        for &raw in addresses {
             let e = email::cleanse_email(raw);
             flag(Field::Email, &e.issues);
             if !c.emails.iter().any(|v| v.display == e.value) {
                 c.emails.push(Value {
-                    display: e.value,
-                    key: e.key,
+                    display: e.value.into(),
+                    key: e.key.map(Text::from),
                 });
             }
         }
     }
     let region = country_code.or(ctx.mapping.phone_region.as_deref());
-    for raw in record.all(Field::Phone).flat_map(phone::split_numbers) {
-        let p = phone::cleanse_phone(raw, region);
-        flag(Field::Phone, &p.issues);
-        let display = match &p.extension {
-            Some(ext) => format!("{} ext. {ext}", p.value),
-            None => p.value,
+    for cell in record.all(Field::Phone) {
+        let several;
+        let numbers = if phone::is_one_number(cell) {
+            std::slice::from_ref(&cell)
+        } else {
+            several = phone::split_numbers(cell);
+            several.as_slice()
         };
-        if !c.phones.iter().any(|v| v.display == display) {
-            c.phones.push(Value {
-                display,
-                key: p.e164,
-            });
+        for &raw in numbers {
+            let p = phone::cleanse_phone(raw, region);
+            flag(Field::Phone, &p.issues);
+            let display = match &p.extension {
+                Some(ext) => compact_str::format_compact!("{} ext. {ext}", p.value),
+                None => p.value,
+            };
+            if !c.phones.iter().any(|v| v.display == display) {
+                c.phones.push(Value {
+                    display,
+                    key: p.e164,
+                });
+            }
         }
     }
 
-    c.address_line1 = record.first(Field::AddressLine1).map(|raw| {
+    c.address_line1 = first(Field::AddressLine1).map(|raw| {
         let street = memo(
             ctx.cache(|m| &m.street),
             memo::context(country_code),
             raw,
-            || address::clean_street(raw, country_code),
+            || {
+                let street = address::clean_street(raw, country_code);
+                (street.display.into(), street.key.into())
+            },
         );
-        Value::valid(street.display, street.key)
+        Value::valid(street.0, street.1)
     });
     c.address_line2 = record
         .first(Field::AddressLine2)
         .map(text::normalize)
-        .filter(|s| !s.is_empty());
-    c.city = record.first(Field::City).map(|raw| {
+        .filter(|s| !s.is_empty())
+        .map(Text::from);
+    c.city = first(Field::City).map(|raw| {
         let (display, key) = memo(ctx.cache(|m| &m.city), 0, raw, || {
             let display = address::standardise_place(raw);
             let key = address::place_key(&display);
-            (display, key)
+            (display.into(), key.into())
         });
         Value::valid(display, key)
     });
     c.region = record
         .first(Field::Region)
         .map(text::normalize)
-        .filter(|s| !s.is_empty());
+        .filter(|s| !s.is_empty())
+        .map(Text::from);
 
     c.birth_date = record
         .first(Field::BirthDate)
@@ -491,14 +576,14 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
             }
             Err(code) => {
                 flag(Field::BirthDate, &[code]);
-                Value::invalid(text::normalize(raw))
+                Value::invalid(text::normalize(raw).into())
             }
         });
-    c.company = record.first(Field::Company).map(|raw| {
+    c.company = first(Field::Company).map(|raw| {
         let (display, key) = memo(ctx.cache(|m| &m.company), 0, raw, || {
             let display = text::normalize(raw);
             let key = text::fold_key(&display);
-            (display, key)
+            (display.into(), key.into())
         });
         Value::valid(display, key)
     });
@@ -506,7 +591,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         (Field::CreatedAt, &mut c.created_at),
         (Field::UpdatedAt, &mut c.updated_at),
     ] {
-        if let Some(raw) = record.first(field) {
+        if let Some(raw) = first(field) {
             match timestamp(raw, field, ctx) {
                 Ok((t, future)) => {
                     flag(field, future.as_slice());
@@ -516,7 +601,7 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
             }
         }
     }
-    if let Some(raw) = record.first(Field::MarketingConsent) {
+    if let Some(raw) = first(Field::MarketingConsent) {
         match consent(raw, ctx) {
             Some(yes) => c.marketing_consent = Some(yes),
             None => flag(Field::MarketingConsent, &["consent.unknown"]),

@@ -18,15 +18,19 @@ use std::sync::OnceLock;
 use phonenumber::metadata::{DATABASE, Database, Descriptor, Metadata};
 use phonenumber::{Mode, country};
 use regex::{Regex, RegexBuilder};
+use regex_automata::dfa::{Automaton, StartKind, dense};
+use regex_automata::util::syntax;
+use regex_automata::{Anchored, Input};
 
 use super::IssueCode;
 use super::reference::FastMap;
+use crate::record::Text;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanPhone {
     /// E.164 (`+493012345678`) when valid, else the trimmed raw value.
-    pub value: String,
-    pub e164: Option<String>,
+    pub value: Text,
+    pub e164: Option<Text>,
     pub extension: Option<String>,
     pub issues: Vec<IssueCode>,
 }
@@ -34,8 +38,7 @@ pub struct CleanPhone {
 /// A cell with several numbers (`030 1234567 / 0171 2345678`, `...; ...`) gives each; any
 /// other cell itself. A `/` splits only with spaces around it: `030/1234567` is one number.
 pub fn split_numbers(cell: &str) -> Vec<&str> {
-    let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).count();
-    if digits(cell) < 10 {
+    if is_one_number(cell) {
         return vec![cell];
     }
     let mut parts = vec![cell];
@@ -52,6 +55,20 @@ pub fn split_numbers(cell: &str) -> Vec<&str> {
     } else {
         vec![cell]
     }
+}
+
+fn digits(s: &str) -> usize {
+    s.bytes().filter(u8::is_ascii_digit).count()
+}
+
+/// A cell that [`split_numbers`] gives back whole, known without splitting it: too few
+/// digits for two numbers, or no separator (every separator holds one of these bytes;
+/// ` or `, ` oder ` and ` ou ` an `o`).
+pub fn is_one_number(cell: &str) -> bool {
+    !cell
+        .bytes()
+        .any(|b| matches!(b, b';' | b'|' | b',' | b'/' | b'o'))
+        || digits(cell) < 10
 }
 
 /// Parse a phone number; `default_region` (ISO alpha-2) applies to numbers written without
@@ -74,7 +91,7 @@ pub fn cleanse_phone(raw: &str, default_region: Option<&str>) -> CleanPhone {
 
 fn invalid(trimmed: &str, code: IssueCode) -> CleanPhone {
     CleanPhone {
-        value: trimmed.to_string(),
+        value: trimmed.into(),
         e164: None,
         extension: None,
         issues: vec![code],
@@ -98,7 +115,7 @@ fn slow(trimmed: &str, default_region: Option<&str>) -> CleanPhone {
     let parsed = std::panic::catch_unwind(|| phonenumber::parse(region, &text));
     match parsed {
         Ok(Ok(number)) if phonenumber::is_valid(&number) => {
-            let e164 = number.format().mode(Mode::E164).to_string();
+            let e164 = Text::from(number.format().mode(Mode::E164).to_string());
             CleanPhone {
                 value: e164.clone(),
                 e164: Some(e164),
@@ -123,7 +140,7 @@ fn normalise_prefix(s: &str) -> String {
 }
 
 enum Fast {
-    Valid(String),
+    Valid(Text),
     Invalid(IssueCode),
     /// Not a form the fast path reads: ask the crate.
     Unsure,
@@ -219,7 +236,7 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
     };
     match region_rules {
         Some(r) if r.has_type(nsn) => {
-            let mut e164 = String::with_capacity(nsn.len() + 4);
+            let mut e164 = Text::with_capacity(nsn.len() + 4);
             e164.push('+');
             e164.push_str(&r.code_text);
             e164.push_str(nsn);
@@ -231,21 +248,65 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
 
 /// One number-type pattern: possible lengths, then the pattern over the whole number.
 struct Desc {
-    pattern: Regex,
+    pattern: Whole,
     lengths: Vec<u16>,
 }
 
 impl Desc {
     fn new(d: &Descriptor) -> Option<Desc> {
         Some(Desc {
-            pattern: compile(&format!("^(?:{})$", d.national_number().as_str()))?,
+            pattern: Whole::new(d.national_number().as_str())?,
             lengths: d.possible_length().to_vec(),
         })
     }
 
+    /// `n` is ASCII digits (the national significant number or the national number).
     fn matches(&self, n: &str) -> bool {
         (self.lengths.is_empty() || self.lengths.contains(&(n.len() as u16)))
             && self.pattern.is_match(n)
+    }
+}
+
+/// A pattern over a whole string of ASCII digits: a fully built DFA where it stays small
+/// (one table walk, nothing to fetch from a pool), else the regex.
+enum Whole {
+    Dfa(Box<dense::DFA<Vec<u32>>>),
+    Regex(Regex),
+}
+
+impl Whole {
+    fn new(pattern: &str) -> Option<Whole> {
+        let whole = format!("^(?:{pattern})$");
+        let dfa = dense::Builder::new()
+            // ASCII classes: on ASCII digits `\d` reads as the Unicode class does, in a far
+            // smaller automaton.
+            .syntax(
+                syntax::Config::new()
+                    .ignore_whitespace(true)
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .configure(
+                dense::Config::new()
+                    .start_kind(StartKind::Anchored)
+                    .dfa_size_limit(Some(1 << 20))
+                    .determinize_size_limit(Some(1 << 21)),
+            )
+            .build(&whole);
+        match dfa {
+            Ok(dfa) => Some(Whole::Dfa(Box::new(dfa))),
+            Err(_) => compile(&whole).map(Whole::Regex),
+        }
+    }
+
+    fn is_match(&self, digits: &str) -> bool {
+        match self {
+            Whole::Dfa(dfa) => {
+                let input = Input::new(digits).anchored(Anchored::Yes).earliest(true);
+                matches!(dfa.try_search_fwd(&input), Ok(Some(_)))
+            }
+            Whole::Regex(re) => re.is_match(digits),
+        }
     }
 }
 
@@ -556,6 +617,69 @@ mod tests {
         })
     }
 
+    /// The number-type DFAs read digits as the regexes do: every pattern of every region,
+    /// on its example number and on variations of it (digits changed, added, dropped).
+    #[test]
+    fn number_type_automata_agree_with_the_regexes() {
+        let reg = registry();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut dfas, mut checked, mut matched) = (0, 0, 0);
+        for meta in &reg.metas {
+            let d = meta.descriptors();
+            let descs = [
+                Some(d.general()),
+                d.fixed_line(),
+                d.mobile(),
+                d.toll_free(),
+                d.premium_rate(),
+                d.shared_cost(),
+                d.voip(),
+                d.personal_number(),
+                d.pager(),
+                d.uan(),
+                d.voicemail(),
+            ];
+            for t in descs.into_iter().flatten() {
+                let pattern = t.national_number().as_str();
+                let whole = Whole::new(pattern).unwrap();
+                if matches!(whole, Whole::Dfa(_)) {
+                    dfas += 1;
+                }
+                let re = compile(&format!("^(?:{pattern})$")).unwrap();
+                let examples = [t.example(), d.fixed_line().and_then(|x| x.example())];
+                for ex in examples.into_iter().flatten() {
+                    for _ in 0..30 {
+                        let mut digits: Vec<u8> = ex.bytes().collect();
+                        for _ in 0..next() % 3 {
+                            let at = next() as usize % digits.len();
+                            digits[at] = b'0' + (next() % 10) as u8;
+                        }
+                        match next() % 4 {
+                            0 => digits.push(b'0' + (next() % 10) as u8),
+                            1 => {
+                                digits.pop();
+                            }
+                            _ => {}
+                        }
+                        let n = String::from_utf8(digits).unwrap();
+                        let want = re.is_match(&n);
+                        assert_eq!(whole.is_match(&n), want, "{} {pattern} {n}", meta.id());
+                        checked += 1;
+                        matched += usize::from(want);
+                    }
+                }
+            }
+        }
+        assert!(dfas > 1000, "{dfas}");
+        assert!(checked > 30_000 && matched > 5_000, "{checked} {matched}");
+    }
+
     /// Every example number of the metadata (valid by definition) is valid on the fast path
     /// with the right E.164, written nationally with its region or internationally without.
     #[test]
@@ -640,7 +764,7 @@ mod tests {
                         (format!("+{code} {nsn}"), Some(id)),
                     ] {
                         let fast = match fast(&raw, region.and_then(|r| reg.region_index(r))) {
-                            Fast::Valid(e) => Some(e),
+                            Fast::Valid(e) => Some(e.to_string()),
                             Fast::Invalid(_) => None,
                             Fast::Unsure => continue,
                         };

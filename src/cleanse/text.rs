@@ -14,6 +14,15 @@ fn is_ignorable(c: char) -> bool {
 /// Trim, Unicode NFKC, drop control and invisible characters, collapse runs of white space
 /// into one space. Idempotent: `normalize(normalize(s)) == normalize(s)`.
 pub fn normalize(raw: &str) -> String {
+    // Most values are already normal: printable ASCII, single spaces inside, none outside.
+    let b = raw.as_bytes();
+    if b.first().is_some_and(|&c| c != b' ')
+        && b.last().is_some_and(|&c| c != b' ')
+        && b.iter().all(|c| (0x20..0x7f).contains(c))
+        && !b.windows(2).any(|w| w == b"  ")
+    {
+        return raw.to_string();
+    }
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
     let mut push = |c: char, out: &mut String| {
@@ -141,6 +150,14 @@ mod tests {
             ("e\u{301}", "é"),
             ("ﬁsher", "fisher"),
             ("tab\there", "tab here"),
+            ("Anna Maria", "Anna Maria"),
+            ("12 Main St.", "12 Main St."),
+            ("a\u{7f}b", "ab"),
+            ("a\u{1f}b", "ab"),
+            (" a", "a"),
+            ("a ", "a"),
+            ("a  b", "a b"),
+            (" ", ""),
         ];
         for (raw, want) in cases {
             assert_eq!(normalize(raw), want, "{raw:?}");

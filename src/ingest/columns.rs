@@ -92,9 +92,9 @@ impl ColumnPlan {
             let v = get(i)?;
             // A single-valued field fed by several columns takes the first non-empty one.
             if !field.is_multi()
-                && values
-                    .iter()
-                    .any(|(f, v): &(Field, String)| *f == field && !mapping.empty.is_empty(v))
+                && values.iter().any(|(f, v): &(Field, String)| {
+                    *f == field && !mapping.empty.is_empty_in(field, v)
+                })
             {
                 continue;
             }

@@ -94,7 +94,9 @@ pub(super) fn read(
             if field.is_multi() {
                 values.extend(vals.into_iter().map(|v| (*field, v)));
             } else if !values.iter().any(|(f, _)| f == field)
-                && let Some(v) = vals.into_iter().find(|v| !mapping.empty.is_empty(v))
+                && let Some(v) = vals
+                    .into_iter()
+                    .find(|v| !mapping.empty.is_empty_in(*field, v))
             {
                 values.push((*field, v));
             }

@@ -225,7 +225,7 @@ impl<'a> RowBuilder<'a> {
         let values = row
             .values
             .into_iter()
-            .filter(|(_, v)| !empty.is_empty(v))
+            .filter(|(f, v)| !empty.is_empty_in(*f, v))
             .collect();
         let extra = row
             .extra

@@ -550,7 +550,7 @@ pub fn record_view(pipeline: &Pipeline, r: &Customer) -> RecordView {
         let all: Vec<&str> = vs.iter().map(|v| v.display.as_str()).collect();
         (!all.is_empty()).then(|| all.join("; "))
     };
-    let d = |v: &Option<crate::record::Value>| v.as_ref().map(|v| v.display.clone());
+    let d = |v: &Option<crate::record::Value>| v.as_ref().map(|v| v.display.to_string());
     let place: Vec<String> = [d(&r.postcode), d(&r.city)].into_iter().flatten().collect();
     let address: Vec<String> = [
         d(&r.address_line1),
@@ -564,7 +564,7 @@ pub fn record_view(pipeline: &Pipeline, r: &Customer) -> RecordView {
         source: pipeline.sources[r.source as usize].name.clone(),
         key: r.key.clone(),
         line: r.line,
-        name: r.full_name.clone(),
+        name: r.full_name.as_deref().map(str::to_string),
         email: join(&r.emails),
         phone: join(&r.phones),
         birth_date: d(&r.birth_date),
