@@ -163,8 +163,12 @@ pub fn resolve(
     // Classify the store's rows.
     let n = held.rows.len();
     let mut live = vec![false; n];
-    for &i in unchanged.iter().flatten() {
+    // The line of each unchanged row in today's export (rows above it may have come or
+    // gone): a record read back takes it.
+    let mut line_now = vec![0u64; n];
+    for &(i, line) in unchanged.iter().flatten() {
         live[i as usize] = true;
+        line_now[i as usize] = line;
     }
     let mut delta = Delta {
         source_changes: pipeline
@@ -256,9 +260,10 @@ pub fn resolve(
     delta.candidates = candidates.len() as u64;
 
     // Score the changed records against them.
-    let mut loaded: KeyMap<u32, Customer> = read_records(conn, pipeline, &held, &candidates)?
-        .into_iter()
-        .collect();
+    let mut loaded: KeyMap<u32, Customer> =
+        read_records(conn, pipeline, &held, &line_now, &candidates)?
+            .into_iter()
+            .collect();
     let cand_records: Vec<MatchRecord> = candidates
         .par_iter()
         .map(|i| MatchRecord::from_customer(&loaded[i]))
@@ -334,7 +339,7 @@ pub fn resolve(
         .copied()
         .filter(|i| !loaded.contains_key(i))
         .collect();
-    loaded.extend(read_records(conn, pipeline, &held, &missing)?);
+    loaded.extend(read_records(conn, pipeline, &held, &line_now, &missing)?);
     let in_subset: KeySet<u32> = members.iter().copied().collect();
     let mut subset: Vec<Customer> = records;
     subset.extend(members.iter().map(|i| loaded.remove(i).unwrap_or_default()));
@@ -594,26 +599,25 @@ fn read_records(
     conn: &Connection,
     pipeline: &Pipeline,
     held: &Holdings,
+    line_now: &[u64],
     which: &[u32],
 ) -> Result<Vec<(u32, Customer)>> {
     let store = &pipeline.store_path;
     let db = |e: rusqlite::Error| Error::store(store, e);
     let mut stmt = conn
-        .prepare_cached("SELECT line, record_json FROM customer_sources WHERE rowid = ?1")
+        .prepare_cached("SELECT record_json FROM customer_sources WHERE rowid = ?1")
         .map_err(db)?;
     // In rowid order: the table's pages are read front to back.
     let mut order = which.to_vec();
     order.sort_unstable_by_key(|&i| held.rows[i as usize].rowid);
-    let mut raw: Vec<(u32, i64, String)> = Vec::with_capacity(which.len());
+    let mut raw: Vec<(u32, String)> = Vec::with_capacity(which.len());
     for i in order {
         let h = &held.rows[i as usize];
-        let (line, json): (i64, String) = stmt
-            .query_row([h.rowid], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db)?;
-        raw.push((i, line, json));
+        let json: String = stmt.query_row([h.rowid], |r| r.get(0)).map_err(db)?;
+        raw.push((i, json));
     }
     raw.into_par_iter()
-        .map(|(i, line, json)| {
+        .map(|(i, json)| {
             let h = &held.rows[i as usize];
             let source_name = &held.sources[h.source as usize];
             let mut c: Customer = serde_json::from_str(&json).map_err(|e| Error::Store {
@@ -625,7 +629,7 @@ fn read_records(
             })?;
             c.source = pipeline.source_index(source_name).unwrap_or(0) as u16;
             c.key = h.key.to_string();
-            c.line = line as u64;
+            c.line = line_now[i as usize];
             c.hash = h.hash;
             Ok((i, c))
         })

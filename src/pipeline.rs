@@ -189,12 +189,12 @@ pub fn resolve_cleansed(
 }
 
 /// What [`ingest_known`] gives: [`Ingest`], and per source the store's rows it found
-/// unchanged.
+/// unchanged, with their lines now.
 type IngestKnown = (
     Vec<crate::record::SourceRecord>,
     Vec<Quarantined>,
     Vec<SourceStats>,
-    Vec<Vec<u32>>,
+    Vec<Vec<(u32, u64)>>,
 );
 
 type Ingest = (

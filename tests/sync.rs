@@ -582,6 +582,37 @@ fn an_incremental_sync_ends_where_a_full_one_does() {
     assert_eq!(again["sync"]["mode"], "incremental");
     assert_eq!(again["changes"], 0, "{again}");
     assert_eq!(again["sync"]["incremental"]["records_resolved"], 0);
+    let again = json(&full.run(&["sync", CONFIG, "--json", "--full"]));
+    assert_eq!(again["changes"], 0, "{again}");
+
+    // Round two: the ERP's Wolfgang Stein becomes another person (his customer splits,
+    // the larger part keeping the id), and the sales contact added above is gone again
+    // (detached; its customer retired).
+    let wolfgang = customer_of(&inc.store(), "sales_sheet", "NW-014");
+    for s in [&inc, &full] {
+        let erp = s.path("fixtures/demo/erp_customers.csv");
+        let bytes = std::fs::read(&erp).unwrap();
+        let from: &[u8] = b"0010008;Stein, Wolfgang;Kaiser-Joseph-Str. 94a;79102;Freiburg i. Br.;;;015190131287;wolfgang.stein@example.de;17.01.1962";
+        let to: &[u8] = b"0010008;Stein, Maximilian;Kaiser-Joseph-Str. 94a;79102;Freiburg i. Br.;;;;max.stein@posteo.de;03.03.1990";
+        let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+        let mut changed = bytes[..at].to_vec();
+        changed.extend_from_slice(to);
+        changed.extend_from_slice(&bytes[at + from.len()..]);
+        std::fs::write(&erp, changed).unwrap();
+        let sales = s.path("fixtures/demo/sales_sheet.csv");
+        let text = std::fs::read_to_string(&sales).unwrap();
+        let kept: Vec<&str> = text.lines().filter(|l| !l.starts_with("NW-950,")).collect();
+        std::fs::write(&sales, kept.join("\n") + "\n").unwrap();
+    }
+    let a = json(&inc.run(&["sync", CONFIG, "--json"]));
+    let b = json(&full.run(&["sync", CONFIG, "--json", "--full"]));
+    assert_eq!(a["sync"]["mode"], "incremental", "{a}");
+    assert_eq!(a["customer_changes"]["retired"], 1, "{a}");
+    assert_eq!(a["customer_changes"], b["customer_changes"]);
+    assert_same(&dump_outcome(&inc.store()), &dump_outcome(&full.store()));
+    assert_eq!(customer_of(&inc.store(), "sales_sheet", "NW-014"), wolfgang);
+    assert_ne!(customer_of(&inc.store(), "erp", "0010008"), wolfgang);
+    assert_store_sound(&inc.store());
 }
 
 #[test]

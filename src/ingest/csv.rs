@@ -111,7 +111,7 @@ pub(super) fn read(
                     continue;
                 }
                 if let Some(key) = decode(&record[plan.key], mapping)
-                    && builder.unchanged(&key, raw)
+                    && builder.unchanged(&key, raw, line)
                 {
                     continue;
                 }

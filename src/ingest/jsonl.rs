@@ -52,7 +52,7 @@ pub(super) fn read(
         // A row the store may hold unchanged: its key found without building the row's
         // JSON tree (most rows of a nightly export are unchanged).
         if let Some(key) = probe_key(&text, &key_path)
-            && builder.unchanged(&key, trimmed)
+            && builder.unchanged(&key, trimmed, line_no)
         {
             continue;
         }

@@ -27,8 +27,9 @@ pub struct Ingested {
     /// SHA-256 of the file, hex.
     pub checksum: String,
     pub bytes: u64,
-    /// Rows a [`Known`] check recognised as held unchanged (its indices), not mapped.
-    pub unchanged: Vec<u32>,
+    /// Rows a [`Known`] check recognised as held unchanged (its index, and the row's line
+    /// now), not mapped.
+    pub unchanged: Vec<(u32, u64)>,
 }
 
 impl Ingested {
@@ -163,7 +164,7 @@ impl<'a> RowBuilder<'a> {
     /// Whether the row with this key and raw text is one the store holds unchanged: then
     /// it is counted as read and its key as seen, and the caller maps nothing. A key
     /// repeated in the file is never unchanged (the row is quarantined as usual).
-    pub fn unchanged(&mut self, key: &str, raw: &[u8]) -> bool {
+    pub fn unchanged(&mut self, key: &str, raw: &[u8], line: u64) -> bool {
         let key = key.trim();
         if key.is_empty() || self.seen_keys.contains(key) {
             return false;
@@ -171,7 +172,7 @@ impl<'a> RowBuilder<'a> {
         match (self.known)(key, content_hash(trim_newline(raw))) {
             Some(i) => {
                 self.seen_keys.insert(key.to_string());
-                self.out.unchanged.push(i);
+                self.out.unchanged.push((i, line));
                 true
             }
             None => false,
