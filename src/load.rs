@@ -582,9 +582,14 @@ pub fn plan_scoped(
         let row = || -> Result<Vec<Sql>> {
             let mut row: Vec<Sql> = key.iter().chain(v).cloned().collect();
             if let Some(c) = conn {
+                let keys = if store::has_column(c, "customer_sources", "block_keys").map_err(db)? {
+                    "block_keys"
+                } else {
+                    "NULL"
+                };
                 (row[6], row[8]) = c
                     .query_row(
-                        "SELECT record_json, block_keys FROM customer_sources WHERE source = ?1 AND source_key = ?2",
+                        &format!("SELECT record_json, {keys} FROM customer_sources WHERE source = ?1 AND source_key = ?2"),
                         params_from_iter(key.iter()),
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
@@ -1014,9 +1019,19 @@ fn diff_table(
     // TEXT by its bytes and INTEGER by value, as `Cell` does) against the desired rows.
     // The table is never held in memory. (Were the orders ever to disagree, a row would be
     // deleted and inserted again instead of kept: the store ends the same.)
+    // A column that a store written by an older crmfuse lacks reads as NULL (a dry run
+    // cannot add it; the next real run does).
+    let mut select = Vec::with_capacity(cols.len());
+    for c in cols {
+        select.push(if store::has_column(conn, table, c).map_err(db)? {
+            *c
+        } else {
+            "NULL"
+        });
+    }
     let sql = format!(
         "SELECT {} FROM {table} {} ORDER BY {}",
-        cols.join(", "),
+        select.join(", "),
         filter.map_or(String::new(), |(w, _)| format!("WHERE {w}")),
         cols[..pk].join(", ")
     );
@@ -1322,6 +1337,17 @@ pub fn read_term_counts(
     store_path: &std::path::Path,
 ) -> Result<Option<(i64, score::TermCounts)>> {
     let db = |e: rusqlite::Error| Error::store(store_path, e);
+    // A store written by an older crmfuse has no such table until its next real run.
+    let exists: bool = conn
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'term_counts'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if !exists {
+        return Ok(None);
+    }
     let run: Option<i64> = conn
         .query_row("SELECT max(run_id) FROM term_counts", [], |r| r.get(0))
         .map_err(db)?;

@@ -636,3 +636,28 @@ fn a_sync_says_why_it_resolves_everything() {
     let third = json(&s.run(&["sync", CONFIG, "--json"]));
     assert_eq!(third["sync"]["mode"], "incremental", "{third}");
 }
+
+#[test]
+fn a_store_of_an_older_crmfuse_is_synced_in_full_once_then_incrementally() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    // What a store written before blocking keys and name counts were stored looks like.
+    let conn = rusqlite::Connection::open(s.store()).unwrap();
+    conn.execute_batch(
+        "ALTER TABLE customer_sources DROP COLUMN block_keys; DROP TABLE term_counts;
+         DELETE FROM meta WHERE key = 'block_keys_version';",
+    )
+    .unwrap();
+    drop(conn);
+    // A dry run cannot add the column, but reads the store as it is.
+    let dry = json(&s.run(&["sync", CONFIG, "--dry-run", "--json"]));
+    assert_eq!(dry["sync"]["mode"], "full", "{dry}");
+    assert_eq!(dry["changes"], 0, "{dry}");
+    let real = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(real["sync"]["mode"], "full", "{real}");
+    assert_eq!(real["changes"], 0, "{real}");
+    let next = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(next["sync"]["mode"], "incremental", "{next}");
+    assert_eq!(next["changes"], 0, "{next}");
+    assert_store_sound(&s.store());
+}
