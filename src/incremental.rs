@@ -342,7 +342,15 @@ pub fn resolve(
     loaded.extend(read_records(conn, pipeline, &held, &line_now, &missing)?);
     let in_subset: KeySet<u32> = members.iter().copied().collect();
     let mut subset: Vec<Customer> = records;
-    subset.extend(members.iter().map(|i| loaded.remove(i).unwrap_or_default()));
+    for i in &members {
+        let record = loaded.remove(i).ok_or_else(|| {
+            Error::Other(format!(
+                "stored row {} of {} was not read back",
+                held.rows[*i as usize].key, held.sources[held.rows[*i as usize].source as usize]
+            ))
+        })?;
+        subset.push(record);
+    }
     drop(loaded);
     subset.par_sort_unstable_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
     let subset_match = pipeline::match_records(&subset);
