@@ -31,8 +31,8 @@ impl Default for Sha256Hex {
     }
 }
 
-/// A fast hasher for the in-memory maps of source keys and blocking keys: Fx-style
-/// multiply-rotate words (cheap on short keys) with a final avalanche, so that the high
+/// The project's fast hasher for in-memory maps (source keys, blocking keys, reference
+/// tables): Fx-style multiply-rotate words (cheap on short keys) with a final avalanche, so that the high
 /// bits a `HashMap` probes with are as well mixed as the low ones. (Plain Fx leaves them
 /// weak on short, similar keys such as customer numbers, and lookups then compare many
 /// keys.) Not for untrusted keys an attacker could choose to collide.

@@ -445,20 +445,14 @@ fn read_holdings(
 ) -> Result<std::result::Result<Holdings, String>> {
     let store = &pipeline.store_path;
     let db = |e: rusqlite::Error| Error::store(store, e);
-    let (rows, per_source): (i64, Vec<(String, i64)>) = {
-        let n = conn
-            .query_row("SELECT count(*) FROM customer_sources", [], |r| r.get(0))
-            .map_err(db)?;
-        let mut stmt = conn
-            .prepare("SELECT source, count(*) FROM customer_sources GROUP BY source")
-            .map_err(db)?;
-        let per = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(db)?
-            .collect::<rusqlite::Result<_>>()
-            .map_err(db)?;
-        (n, per)
-    };
+    let per_source: Vec<(String, i64)> = conn
+        .prepare("SELECT source, count(*) FROM customer_sources GROUP BY source")
+        .and_then(|mut stmt| {
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()
+        })
+        .map_err(db)?;
+    let rows: i64 = per_source.iter().map(|(_, n)| n).sum();
     let mut held = Holdings {
         sources: Vec::new(),
         rows: Vec::with_capacity(rows as usize),

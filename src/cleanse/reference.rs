@@ -5,51 +5,10 @@
 //! the first remaining line is the header, fields are split on `,` and trimmed, and a field
 //! that holds several values separates them with `|`.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
-
-/// The Fx hash (rustc's): reference tables are looked up word by word, millions of times a
-/// run, with short keys that SipHash's DoS resistance is wasted on.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct FxHasher(u64);
-
-impl FxHasher {
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            self.add(u64::from_le_bytes(w));
-        }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut w = [0u8; 8];
-            w[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(w));
-        }
-    }
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i);
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-pub(crate) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
-pub(crate) type FastSet<K> = HashSet<K, BuildHasherDefault<FxHasher>>;
+/// Reference tables are looked up word by word, millions of times a run, with short keys
+/// that SipHash's DoS resistance is wasted on: the project's key hasher instead.
+pub(crate) type FastMap<K, V> = crate::hash::KeyMap<K, V>;
+pub(crate) type FastSet<K> = crate::hash::KeySet<K>;
 
 /// A cheap test before a table lookup: which (first byte, length) pairs the table's words
 /// have. Most name words are no title, suffix, particle or legal form, and are turned away
