@@ -24,6 +24,7 @@
 //! another version, or a steward decisions file (`--decisions`).
 
 use crate::hash::{KeyMap, KeySet};
+use hashbrown::HashTable;
 
 use rayon::prelude::*;
 use rusqlite::Connection;
@@ -67,23 +68,26 @@ pub type Prepared = std::result::Result<(Resolution, Scope), String>;
 struct Held {
     /// The row's rowid (records are read back by it, in table order).
     rowid: i64,
-    /// Index into `Holdings::sources`.
-    source: u16,
-    key: Box<str>,
     hash: u64,
     customer: u64,
-    deleted: bool,
+    /// Range of its source key in `Holdings::key_text`.
+    key: (u32, u32),
     /// Range of its blocking keys in `Holdings::keys`.
     keys: (u32, u32),
+    /// Index into `Holdings::sources`.
+    source: u16,
+    deleted: bool,
 }
 
 struct Holdings {
     /// Source names as the store has them.
     sources: Vec<String>,
     rows: Vec<Held>,
+    /// Every row's source key, one after the other (one allocation, not a million).
+    key_text: String,
     keys: Vec<u64>,
-    /// Per pipeline source: key -> row.
-    index: Vec<KeyMap<Box<str>, u32>>,
+    /// Per pipeline source: its rows, found by source key.
+    index: Vec<HashTable<u32>>,
 }
 
 impl Holdings {
@@ -91,6 +95,36 @@ impl Holdings {
         let (a, n) = self.rows[i].keys;
         &self.keys[a as usize..(a + n) as usize]
     }
+
+    fn key(&self, i: usize) -> &str {
+        let (a, n) = self.rows[i].key;
+        &self.key_text[a as usize..(a + n) as usize]
+    }
+
+    /// The row of pipeline source `source` with this source key.
+    fn find(&self, source: usize, key: &str) -> Option<u32> {
+        self.index[source]
+            .find(key_hash(key), |&i| self.key(i as usize) == key)
+            .copied()
+    }
+
+    /// Index every row of a pipeline source by its key (hashed in parallel).
+    fn build_index(&mut self, store_to_pipeline: &[Option<usize>]) {
+        let hashes: Vec<u64> = (0..self.rows.len())
+            .into_par_iter()
+            .map(|i| key_hash(self.key(i)))
+            .collect();
+        for (i, h) in self.rows.iter().enumerate() {
+            if let Some(p) = store_to_pipeline[h.source as usize] {
+                self.index[p].insert_unique(hashes[i], i as u32, |&j| hashes[j as usize]);
+            }
+        }
+    }
+}
+
+fn key_hash(key: &str) -> u64 {
+    use std::hash::BuildHasher;
+    std::hash::BuildHasherDefault::<crate::hash::KeyHasher>::default().hash_one(key)
 }
 
 /// Check that the store supports an incremental sync and, if so, resolve the changes.
@@ -151,7 +185,7 @@ pub fn resolve(
 
     // Ingest, skipping the rows held unchanged.
     let known = |source: u16, key: &str, hash: u64| -> Option<u32> {
-        held.index[source as usize].get(key).copied().filter(|&i| {
+        held.find(source as usize, key).filter(|&i| {
             let h = &held.rows[i as usize];
             h.hash == hash && !h.deleted
         })
@@ -189,8 +223,8 @@ pub fn resolve(
     let mut replaced = vec![false; n];
     for r in &records {
         let d = &mut delta.source_changes[r.source as usize];
-        match held.index[r.source as usize].get(r.key.as_str()) {
-            Some(&i) => {
+        match held.find(r.source as usize, r.key.as_str()) {
+            Some(i) => {
                 d.changed += 1;
                 replaced[i as usize] = true;
                 affected.insert(held.rows[i as usize].customer);
@@ -225,7 +259,7 @@ pub fn resolve(
         delta.disappeared += 1;
         if policy != DisappearPolicy::Ignore {
             affected.insert(h.customer);
-            issue_rows.push((name.clone(), h.key.to_string()));
+            issue_rows.push((name.clone(), held.key(i).to_string()));
         }
     }
 
@@ -244,13 +278,20 @@ pub fn resolve(
     for k in delta_keys.iter().flatten() {
         *in_delta.entry(*k).or_default() += 1;
     }
+    // (A pass over every stored row's keys, in parallel; few of them hit.)
+    let hits: Vec<(u64, u32)> = (0..n)
+        .into_par_iter()
+        .filter(|&i| live[i])
+        .flat_map_iter(|i| {
+            held.keys_of(i)
+                .iter()
+                .filter(|k| in_delta.contains_key(k))
+                .map(move |&k| (k, i as u32))
+        })
+        .collect();
     let mut sharing: KeyMap<u64, Vec<u32>> = KeyMap::default();
-    for (i, _) in live.iter().enumerate().filter(|(_, l)| **l) {
-        for k in held.keys_of(i) {
-            if in_delta.contains_key(k) {
-                sharing.entry(*k).or_default().push(i as u32);
-            }
-        }
+    for (k, i) in hits {
+        sharing.entry(k).or_default().push(i);
     }
     let max = pipeline.matching.max_block_size as u64;
     sharing.retain(|k, v| v.len() as u64 + in_delta[k] <= max);
@@ -312,8 +353,8 @@ pub fn resolve(
                 if delta_keys_set.contains(&(s as u16, r.key.as_str())) {
                     return (true, None);
                 }
-                match held.index[s].get(r.key.as_str()) {
-                    Some(&i) if live[i as usize] => {
+                match held.find(s, r.key.as_str()) {
+                    Some(i) if live[i as usize] => {
                         let c = held.rows[i as usize].customer;
                         (affected.contains(&c), Some(c))
                     }
@@ -332,6 +373,7 @@ pub fn resolve(
 
     // Every live record of the customers re-resolved.
     let members: Vec<u32> = (0..n as u32)
+        .into_par_iter()
         .filter(|&i| live[i as usize] && affected.contains(&held.rows[i as usize].customer))
         .collect();
     let missing: Vec<u32> = members
@@ -346,7 +388,8 @@ pub fn resolve(
         let record = loaded.remove(i).ok_or_else(|| {
             Error::Other(format!(
                 "stored row {} of {} was not read back",
-                held.rows[*i as usize].key, held.sources[held.rows[*i as usize].source as usize]
+                held.key(*i as usize),
+                held.sources[held.rows[*i as usize].source as usize]
             ))
         })?;
         subset.push(record);
@@ -360,16 +403,23 @@ pub fn resolve(
         .par_iter()
         .flat_map_iter(|m| block::record_keys(m, &rules))
         .collect();
-    let mut outside: KeyMap<u64, u64> = KeyMap::default();
-    for (i, _) in live.iter().enumerate().filter(|(_, l)| **l) {
-        if !in_subset.contains(&(i as u32)) {
+    let outside: KeyMap<u64, u64> = (0..n)
+        .into_par_iter()
+        .filter(|&i| live[i] && !in_subset.contains(&(i as u32)))
+        .fold(KeyMap::default, |mut acc: KeyMap<u64, u64>, i| {
             for k in held.keys_of(i) {
                 if subset_keys.contains(k) {
-                    *outside.entry(*k).or_default() += 1;
+                    *acc.entry(*k).or_default() += 1;
                 }
             }
-        }
-    }
+            acc
+        })
+        .reduce(KeyMap::default, |mut a, b| {
+            for (k, v) in b {
+                *a.entry(k).or_default() += v;
+            }
+            a
+        });
     let outside_of = |k: u64| outside.get(&k).copied().unwrap_or(0);
 
     // The steward's decisions on records of the subset.
@@ -456,19 +506,19 @@ fn read_holdings(
     let mut held = Holdings {
         sources: Vec::new(),
         rows: Vec::with_capacity(rows as usize),
+        key_text: String::with_capacity(rows as usize * 12),
         keys: Vec::with_capacity(rows as usize * 8),
         index: pipeline
             .sources
             .iter()
             .map(|s| {
                 let n = per_source.iter().find(|(name, _)| *name == s.name);
-                KeyMap::with_capacity_and_hasher(
-                    n.map_or(0, |(_, n)| *n as usize),
-                    Default::default(),
-                )
+                HashTable::with_capacity(n.map_or(0, |(_, n)| *n as usize))
             })
             .collect(),
     };
+    // Per source of the store: its index in the pipeline.
+    let mut in_pipeline: Vec<Option<usize>> = Vec::new();
     // In table order (no ORDER BY: an index walk would fetch each row at random).
     let mut stmt = conn
         .prepare(
@@ -477,23 +527,23 @@ fn read_holdings(
         )
         .map_err(db)?;
     let mut rows = stmt.query([]).map_err(db)?;
-    // (source index in `held.sources`, pipeline index) of the previous row's source.
-    let mut last: Option<(u16, Option<usize>)> = None;
+    // The previous row's source (index in `held.sources`).
+    let mut last: Option<u16> = None;
     while let Some(r) = rows.next().map_err(db)? {
         let source = text(r, 0, store)?.unwrap_or("");
-        let (si, pi) = match last {
-            Some((si, pi)) if held.sources[si as usize] == source => (si, pi),
+        let si = match last {
+            Some(si) if held.sources[si as usize] == source => si,
             _ => {
                 let si = match held.sources.iter().position(|s| s == source) {
                     Some(i) => i,
                     None => {
                         held.sources.push(source.to_string());
+                        in_pipeline.push(pipeline.source_index(source));
                         held.sources.len() - 1
                     }
                 } as u16;
-                let pi = pipeline.source_index(source);
-                last = Some((si, pi));
-                (si, pi)
+                last = Some(si);
+                si
             }
         };
         let key = text(r, 1, store)?.unwrap_or("");
@@ -520,21 +570,19 @@ fn read_holdings(
                 ));
             }
         }
-        let i = held.rows.len() as u32;
-        let key: Box<str> = key.into();
-        if let Some(p) = pi {
-            held.index[p].insert(key.clone(), i);
-        }
+        let key_at = held.key_text.len() as u32;
+        held.key_text.push_str(key);
         held.rows.push(Held {
             rowid: r.get(6).map_err(db)?,
-            source: si,
-            key,
             hash,
             customer,
-            deleted,
+            key: (key_at, key.len() as u32),
             keys: (at, held.keys.len() as u32 - at),
+            source: si,
+            deleted,
         });
     }
+    held.build_index(&in_pipeline);
     Ok(Ok(held))
 }
 
@@ -562,19 +610,29 @@ fn bytes<'r>(
     }
 }
 
-/// 16 lower-case hex digits (as `{:016x}` writes them) as a number.
-fn hex_u64(digits: &[u8]) -> Option<u64> {
-    if digits.len() != 16 {
-        return None;
+/// Each byte's value as a lower-case hex digit; 0xFF: not one.
+const HEX_DIGIT: [u8; 256] = {
+    let mut t = [0xFF; 256];
+    let mut d = 0;
+    while d < 16 {
+        t[b"0123456789abcdef"[d] as usize] = d as u8;
+        d += 1;
     }
-    digits.iter().try_fold(0u64, |acc, &d| {
-        let v = match d {
-            b'0'..=b'9' => d - b'0',
-            b'a'..=b'f' => d - b'a' + 10,
-            _ => return None,
-        };
-        Some(acc << 4 | u64::from(v))
-    })
+    t
+};
+
+/// 16 lower-case hex digits (as `{:016x}` writes them) as a number. (A table walk without
+/// branches: a sync decodes some eight million of these.)
+fn hex_u64(digits: &[u8]) -> Option<u64> {
+    let digits: &[u8; 16] = digits.try_into().ok()?;
+    let mut acc = 0u64;
+    let mut bad = 0u8;
+    for &d in digits {
+        let v = HEX_DIGIT[d as usize];
+        bad |= v;
+        acc = acc << 4 | u64::from(v & 0x0F);
+    }
+    (bad & 0xF0 == 0).then_some(acc)
 }
 
 /// Append the keys of a stored list ([`block::encode_keys`]) to `out`; false (and `out` as
@@ -626,11 +684,11 @@ fn read_records(
                 path: store.clone(),
                 message: format!(
                     "the stored record {source_name} {} is unreadable: {e}",
-                    h.key
+                    held.key(i as usize)
                 ),
             })?;
             c.source = pipeline.source_index(source_name).unwrap_or(0) as u16;
-            c.key = h.key.to_string();
+            c.key = held.key(i as usize).to_string();
             c.line = line_now[i as usize];
             c.hash = h.hash;
             Ok((i, c))
