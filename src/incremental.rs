@@ -64,6 +64,9 @@ pub struct Delta {
 /// Why a sync resolves everything (`Err`), or what it resolves incrementally.
 pub type Prepared = std::result::Result<(Resolution, Scope), String>;
 
+/// A store of this many source rows or more is read by two connections at once.
+const SPLIT_FROM: usize = 100_000;
+
 /// A row of `customer_sources` as a sync needs it.
 struct Held {
     /// The row's rowid (records are read back by it, in table order).
@@ -108,6 +111,30 @@ impl Holdings {
             .copied()
     }
 
+    /// Add the rows of a later part of the table (read by [`scan`]).
+    fn append(&mut self, part: Holdings) {
+        let source_of: Vec<u16> = part
+            .sources
+            .iter()
+            .map(|name| match self.sources.iter().position(|s| s == name) {
+                Some(i) => i as u16,
+                None => {
+                    self.sources.push(name.clone());
+                    (self.sources.len() - 1) as u16
+                }
+            })
+            .collect();
+        let (text_at, keys_at) = (self.key_text.len() as u32, self.keys.len() as u32);
+        self.key_text.push_str(&part.key_text);
+        self.keys.extend_from_slice(&part.keys);
+        self.rows.extend(part.rows.into_iter().map(|h| Held {
+            key: (h.key.0 + text_at, h.key.1),
+            keys: (h.keys.0 + keys_at, h.keys.1),
+            source: source_of[h.source as usize],
+            ..h
+        }));
+    }
+
     /// Index every row of a pipeline source by its key (hashed in parallel).
     fn build_index(&mut self, store_to_pipeline: &[Option<usize>]) {
         let hashes: Vec<u64> = (0..self.rows.len())
@@ -128,9 +155,11 @@ fn key_hash(key: &str) -> u64 {
 }
 
 /// Check that the store supports an incremental sync and, if so, resolve the changes.
+/// `reader`: a second connection that sees what `conn` sees, to read the store faster.
 pub fn resolve(
     pipeline: &Pipeline,
     conn: &Connection,
+    reader: Option<Connection>,
     opts: &ResolveOptions,
     model: Option<Model>,
     progress: &mut Progress,
@@ -175,11 +204,27 @@ pub fn resolve(
         return Ok(Err("the store holds no name counts yet".into()));
     };
 
+    // The sources' files are read (and checksummed) meanwhile, on another core.
     let stage = progress.stage("read store", None);
-    let held = match read_holdings(conn, pipeline)? {
+    let (held, fetched) = std::thread::scope(|s| {
+        let fetching = s.spawn(|| {
+            pipeline
+                .sources
+                .iter()
+                .map(crate::ingest::fetch)
+                .collect::<Result<Vec<_>>>()
+        });
+        let held = read_holdings(conn, reader, pipeline, SPLIT_FROM);
+        let fetched = fetching
+            .join()
+            .unwrap_or_else(|e| std::panic::resume_unwind(e));
+        (held, fetched)
+    });
+    let held = match held? {
         Ok(h) => h,
         Err(reason) => return Ok(Err(reason)),
     };
+    let fetched = fetched?;
     progress.finish(stage);
     progress.between_stages()?;
 
@@ -191,7 +236,7 @@ pub fn resolve(
         })
     };
     let (records, quarantined, sources, unchanged) =
-        pipeline::ingest_known(pipeline, &known, progress)?;
+        pipeline::ingest_known(pipeline, Some(fetched), &known, progress)?;
     progress.between_stages()?;
 
     // Classify the store's rows.
@@ -488,10 +533,14 @@ pub fn resolve(
 }
 
 /// Every row of `customer_sources`, with its blocking keys. `Err`: a reason the store
-/// cannot be synced incrementally.
+/// cannot be synced incrementally. `reader`: a second connection that sees what `conn`
+/// sees (the caller holds the write lock), to read half the table on another core when it
+/// has `split_from` rows or more.
 fn read_holdings(
     conn: &Connection,
+    reader: Option<Connection>,
     pipeline: &Pipeline,
+    split_from: usize,
 ) -> Result<std::result::Result<Holdings, String>> {
     let store = &pipeline.store_path;
     let db = |e: rusqlite::Error| Error::store(store, e);
@@ -502,31 +551,81 @@ fn read_holdings(
                 .collect::<rusqlite::Result<_>>()
         })
         .map_err(db)?;
-    let rows: i64 = per_source.iter().map(|(_, n)| n).sum();
+    let rows = per_source.iter().map(|(_, n)| *n as usize).sum::<usize>();
+    let max_rowid: i64 = conn
+        .query_row(
+            "SELECT coalesce(max(rowid), 0) FROM customer_sources",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    let (first, second) = match reader {
+        Some(reader) if rows >= split_from => {
+            // Rowids are dense (rows are deleted only by rollback): split them in half.
+            let mid = max_rowid / 2;
+            std::thread::scope(|s| {
+                let later = s.spawn(move || scan(&reader, pipeline, mid + 1, max_rowid, rows / 2));
+                let first = scan(conn, pipeline, i64::MIN, mid, rows / 2);
+                let later = later
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (first, Some(later))
+            })
+        }
+        _ => (scan(conn, pipeline, i64::MIN, i64::MAX, rows), None),
+    };
+    let mut held = match first? {
+        Ok(h) => h,
+        Err(reason) => return Ok(Err(reason)),
+    };
+    if let Some(second) = second {
+        match second? {
+            Ok(part) => held.append(part),
+            Err(reason) => return Ok(Err(reason)),
+        }
+    }
+    held.index = pipeline
+        .sources
+        .iter()
+        .map(|s| {
+            let n = per_source.iter().find(|(name, _)| *name == s.name);
+            HashTable::with_capacity(n.map_or(0, |(_, n)| *n as usize))
+        })
+        .collect();
+    let in_pipeline: Vec<Option<usize>> = held
+        .sources
+        .iter()
+        .map(|s| pipeline.source_index(s))
+        .collect();
+    held.build_index(&in_pipeline);
+    Ok(Ok(held))
+}
+
+/// The rows of `customer_sources` with rowids in `from..=to`, in table order (no index
+/// walk: that would fetch each row at random), not yet indexed.
+fn scan(
+    conn: &Connection,
+    pipeline: &Pipeline,
+    from: i64,
+    to: i64,
+    capacity: usize,
+) -> Result<std::result::Result<Holdings, String>> {
+    let store = &pipeline.store_path;
+    let db = |e: rusqlite::Error| Error::store(store, e);
     let mut held = Holdings {
         sources: Vec::new(),
-        rows: Vec::with_capacity(rows as usize),
-        key_text: String::with_capacity(rows as usize * 12),
-        keys: Vec::with_capacity(rows as usize * 8),
-        index: pipeline
-            .sources
-            .iter()
-            .map(|s| {
-                let n = per_source.iter().find(|(name, _)| *name == s.name);
-                HashTable::with_capacity(n.map_or(0, |(_, n)| *n as usize))
-            })
-            .collect(),
+        rows: Vec::with_capacity(capacity),
+        key_text: String::with_capacity(capacity * 12),
+        keys: Vec::with_capacity(capacity * 8),
+        index: Vec::new(),
     };
-    // Per source of the store: its index in the pipeline.
-    let mut in_pipeline: Vec<Option<usize>> = Vec::new();
-    // In table order (no ORDER BY: an index walk would fetch each row at random).
     let mut stmt = conn
         .prepare(
             "SELECT source, source_key, record_hash, customer_id, deleted_run_id IS NOT NULL, block_keys, rowid
-             FROM customer_sources",
+             FROM customer_sources WHERE rowid BETWEEN ?1 AND ?2",
         )
         .map_err(db)?;
-    let mut rows = stmt.query([]).map_err(db)?;
+    let mut rows = stmt.query([from, to]).map_err(db)?;
     // The previous row's source (index in `held.sources`).
     let mut last: Option<u16> = None;
     while let Some(r) = rows.next().map_err(db)? {
@@ -538,7 +637,6 @@ fn read_holdings(
                     Some(i) => i,
                     None => {
                         held.sources.push(source.to_string());
-                        in_pipeline.push(pipeline.source_index(source));
                         held.sources.len() - 1
                     }
                 } as u16;
@@ -582,7 +680,6 @@ fn read_holdings(
             deleted,
         });
     }
-    held.build_index(&in_pipeline);
     Ok(Ok(held))
 }
 
@@ -717,5 +814,75 @@ mod tests {
         let mut out = vec![7];
         assert!(!decode_keys_into(b"00000000000000zz", &mut out));
         assert_eq!(out, [7]);
+    }
+
+    #[test]
+    fn a_store_read_in_two_halves_is_read_as_in_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/pipeline.toml");
+        let mut pipeline = Pipeline::load(std::path::Path::new(demo)).unwrap();
+        pipeline.store_path = dir.path().join("crm.db");
+        let conn = crate::store::open_rw(&pipeline.store_path).unwrap();
+        // The pipeline's sources and one it no longer lists, interleaved so that the two
+        // halves meet them in different orders.
+        let names: Vec<String> = pipeline
+            .sources
+            .iter()
+            .map(|s| s.name.clone())
+            .chain(["gone".to_string()])
+            .collect();
+        for c in 1..=5 {
+            conn.execute(
+                "INSERT INTO customers (customer_id, created_run_id, updated_run_id) VALUES (?1, 1, 1)",
+                [format!("C{c}")],
+            )
+            .unwrap();
+        }
+        for i in 0..60u64 {
+            let deleted = i % 13 == 0;
+            conn.execute(
+                "INSERT INTO customer_sources (source, source_key, customer_id, line, record_hash, record_json, deleted_run_id, block_keys)
+                 VALUES (?1, ?2, ?3, ?4, ?5, '{}', ?6, ?7)",
+                rusqlite::params![
+                    names[(i * 7 % names.len() as u64) as usize],
+                    format!("k{}", i / 2),
+                    format!("C{}", i % 5 + 1),
+                    (i + 2) as i64,
+                    format!("{:016x}", i * 977),
+                    deleted.then_some(1),
+                    (!deleted).then(|| block::encode_keys(&(0..i % 4).map(|k| i << 8 | k).collect::<Vec<_>>())),
+                ],
+            )
+            .unwrap();
+        }
+        let one = read_holdings(&conn, None, &pipeline, usize::MAX)
+            .unwrap()
+            .unwrap();
+        let reader = crate::store::open_ro(&pipeline.store_path).unwrap();
+        let two = read_holdings(&conn, reader, &pipeline, 0).unwrap().unwrap();
+        let row = |h: &Holdings, i: usize| {
+            let r = &h.rows[i];
+            let source = h.sources[r.source as usize].clone();
+            (
+                r.rowid,
+                r.hash,
+                r.customer,
+                r.deleted,
+                source,
+                h.key(i).to_string(),
+                h.keys_of(i).to_vec(),
+            )
+        };
+        assert_eq!(one.rows.len(), 60);
+        assert_eq!(two.rows.len(), 60);
+        for i in 0..60 {
+            assert_eq!(row(&one, i), row(&two, i), "row {i}");
+            let (.., source, key, _) = row(&one, i);
+            if let Some(s) = pipeline.source_index(&source) {
+                assert_eq!(one.find(s, &key), Some(i as u32));
+                assert_eq!(two.find(s, &key), Some(i as u32));
+            }
+        }
+        assert_eq!(two.find(0, "k99"), None);
     }
 }

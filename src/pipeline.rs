@@ -204,25 +204,36 @@ type Ingest = (
 );
 
 pub(crate) fn ingest_stage(pipeline: &Pipeline, progress: &mut Progress) -> Result<Ingest> {
-    ingest_known(pipeline, &|_, _, _| None, progress).map(|(r, q, s, _)| (r, q, s))
+    ingest_known(pipeline, None, &|_, _, _| None, progress).map(|(r, q, s, _)| (r, q, s))
 }
 
 /// Ingest, skipping the rows `known(source, key, hash)` recognises as held unchanged
 /// (it returns their index among the store's rows; they are counted in the source's
-/// records and listed, per source, in the fourth element).
+/// records and listed, per source, in the fourth element). `fetched`: the sources' files,
+/// already read (one per source, in order).
 pub(crate) fn ingest_known(
     pipeline: &Pipeline,
+    fetched: Option<Vec<ingest::Fetched>>,
     known: &(dyn Fn(u16, &str, u64) -> Option<u32> + Sync),
     progress: &mut Progress,
 ) -> Result<IngestKnown> {
     let stage = progress.stage("ingest", Some(pipeline.sources.len() as u64));
+    let mut fetched: Vec<Option<ingest::Fetched>> = match fetched {
+        Some(f) => f.into_iter().map(Some).collect(),
+        None => pipeline.sources.iter().map(|_| None).collect(),
+    };
     let read: Vec<Ingested> = pipeline
         .sources
         .par_iter()
+        .zip(fetched.par_iter_mut())
         .enumerate()
-        .map(|(i, s)| {
+        .map(|(i, (s, f))| {
             let index = i as u16;
-            let r = ingest::read_source_known(s, index, &|key, hash| known(index, key, hash));
+            let known = |key: &str, hash| known(index, key, hash);
+            let r = match f.take() {
+                Some(f) => ingest::read_fetched_known(s, f, index, &known),
+                None => ingest::read_source_known(s, index, &known),
+            };
             stage.inc(1);
             r
         })

@@ -280,8 +280,14 @@ fn sync_incremental(
             .as_ref()
             .ok_or_else(|| Error::Other("no store connection".into()))?,
     };
+    // A second connection reads half the store on another core. Only under the write
+    // lock: then nothing can commit between the two connections' reads.
+    let reader = match &tx {
+        Some(_) => store::open_ro(path)?,
+        None => None,
+    };
     let (resolution, scope) =
-        match crate::incremental::resolve(pipeline, conn, resolve_opts, model, progress)? {
+        match crate::incremental::resolve(pipeline, conn, reader, resolve_opts, model, progress)? {
             Ok(r) => r,
             Err(reason) => return Ok(Err(reason)),
         };

@@ -49,8 +49,36 @@ pub fn read_source(source: &Source, index: u16) -> Result<Ingested> {
 
 /// [`read_source`], skipping the rows `known` recognises.
 pub fn read_source_known(source: &Source, index: u16, known: Known<'_>) -> Result<Ingested> {
+    read_fetched_known(source, fetch(source)?, index, known)
+}
+
+/// A source file's content and its SHA-256 (hex), read ahead of parsing it.
+pub struct Fetched {
+    bytes: Vec<u8>,
+    checksum: String,
+}
+
+/// Read a source file and checksum it (a sync does this while it reads the store).
+pub fn fetch(source: &Source) -> Result<Fetched> {
     let bytes = std::fs::read(&source.path).map_err(|e| Error::io(&source.path, e))?;
-    read_bytes_known(source, &bytes, index, known)
+    let mut sha = Sha256Hex::new();
+    sha.update(&bytes);
+    Ok(Fetched {
+        checksum: sha.finish(),
+        bytes,
+    })
+}
+
+/// [`read_source_known`] of a file already [`fetch`]ed.
+pub fn read_fetched_known(
+    source: &Source,
+    fetched: Fetched,
+    index: u16,
+    known: Known<'_>,
+) -> Result<Ingested> {
+    let mut out = parse_known(source, &fetched.bytes, index, known)?;
+    out.checksum = fetched.checksum;
+    Ok(out)
 }
 
 /// Read a source's content, already in memory (`source.path` names it in messages).
@@ -67,6 +95,13 @@ fn read_bytes_known(
     let mut sha = Sha256Hex::new();
     sha.update(bytes);
     let checksum = sha.finish();
+    let mut out = parse_known(source, bytes, index, known)?;
+    out.checksum = checksum;
+    Ok(out)
+}
+
+/// Map a source's rows (`checksum` is left for the caller to set).
+fn parse_known(source: &Source, bytes: &[u8], index: u16, known: Known<'_>) -> Result<Ingested> {
     if source.format != SourceFormat::Parquet
         && (bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF"))
     {
@@ -89,7 +124,6 @@ fn read_bytes_known(
             });
         }
     };
-    out.checksum = checksum;
     out.bytes = bytes.len() as u64;
     Ok(out)
 }
