@@ -237,7 +237,7 @@ pub fn plan_scoped(
             }
             (run_id, next, xref, customers)
         }
-        None => (1, 1, TableRows::new(), TableRows::new()),
+        None => (1, 1, TableRows::default(), TableRows::default()),
     };
     // The values the sources last supplied: a `customers` value that differs was edited in
     // the CRM after that run.
@@ -250,7 +250,7 @@ pub fn plan_scoped(
             by_customer,
         )
         .map_err(|e| Error::store(&pipeline.store_path, e))?,
-        None => TableRows::new(),
+        None => TableRows::default(),
     };
     let active_overrides = match conn {
         Some(c) => overrides::read_active(c, &pipeline.store_path)?,
@@ -279,7 +279,7 @@ pub fn plan_scoped(
     }
     claims.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
     let mut cluster_ids: Vec<Option<String>> = vec![None; res.clusters.len()];
-    let mut taken: HashMap<String, usize> = HashMap::new();
+    let mut taken: crate::hash::KeyMap<String, usize> = Default::default();
     for (_, ci, id) in &claims {
         if cluster_ids[*ci].is_none() && !taken.contains_key(id) {
             cluster_ids[*ci] = Some(id.clone());
@@ -428,7 +428,7 @@ pub fn plan_scoped(
         }
     }
     // Rows the sources no longer have, and what their source's policy does with them.
-    let live: std::collections::HashSet<(&str, &str)> = res
+    let live: crate::hash::KeySet<(&str, &str)> = res
         .records
         .iter()
         .map(|r| (source_name(r.source), r.key.as_str()))
@@ -450,7 +450,7 @@ pub fn plan_scoped(
         })
         .collect();
     disappeared.sort();
-    let ignored_ids: std::collections::HashSet<&str> = disappeared
+    let ignored_ids: crate::hash::KeySet<&str> = disappeared
         .iter()
         .filter(|(k, _)| policy_of(as_str(&k[0]).unwrap_or("")) == DisappearPolicy::Ignore)
         .filter_map(|(_, v)| as_str(&v[0]))
@@ -967,7 +967,7 @@ impl<'a> RowMaker<'a> {
         if let (Some(s), TableKind::Issues) = (scope, kind) {
             // The unchanged records read back from the store carry no issues: keep to the
             // rows whose issues were made this time.
-            let rows: std::collections::HashSet<(&str, &str)> = s
+            let rows: crate::hash::KeySet<(&str, &str)> = s
                 .issue_rows
                 .iter()
                 .map(|(a, b)| (a.as_str(), b.as_str()))

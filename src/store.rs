@@ -410,7 +410,7 @@ impl rusqlite::types::FromSql for Cell {
 }
 
 /// A table's rows keyed by their primary key.
-pub type TableRows = std::collections::HashMap<Vec<Cell>, Vec<Cell>>;
+pub type TableRows = crate::hash::KeyMap<Vec<Cell>, Vec<Cell>>;
 
 /// Read `cols` of `table`, keyed by the first `pk` columns.
 pub fn read_table(
@@ -440,7 +440,7 @@ pub fn read_table_where(
         Some((_, param)) => stmt.query([param])?,
         None => stmt.query([])?,
     };
-    let mut out = TableRows::new();
+    let mut out = TableRows::default();
     while let Some(row) = rows.next()? {
         let mut values = Vec::with_capacity(cols.len());
         for i in 0..cols.len() {
