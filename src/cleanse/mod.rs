@@ -359,9 +359,15 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     };
     // Each field's first value, found in one pass (not a scan of the values per field).
     let mut firsts: [Option<&str>; Field::ALL.len()] = [None; Field::ALL.len()];
+    let mut counts = [0usize; Field::ALL.len()];
     for (field, value) in &record.values {
         firsts[*field as usize].get_or_insert(value.as_str());
+        counts[*field as usize] += 1;
     }
+    // A cell usually holds one address or number: sized for that, the lists take one
+    // allocation each and no more room than they hold (a first push reserves four).
+    c.emails = Vec::with_capacity(counts[Field::Email as usize]);
+    c.phones = Vec::with_capacity(counts[Field::Phone as usize]);
     let first = |field: Field| firsts[field as usize];
     let mut issues: Vec<Issue> = Vec::new();
     let mut flag = |field: Field, codes: &[IssueCode]| {
