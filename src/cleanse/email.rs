@@ -29,6 +29,8 @@ struct Domains {
     roles: FastSet<&'static str>,
     /// No provider domain is also a typo key (true of the shipped table).
     typo_free_providers: bool,
+    /// Per first byte, the lengths (bit `min(len, 31)`) of the role names starting with it.
+    role_shapes: [u32; 256],
 }
 
 /// Characters a domain is typed with, for the one-keystroke typo variants.
@@ -75,13 +77,21 @@ fn domains() -> &'static Domains {
         for (k, v) in heuristic {
             typos.entry(k).or_insert(v);
         }
+        let roles: FastSet<&'static str> = reference::rows(reference::ROLE_ACCOUNTS)
+            .map(|r| field(&r, 0))
+            .collect();
+        let mut role_shapes = [0u32; 256];
+        for r in &roles {
+            if let Some(&b) = r.as_bytes().first() {
+                role_shapes[b as usize] |= 1 << r.len().min(31);
+            }
+        }
         Domains {
             typo_free_providers: !providers.keys().any(|p| typos.contains_key(*p)),
             providers,
             typos,
-            roles: reference::rows(reference::ROLE_ACCOUNTS)
-                .map(|r| field(&r, 0))
-                .collect(),
+            roles,
+            role_shapes,
         }
     })
 }
@@ -189,19 +199,24 @@ pub fn cleanse_email(raw: &str) -> CleanEmail {
             let d = domains();
             // A provider's own domain is no typo (checked when the tables are built): most
             // addresses are at one, and the typo table is large.
-            let provider = d.typo_free_providers && d.providers.contains_key(domain);
-            let (domain, typo) = match (!provider).then(|| d.typos.get(domain)).flatten() {
-                Some(meant) => (*meant, true),
-                None => (domain, false),
+            let provider = d.providers.get(domain);
+            let (domain, provider) = match provider
+                .filter(|_| d.typo_free_providers)
+                .is_none()
+                .then(|| d.typos.get(domain))
+                .flatten()
+            {
+                Some(meant) => {
+                    issues.push("email.domain_typo");
+                    (*meant, d.providers.get(*meant))
+                }
+                None => (domain, provider),
             };
-            if typo {
-                issues.push("email.domain_typo");
-            }
             if is_role_account(local, d) {
                 issues.push("email.role_account");
                 None
             } else {
-                Some(match_key(local, domain, d))
+                Some(match_key(local, domain, provider))
             }
         }
     };
@@ -221,8 +236,14 @@ fn is_role_account(local: &str, d: &Domains) -> bool {
         n += 1;
     }
     let squashed = std::str::from_utf8(&buf[..n]).unwrap_or("");
-    d.roles
-        .contains(squashed.trim_end_matches(|c: char| c.is_ascii_digit()))
+    let word = squashed.trim_end_matches(|c: char| c.is_ascii_digit());
+    // No role name starts with this byte at this length: no need to hash it.
+    if let Some(&first) = word.as_bytes().first()
+        && d.role_shapes[first as usize] & (1 << word.len().min(31)) == 0
+    {
+        return false;
+    }
+    d.roles.contains(word)
 }
 
 /// Bytes an ASCII local part may hold: letters, digits and the RFC 5322 specials.
@@ -335,8 +356,9 @@ fn valid_ascii_domain(d: &[u8]) -> bool {
 
 /// Gmail ignores dots in the local part; a `+tag` is dropped everywhere (`name+news@` was
 /// written by the owner of `name@`, whether or not the provider delivers it).
-fn match_key(local: &str, domain: &str, d: &Domains) -> String {
-    let (domain, ignore_dots) = match d.providers.get(domain) {
+/// `provider` is the provider of `domain`, if it is one.
+fn match_key(local: &str, domain: &str, provider: Option<&Provider>) -> String {
+    let (domain, ignore_dots) = match provider {
         Some(p) => (p.canonical, p.ignore_dots),
         None => (domain, false),
     };

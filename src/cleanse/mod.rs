@@ -482,14 +482,23 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         let k = key_of(&f);
         Value::valid(f, k)
     });
-    let assembled = name::display_of([
+    // `name::display_of`, written straight into a `Text` (inline for most names).
+    let parts = [
         c.title.as_deref(),
         c.given_name.as_ref().map(|v| v.display.as_str()),
         c.middle_name.as_deref(),
         c.family_name.as_ref().map(|v| v.display.as_str()),
         c.suffix.as_deref(),
-    ]);
-    c.full_name = (!assembled.is_empty()).then(|| assembled.into());
+    ];
+    let len: usize = parts.iter().flatten().map(|p| p.len() + 1).sum();
+    let mut assembled = Text::with_capacity(len.saturating_sub(1));
+    for part in parts.into_iter().flatten().filter(|p| !p.is_empty()) {
+        if !assembled.is_empty() {
+            assembled.push(' ');
+        }
+        assembled.push_str(part);
+    }
+    c.full_name = (!assembled.is_empty()).then_some(assembled);
 
     for cell in record.all(Field::Email) {
         // Most cells hold one address: no list to allocate for them.
