@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use super::IssueCode;
 use super::name::proper_case;
 use super::reference::{self, FastMap, FastSet, Shapes, field, list};
-use super::text::{is_single_case, normalize, squash_key};
+use super::text::{is_single_case, normalize, normalize_cow, squash_key};
 
 // ---------------------------------------------------------------------------------------
 // Countries
@@ -208,6 +208,20 @@ fn with_lookup_form<R>(word: &str, f: impl FnOnce(&str) -> Option<R>) -> Option<
         b.copy_from_slice(t.as_bytes());
         b.make_ascii_lowercase();
         f(std::str::from_utf8(b).ok()?)
+    } else if t.len() <= MAX && !t.contains('Σ') {
+        // `Straße`, `Mühlenweg`: lower-cased char by char on the stack, which is what
+        // `str::to_lowercase` does for every character but the Greek capital sigma.
+        let mut buf = [0u8; MAX * 2];
+        let mut n = 0;
+        for c in t.chars() {
+            for l in c.to_lowercase() {
+                if n + l.len_utf8() > buf.len() {
+                    return f(&t.to_lowercase());
+                }
+                n += l.encode_utf8(&mut buf[n..]).len();
+            }
+        }
+        f(std::str::from_utf8(&buf[..n]).ok()?)
     } else {
         f(&t.to_lowercase())
     }
@@ -446,7 +460,7 @@ pub struct CleanStreet {
 
 /// Standardise a street line once for display, key and unit.
 pub fn clean_street(raw: &str, country: Option<&str>) -> CleanStreet {
-    let line = normalize(raw);
+    let line = normalize_cow(raw);
     let langs = languages(country);
     let recase = is_single_case(&line);
     let mut segs = segments(&line, langs);

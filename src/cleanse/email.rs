@@ -27,6 +27,10 @@ struct Domains {
     /// Misspelt domain -> the provider domain meant.
     typos: FastMap<String, &'static str>,
     roles: FastSet<&'static str>,
+    /// No provider domain is also a typo key (true of the shipped table).
+    typo_free_providers: bool,
+    /// Per first byte, the lengths (bit `min(len, 31)`) of the role names starting with it.
+    role_shapes: [u32; 256],
 }
 
 /// Characters a domain is typed with, for the one-keystroke typo variants.
@@ -73,12 +77,21 @@ fn domains() -> &'static Domains {
         for (k, v) in heuristic {
             typos.entry(k).or_insert(v);
         }
+        let roles: FastSet<&'static str> = reference::rows(reference::ROLE_ACCOUNTS)
+            .map(|r| field(&r, 0))
+            .collect();
+        let mut role_shapes = [0u32; 256];
+        for r in &roles {
+            if let Some(&b) = r.as_bytes().first() {
+                role_shapes[b as usize] |= 1 << r.len().min(31);
+            }
+        }
         Domains {
+            typo_free_providers: !providers.keys().any(|p| typos.contains_key(*p)),
             providers,
             typos,
-            roles: reference::rows(reference::ROLE_ACCOUNTS)
-                .map(|r| field(&r, 0))
-                .collect(),
+            roles,
+            role_shapes,
         }
     })
 }
@@ -184,18 +197,26 @@ pub fn cleanse_email(raw: &str) -> CleanEmail {
         }
         Some((local, domain)) => {
             let d = domains();
-            let (domain, typo) = match d.typos.get(domain) {
-                Some(meant) => (*meant, true),
-                None => (domain, false),
+            // A provider's own domain is no typo (checked when the tables are built): most
+            // addresses are at one, and the typo table is large.
+            let provider = d.providers.get(domain);
+            let (domain, provider) = match provider
+                .filter(|_| d.typo_free_providers)
+                .is_none()
+                .then(|| d.typos.get(domain))
+                .flatten()
+            {
+                Some(meant) => {
+                    issues.push("email.domain_typo");
+                    (*meant, d.providers.get(*meant))
+                }
+                None => (domain, provider),
             };
-            if typo {
-                issues.push("email.domain_typo");
-            }
             if is_role_account(local, d) {
                 issues.push("email.role_account");
                 None
             } else {
-                Some(match_key(local, domain, d))
+                Some(match_key(local, domain, provider))
             }
         }
     };
@@ -215,11 +236,45 @@ fn is_role_account(local: &str, d: &Domains) -> bool {
         n += 1;
     }
     let squashed = std::str::from_utf8(&buf[..n]).unwrap_or("");
-    d.roles
-        .contains(squashed.trim_end_matches(|c: char| c.is_ascii_digit()))
+    let word = squashed.trim_end_matches(|c: char| c.is_ascii_digit());
+    // No role name starts with this byte at this length: no need to hash it.
+    if let Some(&first) = word.as_bytes().first()
+        && d.role_shapes[first as usize] & (1 << word.len().min(31)) == 0
+    {
+        return false;
+    }
+    d.roles.contains(word)
 }
 
+/// Bytes an ASCII local part may hold: letters, digits and the RFC 5322 specials.
+const LOCAL_BYTES: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = (b as u8).is_ascii_alphanumeric();
+        b += 1;
+    }
+    let specials = b"!#$%&'*+/=?^_`{|}~.-";
+    let mut i = 0;
+    while i < specials.len() {
+        t[specials[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
 fn valid_local(local: &str) -> bool {
+    if local.is_ascii() {
+        // The same rules, byte by byte (an ASCII character is alphanumeric exactly when
+        // it is an ASCII letter or digit).
+        let b = local.as_bytes();
+        return !b.is_empty()
+            && b.len() <= 64
+            && b[0] != b'.'
+            && b[b.len() - 1] != b'.'
+            && !b.windows(2).any(|w| w == b"..")
+            && b.iter().all(|&c| LOCAL_BYTES[c as usize]);
+    }
     !local.is_empty()
         && local.len() <= 64
         && !local.starts_with('.')
@@ -253,6 +308,9 @@ fn valid_local(local: &str) -> bool {
 }
 
 fn valid_domain(domain: &str) -> bool {
+    if domain.is_ascii() {
+        return valid_ascii_domain(domain.as_bytes());
+    }
     let label_ok = |l: &str| {
         !l.is_empty()
             && l.len() <= 63
@@ -269,10 +327,38 @@ fn valid_domain(domain: &str) -> bool {
             || (tld.starts_with("xn--") && tld.len() > 4))
 }
 
+/// [`valid_domain`] for an ASCII domain, in one pass over its bytes (for ASCII, a character
+/// is alphanumeric or alphabetic exactly when it is an ASCII letter or digit, and counts
+/// one byte).
+fn valid_ascii_domain(d: &[u8]) -> bool {
+    let Some(dot) = d.iter().rposition(|&b| b == b'.') else {
+        return false;
+    };
+    if d.len() > 253 {
+        return false;
+    }
+    for label in d.split(|&b| b == b'.') {
+        if label.is_empty()
+            || label.len() > 63
+            || label[0] == b'-'
+            || label[label.len() - 1] == b'-'
+            || !label
+                .iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return false;
+        }
+    }
+    let tld = &d[dot + 1..];
+    (tld.len() >= 2 && tld.iter().all(u8::is_ascii_alphabetic))
+        || (tld.starts_with(b"xn--") && tld.len() > 4)
+}
+
 /// Gmail ignores dots in the local part; a `+tag` is dropped everywhere (`name+news@` was
 /// written by the owner of `name@`, whether or not the provider delivers it).
-fn match_key(local: &str, domain: &str, d: &Domains) -> String {
-    let (domain, ignore_dots) = match d.providers.get(domain) {
+/// `provider` is the provider of `domain`, if it is one.
+fn match_key(local: &str, domain: &str, provider: Option<&Provider>) -> String {
+    let (domain, ignore_dots) = match provider {
         Some(p) => (p.canonical, p.ignore_dots),
         None => (domain, false),
     };
@@ -525,6 +611,73 @@ mod tests {
             "mail.com",
         ] {
             assert!(!d.typos.contains_key(real), "{real}");
+        }
+        // So the typo lookup is skipped for a provider's domain.
+        assert!(d.typo_free_providers);
+    }
+
+    #[test]
+    fn ascii_checks_agree_with_the_general_rules() {
+        // The general (char by char) rules, as they read before the ASCII fast paths.
+        let local = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 64
+                && !l.starts_with('.')
+                && !l.ends_with('.')
+                && !l.contains("..")
+                && l.chars()
+                    .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~.-".contains(c))
+        };
+        let domain = |d: &str| {
+            let label_ok = |l: &str| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+            };
+            let Some((_, tld)) = d.rsplit_once('.') else {
+                return false;
+            };
+            d.len() <= 253
+                && d.split('.').all(label_ok)
+                && ((tld.chars().count() >= 2 && tld.chars().all(char::is_alphabetic))
+                    || (tld.starts_with("xn--") && tld.len() > 4))
+        };
+        let alphabet: Vec<char> = "a.-1+_@ Z!(\"x".chars().collect();
+        let mut n = 0u64;
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut cases = vec![
+            String::new(),
+            ".".into(),
+            "a".into(),
+            "a.b".into(),
+            "xn--abc".into(),
+            "a.xn--".into(),
+            "a.xn--p1ai".into(),
+            "-a.de".into(),
+            "a-.de".into(),
+            "a..b".into(),
+            "a".repeat(64),
+            "a".repeat(65),
+            format!("{}.de", "a".repeat(63)),
+            format!("{}.de", "a".repeat(64)),
+            format!("{}.de", "a.".repeat(126)),
+        ];
+        while n < 20_000 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let len = (seed % 9) as usize;
+            let s: String = (0..len)
+                .map(|i| alphabet[((seed >> (8 + 4 * i)) % alphabet.len() as u64) as usize])
+                .collect();
+            cases.push(s);
+            n += 1;
+        }
+        for c in &cases {
+            assert_eq!(valid_local(c), local(c), "local {c:?}");
+            assert_eq!(valid_domain(c), domain(c), "domain {c:?}");
         }
     }
 }

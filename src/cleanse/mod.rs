@@ -359,9 +359,15 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     };
     // Each field's first value, found in one pass (not a scan of the values per field).
     let mut firsts: [Option<&str>; Field::ALL.len()] = [None; Field::ALL.len()];
+    let mut counts = [0usize; Field::ALL.len()];
     for (field, value) in &record.values {
         firsts[*field as usize].get_or_insert(value.as_str());
+        counts[*field as usize] += 1;
     }
+    // A cell usually holds one address or number: sized for that, the lists take one
+    // allocation each and no more room than they hold (a first push reserves four).
+    c.emails = Vec::with_capacity(counts[Field::Email as usize]);
+    c.phones = Vec::with_capacity(counts[Field::Phone as usize]);
     let first = |field: Field| firsts[field as usize];
     let mut issues: Vec<Issue> = Vec::new();
     let mut flag = |field: Field, codes: &[IssueCode]| {
@@ -476,14 +482,23 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
         let k = key_of(&f);
         Value::valid(f, k)
     });
-    let assembled = name::display_of([
+    // `name::display_of`, written straight into a `Text` (inline for most names).
+    let parts = [
         c.title.as_deref(),
         c.given_name.as_ref().map(|v| v.display.as_str()),
         c.middle_name.as_deref(),
         c.family_name.as_ref().map(|v| v.display.as_str()),
         c.suffix.as_deref(),
-    ]);
-    c.full_name = (!assembled.is_empty()).then(|| assembled.into());
+    ];
+    let len: usize = parts.iter().flatten().map(|p| p.len() + 1).sum();
+    let mut assembled = Text::with_capacity(len.saturating_sub(1));
+    for part in parts.into_iter().flatten().filter(|p| !p.is_empty()) {
+        if !assembled.is_empty() {
+            assembled.push(' ');
+        }
+        assembled.push_str(part);
+    }
+    c.full_name = (!assembled.is_empty()).then_some(assembled);
 
     for cell in record.all(Field::Email) {
         // Most cells hold one address: no list to allocate for them.

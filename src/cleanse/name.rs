@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use super::IssueCode;
 use super::reference::{self, FastMap, FastSet, Shapes, field};
-use super::text::{capitalise, is_single_case, normalize, squash_key};
+use super::text::{capitalise, is_single_case, normalize, normalize_cow, squash_key};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum NameOrder {
@@ -326,7 +326,7 @@ fn has_invalid_chars(text: &str) -> bool {
 
 /// Split a full name into its parts, in the order the mapping declares.
 pub fn parse_full_name(raw: &str, order: NameOrder) -> (PersonName, Vec<IssueCode>) {
-    let text = normalize(raw);
+    let text = normalize_cow(raw);
     let mut issues: Vec<IssueCode> = Vec::new();
     if has_several_people(&text) {
         issues.push("name.multiple");

@@ -180,9 +180,9 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
     } else {
         region.and_then(|r| {
             let idd = reg.rules(r)?.idd.as_ref()?;
-            let m = idd.find(digits)?;
-            let rest = &digits[m.end()..];
-            (m.start() == 0 && !rest.starts_with('0')).then_some(rest)
+            let (start, end) = idd.find(digits)?;
+            let rest = &digits[end..];
+            (start == 0 && !rest.starts_with('0')).then_some(rest)
         })
     };
     let (code, national, rules) = match international {
@@ -224,7 +224,7 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
                 return Fast::Unsure;
             };
             let hit = match &r.leading_digits {
-                Some(ld) => ld.find(nsn).is_some_and(|m| m.start() == 0),
+                Some(ld) => ld.find(nsn).is_some_and(|(start, _)| start == 0),
                 None => r.has_type(nsn),
             };
             if hit {
@@ -310,15 +310,59 @@ impl Whole {
     }
 }
 
+/// A pattern anchored at the start (`^(?:...)`: an international or national prefix, leading
+/// digits), searched in a string of ASCII digits: the leftmost-first match, as
+/// `Regex::find` gives it, from a fully built DFA where one could be built (no cache to
+/// fetch from the regex's pool, which a second thread reaches only through its slow path).
+/// The regex stays for capture groups and for a pattern the DFA cannot hold.
+struct Prefix {
+    dfa: Option<Box<dense::DFA<Vec<u32>>>>,
+    re: Regex,
+}
+
+impl Prefix {
+    fn new(anchored: &str) -> Option<Prefix> {
+        let re = compile(anchored)?;
+        let dfa = dense::Builder::new()
+            .syntax(
+                syntax::Config::new()
+                    .ignore_whitespace(true)
+                    .unicode(false)
+                    .utf8(false),
+            )
+            .configure(
+                dense::Config::new()
+                    .start_kind(StartKind::Anchored)
+                    .dfa_size_limit(Some(1 << 20))
+                    .determinize_size_limit(Some(1 << 21)),
+            )
+            .build(anchored)
+            .ok()
+            .map(Box::new);
+        Some(Prefix { dfa, re })
+    }
+
+    /// Start and end of the match; `digits` is ASCII digits.
+    fn find(&self, digits: &str) -> Option<(usize, usize)> {
+        if let Some(dfa) = &self.dfa {
+            let input = Input::new(digits).anchored(Anchored::Yes);
+            if let Ok(found) = dfa.try_search_fwd(&input) {
+                return found.map(|m| (0, m.offset()));
+            }
+        }
+        self.re.find(digits).map(|m| (m.start(), m.end()))
+    }
+}
+
 /// One region's rules, compiled from its metadata.
 struct Rules {
     code: u16,
     code_text: String,
-    idd: Option<Regex>,
+    idd: Option<Prefix>,
     /// The national prefix (for parsing), anchored at the start.
-    national_prefix: Option<Regex>,
+    national_prefix: Option<Prefix>,
     transform: bool,
-    leading_digits: Option<Regex>,
+    leading_digits: Option<Prefix>,
     general: Desc,
     local_lengths: Vec<u16>,
     /// Every number type (any match makes a number valid).
@@ -337,8 +381,8 @@ impl Rules {
     fn new(meta: &Metadata) -> Option<Rules> {
         let d = meta.descriptors();
         let national_prefix = match (meta.national_prefix_for_parsing(), meta.national_prefix()) {
-            (Some(p), _) => Some(compile(&format!("^(?:{})", p.as_str()))?),
-            (None, Some(p)) => Some(compile(&format!("^{}", regex::escape(p)))?),
+            (Some(p), _) => Some(Prefix::new(&format!("^(?:{})", p.as_str()))?),
+            (None, Some(p)) => Some(Prefix::new(&format!("^{}", regex::escape(p)))?),
             (None, None) => None,
         };
         // Any type makes a number valid; the common ones are tried first.
@@ -362,13 +406,13 @@ impl Rules {
             code: meta.country_code(),
             code_text: meta.country_code().to_string(),
             idd: match meta.international_prefix() {
-                Some(p) => Some(compile(&format!("^(?:{})", p.as_str()))?),
+                Some(p) => Some(Prefix::new(&format!("^(?:{})", p.as_str()))?),
                 None => None,
             },
             national_prefix,
             transform: meta.national_prefix_transform_rule().is_some(),
             leading_digits: match meta.leading_digits() {
-                Some(p) => Some(compile(&format!("^(?:{})", p.as_str()))?),
+                Some(p) => Some(Prefix::new(&format!("^(?:{})", p.as_str()))?),
                 None => None,
             },
             general: Desc::new(d.general())?,
@@ -388,16 +432,15 @@ impl Rules {
             return Some(number);
         };
         // `find` runs on the DFA; capture groups only matter for a transform rule.
-        let Some(m) = np.find(number) else {
+        let Some((_, end)) = np.find(number) else {
             return Some(number);
         };
         if self.transform {
-            let caps = np.captures(number)?;
+            let caps = np.re.captures(number)?;
             if caps.len() > 1 && caps.get(caps.len() - 1).is_some() {
                 return None;
             }
         }
-        let end = m.end();
         let stripped = &number[end..];
         if self.general.matches(number) && !self.general.matches(stripped) {
             return Some(number);
@@ -678,6 +721,60 @@ mod tests {
         }
         assert!(dfas > 1000, "{dfas}");
         assert!(checked > 30_000 && matched > 5_000, "{checked} {matched}");
+    }
+
+    /// The prefix DFAs (international and national prefixes, leading digits) find what the
+    /// regexes find, on every region's patterns: example numbers with and without prefixes,
+    /// and random digit strings.
+    #[test]
+    fn prefix_automata_agree_with_the_regexes() {
+        let reg = registry();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut dfas, mut checked, mut found) = (0, 0, 0);
+        for i in 0..reg.metas.len() {
+            let Some(rules) = reg.rules(i) else {
+                continue;
+            };
+            let d = reg.metas[i].descriptors();
+            let mut inputs: Vec<String> = Vec::new();
+            for ex in [d.fixed_line(), d.mobile()]
+                .into_iter()
+                .flatten()
+                .filter_map(|x| x.example())
+            {
+                for prefix in ["", "0", "00", "011", "8", "810", "1", "01"] {
+                    inputs.push(format!("{prefix}{ex}"));
+                }
+            }
+            for _ in 0..60 {
+                let len = (next() % 14) as usize;
+                inputs.push(
+                    (0..len)
+                        .map(|_| (b'0' + (next() % 10) as u8) as char)
+                        .collect(),
+                );
+            }
+            for p in [&rules.idd, &rules.national_prefix, &rules.leading_digits]
+                .into_iter()
+                .flatten()
+            {
+                dfas += usize::from(p.dfa.is_some());
+                for n in &inputs {
+                    let want = p.re.find(n).map(|m| (m.start(), m.end()));
+                    assert_eq!(p.find(n), want, "{} {} {n}", reg.metas[i].id(), p.re);
+                    checked += 1;
+                    found += usize::from(want.is_some());
+                }
+            }
+        }
+        assert!(dfas > 300, "{dfas}");
+        assert!(checked > 20_000 && found > 2_000, "{checked} {found}");
     }
 
     /// Every example number of the metadata (valid by definition) is valid on the fast path

@@ -14,6 +14,13 @@ fn is_ignorable(c: char) -> bool {
 /// Trim, Unicode NFKC, drop control and invisible characters, collapse runs of white space
 /// into one space. Idempotent: `normalize(normalize(s)) == normalize(s)`.
 pub fn normalize(raw: &str) -> String {
+    normalize_cow(raw).into_owned()
+}
+
+/// [`normalize`], borrowing the value when it is already normal (most are): the cleansers
+/// that only read the normal form allocate nothing for it.
+pub(crate) fn normalize_cow(raw: &str) -> std::borrow::Cow<'_, str> {
+    use std::borrow::Cow;
     // Most values are already normal: printable ASCII, single spaces inside, none outside.
     let b = raw.as_bytes();
     if b.first().is_some_and(|&c| c != b' ')
@@ -21,7 +28,7 @@ pub fn normalize(raw: &str) -> String {
         && b.iter().all(|c| (0x20..0x7f).contains(c))
         && !b.windows(2).any(|w| w == b"  ")
     {
-        return raw.to_string();
+        return Cow::Borrowed(raw);
     }
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
@@ -53,7 +60,7 @@ pub fn normalize(raw: &str) -> String {
             push(c, &mut out);
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// A key for matching: lower-case ASCII letters and digits, diacritics folded and scripts
