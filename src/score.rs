@@ -206,7 +206,11 @@ impl Model {
                 ),
                 c(
                     Suffix,
-                    vec![lv("same", 0.99, 0.9), veto("conflict", 0.01, 0.1)],
+                    vec![
+                        lv("same", 0.97, 0.9),
+                        veto("conflict", 0.01, 0.08),
+                        veto("one_sided", 0.02, 0.02),
+                    ],
                 ),
             ],
             prior_weight: -10.0,
@@ -353,7 +357,15 @@ pub fn compare(c: Comparison, x: &MatchRecord, y: &MatchRecord) -> Option<usize>
             let same_city = city.is_some_and(|(a, b)| a == b);
             Some(match street {
                 Some((a, b)) if a == b && (same_pc || (postcode.is_none() && same_city)) => 0,
-                Some((a, b)) if (same_pc || same_city) && jaro_winkler(a, b) >= 0.90 => 1,
+                // A street spelt a little differently, but never another house number:
+                // `weissdornweg40` and `weissdornweg44` are two addresses.
+                Some((a, b))
+                    if (same_pc || same_city)
+                        && same_house_number(a, b)
+                        && jaro_winkler(a, b) >= 0.90 =>
+                {
+                    1
+                }
                 _ if same_pc => 2,
                 _ if same_city => 3,
                 _ => 4,
@@ -364,12 +376,22 @@ pub fn compare(c: Comparison, x: &MatchRecord, y: &MatchRecord) -> Option<usize>
             match (a, b) {
                 (None, None) => None,
                 (Some(a), Some(b)) if a == b => Some(0),
-                // Jr against nothing is ambiguous (the suffix is often left out).
-                (Some(_), None) | (None, Some(_)) => None,
+                // Jr against nothing: the suffix is often left out, but it says that a
+                // namesake relative exists (usually at the same address, with the same
+                // landline). Only a personal identifier tells which one the record
+                // without a suffix is (see `score_pair`).
+                (Some(_), None) | (None, Some(_)) => Some(2),
                 _ => Some(1),
             }
         }
     }
+}
+
+/// The digits of two street keys agree (house numbers, `94a` = `94`): a street spelt
+/// differently may be the same address, another house number is not.
+fn same_house_number(a: &str, b: &str) -> bool {
+    let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).collect::<Vec<u8>>();
+    digits(a) == digits(b)
 }
 
 fn local(email: &str) -> &str {
@@ -566,11 +588,17 @@ pub fn score_pair(
         .zip(&gamma)
         .any(|(cm, &l)| cm.comparison == Comparison::Email && l == 0)
         && matches!((&x.given, &y.given), (Some(a), Some(b)) if a.get(..1) == b.get(..1));
+    // A suffix on one side only forbids the link unless the pair shares an e-mail or a
+    // birth date: the father and the son share a name, an address and a landline.
+    let confirmed = model.comparisons.iter().zip(&gamma).any(|(cm, &l)| {
+        l == 0 && matches!(cm.comparison, Comparison::Email | Comparison::BirthDate)
+    });
     for (ci, &level) in gamma.iter().enumerate().take(model.comparisons.len()) {
         if level != NULL_LEVEL {
             weight += level_weight(model, ci, level, tf, pair);
             let cm = &model.comparisons[ci];
-            let lifted = email_exact && cm.comparison == Comparison::GivenName;
+            let lifted = (email_exact && cm.comparison == Comparison::GivenName)
+                || (confirmed && cm.comparison == Comparison::Suffix && level == 2);
             vetoed |= cm.levels[level as usize].veto && !lifted;
         }
     }
@@ -757,6 +785,62 @@ mod tests {
         for (b, c, want) in cases {
             assert_eq!(compare(*c, &a, b), *want, "{c:?} {b:?}");
         }
+    }
+
+    #[test]
+    fn a_fuzzy_street_keeps_its_house_number() {
+        let at = |street: &str, postcode: &str| MatchRecord {
+            street: Some(street.into()),
+            postcode: Some(postcode.into()),
+            city: Some("berlin".into()),
+            ..MatchRecord::default()
+        };
+        let a = at("weissdornweg40", "10282");
+        let cases: &[(MatchRecord, Option<usize>)] = &[
+            (at("weissdornweg40", "10282"), Some(0)),
+            // Spelt differently, same house: fuzzy.
+            (at("weisdornweg40", "10282"), Some(1)),
+            (at("weissdornweg40", "12353"), Some(1)),
+            // Another house number in the same street is another address.
+            (at("weissdornweg44", "12353"), Some(3)),
+            (at("weissdornweg44", "10282"), Some(2)),
+        ];
+        for (b, want) in cases {
+            assert_eq!(compare(Comparison::Address, &a, b), *want, "{b:?}");
+        }
+    }
+
+    #[test]
+    fn a_suffix_on_one_side_needs_a_personal_identifier() {
+        let model = Model {
+            prior_weight: -15.0,
+            ..Model::default_model(0.9)
+        };
+        let tf = TermFrequencies::default();
+        let p = CandidatePair { a: 0, b: 1 };
+        let with = |suffix: Option<&str>, dob: &str, email: &str| MatchRecord {
+            suffix: suffix.map(str::to_string),
+            street: Some("hauptstr5".into()),
+            postcode: Some("10115".into()),
+            phones: vec!["+49301234567".into()],
+            ..person("jens", "wagner", dob, email)
+        };
+        let sr = with(Some("sr"), "1943-02-05", "jens.wagner@example.com");
+        // Name, address and landline only: the son as well as the father.
+        let bare = with(None, "", "jenswagner@example.org");
+        let s = score_pair(&model, &tf, &sr, &bare, p);
+        assert!(s.vetoed && !s.linked(&model), "{s:?}");
+        // The father's e-mail or birth date says which one.
+        for other in [
+            with(None, "", "jens.wagner@example.com"),
+            with(None, "1943-02-05", ""),
+        ] {
+            let s = score_pair(&model, &tf, &sr, &other, p);
+            assert!(!s.vetoed && s.linked(&model), "{other:?}");
+        }
+        // Without a suffix on either side nothing changes.
+        let plain = with(None, "1943-02-05", "jens.wagner@example.com");
+        assert!(!score_pair(&model, &tf, &plain, &bare, p).vetoed);
     }
 
     #[test]

@@ -373,11 +373,22 @@ pub fn generate(opts: &SynthOptions) -> Result<SynthSummary, SynthError> {
     let mut counts = [0usize; 5];
     let chunks = opts.people.div_ceil(CHUNK);
     let mut line = String::new();
+    let mut mailboxes = Mailboxes::default();
     for batch_start in (0..chunks).step_by(BATCH) {
         let batch_end = (batch_start + BATCH).min(chunks);
-        let outs: Vec<ChunkOut> = (batch_start..batch_end)
+        let mut people: Vec<(Vec<Person>, Rng)> = (batch_start..batch_end)
             .into_par_iter()
-            .map(|c| gen_chunk(&ctx, c))
+            .map(|c| gen_persons(&ctx, c))
+            .collect();
+        // In person order, so the result does not depend on the thread count.
+        for (persons, _) in &mut people {
+            for p in persons.iter_mut() {
+                mailboxes.claim(p);
+            }
+        }
+        let outs: Vec<ChunkOut> = people
+            .into_par_iter()
+            .map(|(persons, rng)| render_chunk(&ctx, &persons, rng))
             .collect();
         for out in outs {
             for (si, so) in out.srcs.iter().enumerate() {
@@ -657,6 +668,9 @@ struct Person {
     consent: bool,
     /// First contact with the company (day).
     since: i64,
+    /// Persons of one household may share a mailbox (a couple's family address); the
+    /// index of the household's first person.
+    household: u64,
 }
 
 impl Person {
@@ -1141,6 +1155,7 @@ fn gen_person(idx: u64, rng: &mut Rng) -> Person {
         company,
         consent: rng.chance(0.55),
         since,
+        household: idx,
     }
 }
 
@@ -1321,6 +1336,7 @@ fn make_couple(a: &mut Person, b: &mut Person, rng: &mut Rng) {
         let shared = format!("{local}@{domain}");
         a.email = shared.clone();
         b.email = shared;
+        b.household = a.household;
     }
 }
 
@@ -1372,7 +1388,9 @@ struct ChunkOut {
     srcs: [SrcOut; 5],
 }
 
-fn gen_chunk(ctx: &Ctx, chunk: usize) -> ChunkOut {
+/// The persons of one chunk, and the chunk's generator where they leave it (the rows
+/// continue from there).
+fn gen_persons(ctx: &Ctx, chunk: usize) -> (Vec<Person>, Rng) {
     let mut rng = ctx.root.derive(chunk as u64);
     let start = (chunk * CHUNK) as u64;
     let end = (start + CHUNK as u64).min(ctx.people);
@@ -1406,12 +1424,82 @@ fn gen_chunk(ctx: &Ctx, chunk: usize) -> ChunkOut {
         }
         i = start + persons.len() as u64;
     }
+    (persons, rng)
+}
 
+/// Every mailbox handed out so far (a hash of the address) and the household holding it.
+///
+/// Chunks are generated independently, and common names drawn from Zipf pools make the
+/// same address come out for two unrelated people (`patricia.price@gmail.com` for two
+/// namesakes in different countries, or `familie.mueller@web.de` for two couples). A real
+/// mailbox has one owner, so a later person who draws a taken address gets another one, as
+/// a provider's sign-up would make them pick.
+#[derive(Default)]
+struct Mailboxes {
+    owner: std::collections::HashMap<u64, u64>,
+    /// A household's renamed shared mailbox: (household, old address hash) -> new address.
+    renamed: std::collections::HashMap<(u64, u64), String>,
+}
+
+impl Mailboxes {
+    fn claim(&mut self, p: &mut Person) {
+        let (idx, household) = (p.idx, p.household);
+        let mut fix = |email: &mut String, slot: u64| {
+            let h = mailbox_hash(email);
+            if let Some(new) = self.renamed.get(&(household, h)) {
+                *email = new.clone();
+                return;
+            }
+            match self.owner.get(&h) {
+                None => {
+                    self.owner.insert(h, household);
+                }
+                Some(&o) if o == household => {}
+                Some(_) => {
+                    let (local, domain) = email.split_once('@').unwrap_or((email, "example.com"));
+                    let mut rng = Rng::new(idx).derive(slot);
+                    let new = loop {
+                        let n = rng.range_inclusive(10, 99_999);
+                        let candidate = format!("{local}{n}@{domain}");
+                        if !self.owner.contains_key(&mailbox_hash(&candidate)) {
+                            break candidate;
+                        }
+                    };
+                    self.owner.insert(mailbox_hash(&new), household);
+                    self.renamed.insert((household, h), new.clone());
+                    *email = new;
+                }
+            }
+        };
+        fix(&mut p.email, 0);
+        if let Some(e) = p.old_email.as_mut() {
+            fix(e, 1);
+        }
+        if let Some(e) = p.work_email.as_mut() {
+            fix(e, 2);
+        }
+    }
+}
+
+/// One mailbox, one hash: Gmail ignores dots and answers at googlemail.com too.
+fn mailbox_hash(email: &str) -> u64 {
+    let email = email.to_ascii_lowercase();
+    let (local, domain) = email.split_once('@').unwrap_or((&email, ""));
+    let key = if domain == "gmail.com" || domain == "googlemail.com" {
+        format!("{}@gmail.com", local.replace('.', ""))
+    } else {
+        email.clone()
+    };
+    xxhash_rust::xxh3::xxh3_64(key.as_bytes())
+}
+
+/// The rows of one chunk's persons, continuing the chunk's generator.
+fn render_chunk(ctx: &Ctx, persons: &[Person], mut rng: Rng) -> ChunkOut {
     // Records, per source, in generation order; shuffled per chunk below so that row order
     // says nothing about who is who (and duplicates are not adjacent).
     let mut texts: [String; 5] = Default::default();
     let mut rows: [Vec<(std::ops::Range<usize>, RowMeta)>; 5] = Default::default();
-    for p in &persons {
+    for p in persons {
         for (src, occ) in sources_for(&mut rng) {
             let key = source_key(ctx, src, p.idx, occ);
             let rec = Rec::new(p, src, occ, &mut rng);

@@ -986,3 +986,29 @@ fn synth_one_million() {
     eprintln!("{:?}", s.records_per_source);
     assert!(took.as_secs() < 60);
 }
+
+#[test]
+fn a_mailbox_has_one_owner_except_a_households_shared_one() {
+    let mut rng = Rng::new(5);
+    let mut ps: Vec<Person> = (0..4).map(|i| gen_person(i, &mut rng)).collect();
+    for p in &mut ps {
+        p.email = "anna.schmidt@gmail.com".into();
+        p.old_email = None;
+        p.work_email = None;
+    }
+    // Person 1 is person 0's partner, sharing the family mailbox; 2 and 3 are strangers
+    // whose sign-up came out the same (3 with Gmail's dots left out).
+    ps[1].household = 0;
+    ps[3].email = "annaschmidt@googlemail.com".into();
+    let mut boxes = Mailboxes::default();
+    for p in &mut ps {
+        boxes.claim(p);
+    }
+    assert_eq!(ps[0].email, "anna.schmidt@gmail.com");
+    assert_eq!(ps[1].email, "anna.schmidt@gmail.com");
+    assert!(ps[2].email.starts_with("anna.schmidt") && ps[2].email.ends_with("@gmail.com"));
+    assert_ne!(ps[2].email, ps[0].email);
+    assert!(ps[3].email.starts_with("annaschmidt"), "{}", ps[3].email);
+    assert_ne!(mailbox_hash(&ps[3].email), mailbox_hash(&ps[2].email));
+    assert_ne!(mailbox_hash(&ps[3].email), mailbox_hash(&ps[0].email));
+}
