@@ -132,6 +132,8 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     let mut model = opts.model.clone();
     // Whether a sync scores with the store's model (and then with its name counts).
     let mut stored = false;
+    // Why a sync resolves everything before it even looks at the store's rows.
+    let mut full_sync: Option<String> = opts.full_sync.map(String::from);
     if let Some(conn) = store::open_ro(&pipeline.store_path)? {
         let active = overrides::read_active(&conn, &pipeline.store_path)?;
         // A retired source still listed in the pipeline is a stale config: refuse it.
@@ -141,7 +143,16 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         // keep their scores, so that only what changed is written (a retrained model moves
         // every score a little). `run` trains afresh; `--model` overrides both.
         if model.is_none() && opts.command == Some("sync") {
-            model = stored_model(&conn, &pipeline.store_path)?;
+            match stored_model(&conn, &pipeline.store_path)? {
+                Ok(m) => model = m,
+                // A model of another crmfuse (its comparisons have other levels): the
+                // sync trains a new one, as a run would, and so resolves everything.
+                Err(why) => {
+                    full_sync.get_or_insert(format!(
+                        "the store's match model does not fit this crmfuse ({why}): a new one is trained"
+                    ));
+                }
+            }
             stored = model.is_some();
         }
     }
@@ -153,10 +164,10 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     };
     let mut sync = None;
     if opts.command == Some("sync") {
-        if let Some(why) = opts.full_sync {
+        if let Some(why) = full_sync {
             sync = Some(SyncInfo {
                 mode: "full",
-                reason: Some(why.into()),
+                reason: Some(why),
                 incremental: None,
             });
         } else {
@@ -362,7 +373,12 @@ fn plan_and_apply(
 }
 
 /// The match model of the latest run that scored with one (`None`: no such run yet).
-fn stored_model(conn: &rusqlite::Connection, store: &std::path::Path) -> Result<Option<Model>> {
+/// The match model of the store's last run (`Ok(None)`: none yet); `Err` says why it cannot
+/// be used by this crmfuse.
+fn stored_model(
+    conn: &rusqlite::Connection,
+    store: &std::path::Path,
+) -> Result<std::result::Result<Option<Model>, String>> {
     let json: Option<String> = conn
         .query_row(
             "SELECT model_json FROM runs WHERE model_json <> 'null' ORDER BY run_id DESC LIMIT 1",
@@ -372,17 +388,13 @@ fn stored_model(conn: &rusqlite::Connection, store: &std::path::Path) -> Result<
         .optional()
         .map_err(|e| Error::store(store, e))?;
     let Some(json) = json else {
-        return Ok(None);
+        return Ok(Ok(None));
     };
-    let model: Model = serde_json::from_str(&json).map_err(|e| Error::Store {
-        path: store.to_path_buf(),
-        message: format!("the stored match model of the last run is unreadable: {e}"),
-    })?;
-    model.validate().map_err(|e| Error::Store {
-        path: store.to_path_buf(),
-        message: format!("the stored match model of the last run is invalid: {e}"),
-    })?;
-    Ok(Some(model))
+    let model: Model = match serde_json::from_str(&json) {
+        Ok(m) => m,
+        Err(e) => return Ok(Err(format!("unreadable: {e}"))),
+    };
+    Ok(model.validate().map(|()| Some(model)))
 }
 
 fn now() -> String {

@@ -638,6 +638,42 @@ fn a_sync_says_why_it_resolves_everything() {
 }
 
 #[test]
+fn a_stored_model_of_another_crmfuse_is_replaced_by_a_new_one() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    // A model whose suffix comparison has a level fewer, as an earlier crmfuse saved it.
+    let conn = rusqlite::Connection::open(s.store()).unwrap();
+    let text: String = conn
+        .query_row(
+            "SELECT model_json FROM runs ORDER BY run_id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let mut model: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let suffix = model["comparisons"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|c| c["comparison"] == "suffix")
+        .expect("a suffix comparison");
+    suffix["levels"].as_array_mut().unwrap().pop();
+    conn.execute("UPDATE runs SET model_json = ?1", [model.to_string()])
+        .unwrap();
+    drop(conn);
+    let sync = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(sync["sync"]["mode"], "full", "{sync}");
+    let reason = sync["sync"]["reason"].as_str().unwrap();
+    assert!(reason.contains("match model does not fit"), "{reason}");
+    assert!(reason.contains("levels"), "{reason}");
+    // The sync stored the model it trained: the next one is incremental again.
+    let next = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(next["sync"]["mode"], "incremental", "{next}");
+    assert_eq!(next["changes"], 0, "{next}");
+    assert_store_sound(&s.store());
+}
+
+#[test]
 fn a_store_of_an_older_crmfuse_is_synced_in_full_once_then_incrementally() {
     let s = Scratch::demo();
     ok(&s.run(&["run", CONFIG]));
