@@ -561,7 +561,8 @@ fn read_holdings(
         .map_err(db)?;
     let (first, second) = match reader {
         Some(reader) if rows >= split_from => {
-            // Rowids are dense (rows are deleted only by rollback): split them in half.
+            // Rows are appended, so rowids are mostly dense: halve their range. (Gaps only
+            // make one half longer, never a row missed.)
             let mid = max_rowid / 2;
             std::thread::scope(|s| {
                 let later = s.spawn(move || scan(&reader, pipeline, mid + 1, max_rowid, rows / 2));
