@@ -198,6 +198,11 @@ pub struct GatesConfig {
     /// (0: nothing edited in the CRM since the last load is clobbered).
     #[serde(default)]
     pub max_overwrites: Option<u64>,
+    /// Per source: the largest share of the rows the store held from it that may have
+    /// disappeared from its export (0..=1; catches an export cut short before a sync
+    /// detaches or marks deleted what it lost).
+    #[serde(default)]
+    pub max_disappeared_rate: Option<f64>,
 }
 
 fn default_true() -> bool {
@@ -213,6 +218,7 @@ impl Default for GatesConfig {
             max_cluster_size: None,
             min_email_validity: None,
             max_overwrites: None,
+            max_disappeared_rate: None,
         }
     }
 }
@@ -345,6 +351,7 @@ fn validate_gates(path: &Path, gates: &GatesConfig, sources: &[Source]) -> Resul
     for (name, value) in [
         ("max_quarantine_rate", gates.max_quarantine_rate),
         ("min_email_validity", gates.min_email_validity),
+        ("max_disappeared_rate", gates.max_disappeared_rate),
     ] {
         if let Some(v) = value
             && !(0.0..=1.0).contains(&v)
@@ -476,6 +483,7 @@ mod tests {
         write(dir.path(), "m.toml", MAPPING);
         let cases = [
             ("max_quarantine_rate = 5", "gates.max_quarantine_rate"),
+            ("max_disappeared_rate = -0.1", "gates.max_disappeared_rate"),
             ("min_rows = { erp = 100 }", "source `erp`"),
             ("max_cluster_size = 0", "at least 1"),
             ("min_email_validty = 0.9", "min_email_validty"),

@@ -179,6 +179,40 @@ pub fn check_resolution(
 /// The gates that judge what the load would do to the store.
 pub fn check_plan(gates: &GatesConfig, plan: &LoadPlan) -> Vec<GateResult> {
     let mut out = Vec::new();
+    if let Some(max) = gates.max_disappeared_rate {
+        for d in &plan.source_changes {
+            // The rows the store held from the source (new rows it never had).
+            let held = d.unchanged + d.changed + d.disappeared;
+            if held == 0 {
+                continue;
+            }
+            let rate = d.disappeared as f64 / held as f64;
+            let passed = rate <= max;
+            out.push(GateResult {
+                gate: "max_disappeared_rate",
+                source: Some(d.source.clone()),
+                passed,
+                limit: format!("at most {}", pct(max)),
+                actual: format!("{} ({} of {} rows held)", pct(rate), d.disappeared, held),
+                reason: if passed {
+                    "no more rows disappeared from the export than allowed".into()
+                } else {
+                    format!(
+                        "{} of the {} rows the store holds from this source are gone from its export ({}, more than the {} allowed): is the export complete? Their policy would {} them",
+                        d.disappeared,
+                        held,
+                        pct(rate),
+                        pct(max),
+                        match d.on_disappear {
+                            "ignore" => "keep",
+                            "mark_deleted" => "mark deleted",
+                            _ => "detach",
+                        }
+                    )
+                },
+            });
+        }
+    }
     if let Some(max) = gates.max_overwrites {
         let n = plan.overwrites.len() as u64;
         let passed = n <= max;

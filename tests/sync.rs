@@ -638,6 +638,55 @@ fn a_sync_says_why_it_resolves_everything() {
 }
 
 #[test]
+fn an_export_cut_short_fails_the_disappeared_gate_and_the_store_stays() {
+    let s = Scratch::demo();
+    let cfg = s.config();
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("[gates]\n", "[gates]\nmax_disappeared_rate = 0.2\n"),
+    )
+    .unwrap();
+    ok(&s.run(&["run", CONFIG]));
+    // One row gone is within the limit (and the webshop's default policy detaches it).
+    change_sources(&s);
+    let synced = json(&s.run(&["sync", CONFIG, "--json"]));
+    assert_eq!(synced["gates_passed"], true, "{synced}");
+    // The support export cut to its first half: the sync is refused, nothing written.
+    let support = s.path("fixtures/demo/support_tickets.csv");
+    let text = std::fs::read_to_string(&support).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&support, lines[..lines.len() / 2].join("\n") + "\n").unwrap();
+    let store = std::fs::read(s.store()).unwrap();
+    let out = s.run(&["sync", CONFIG, "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let refused: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let gate = refused["gates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["gate"] == "max_disappeared_rate" && g["source"] == "support")
+        .expect("the gate is judged for support")
+        .clone();
+    assert_eq!(gate["passed"], false, "{gate}");
+    assert!(
+        gate["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is the export complete?"),
+        "{gate}"
+    );
+    assert_eq!(refused["load_refused"], true);
+    assert!(std::fs::read(s.store()).unwrap() == store);
+    // A dry run reports the same; --force loads it.
+    let dry = s.run(&["sync", CONFIG, "--dry-run", "--json"]);
+    assert_eq!(dry.status.code(), Some(3));
+    let forced = json(&s.run(&["sync", CONFIG, "--json", "--force"]));
+    assert_eq!(forced["forced"], true, "{forced}");
+    assert_store_sound(&s.store());
+}
+
+#[test]
 fn a_stored_model_of_another_crmfuse_is_replaced_by_a_new_one() {
     let s = Scratch::demo();
     ok(&s.run(&["run", CONFIG]));
