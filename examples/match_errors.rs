@@ -195,41 +195,27 @@ fn main() {
             }
         }
     }
-    // False pairs.
+    // Pairs in one predicted customer: false ones, and true links by what they share (to
+    // weigh a change against the links it would cost).
     for c in &res.clusters {
         for (i, &a) in c.iter().enumerate() {
             for &b in &c[i + 1..] {
-                if person[a as usize] == person[b as usize] {
-                    continue;
-                }
                 let p = CandidatePair { a, b };
-                let class = match scored.get(&p) {
-                    Some(s) if s.linked(&res.model) => "false: direct link",
-                    _ => "false: chained",
+                let direct = scored.get(&p).is_some_and(|s| s.linked(&res.model));
+                let same = person[a as usize] == person[b as usize];
+                let class = match (same, direct) {
+                    (false, true) => "false: direct link",
+                    (false, false) => "false: chained",
+                    (true, true) => "right: direct link",
+                    (true, false) => "right: chained",
                 };
                 *shared_hist
                     .entry((class, shared(&mrs[a as usize], &mrs[b as usize])))
                     .or_default() += 1;
-                classes.entry(class).or_default().push(p);
-            }
-        }
-    }
-    // True links, by what they share, to weigh a change against the links it would cost.
-    for c in &res.clusters {
-        for (i, &a) in c.iter().enumerate() {
-            for &b in &c[i + 1..] {
-                if person[a as usize] != person[b as usize] {
-                    continue;
+                let listed = classes.entry(class).or_default();
+                if !same {
+                    listed.push(p);
                 }
-                let p = CandidatePair { a, b };
-                let class = match scored.get(&p) {
-                    Some(s) if s.linked(&res.model) => "right: direct link",
-                    _ => "right: chained",
-                };
-                *shared_hist
-                    .entry((class, shared(&mrs[a as usize], &mrs[b as usize])))
-                    .or_default() += 1;
-                classes.entry(class).or_default();
             }
         }
     }

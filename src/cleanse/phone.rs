@@ -267,6 +267,28 @@ impl Desc {
     }
 }
 
+/// A fully built, anchored DFA for a libphonenumber pattern over ASCII digits (`None` when
+/// it would grow past a megabyte). ASCII classes: on ASCII digits `\d` reads as
+/// the Unicode class does, in a far smaller automaton.
+fn digits_dfa(pattern: &str) -> Option<Box<dense::DFA<Vec<u32>>>> {
+    dense::Builder::new()
+        .syntax(
+            syntax::Config::new()
+                .ignore_whitespace(true)
+                .unicode(false)
+                .utf8(false),
+        )
+        .configure(
+            dense::Config::new()
+                .start_kind(StartKind::Anchored)
+                .dfa_size_limit(Some(1 << 20))
+                .determinize_size_limit(Some(1 << 21)),
+        )
+        .build(pattern)
+        .ok()
+        .map(Box::new)
+}
+
 /// A pattern over a whole string of ASCII digits: a fully built DFA where it stays small
 /// (one table walk, nothing to fetch from a pool), else the regex.
 enum Whole {
@@ -277,25 +299,9 @@ enum Whole {
 impl Whole {
     fn new(pattern: &str) -> Option<Whole> {
         let whole = format!("^(?:{pattern})$");
-        let dfa = dense::Builder::new()
-            // ASCII classes: on ASCII digits `\d` reads as the Unicode class does, in a far
-            // smaller automaton.
-            .syntax(
-                syntax::Config::new()
-                    .ignore_whitespace(true)
-                    .unicode(false)
-                    .utf8(false),
-            )
-            .configure(
-                dense::Config::new()
-                    .start_kind(StartKind::Anchored)
-                    .dfa_size_limit(Some(1 << 20))
-                    .determinize_size_limit(Some(1 << 21)),
-            )
-            .build(&whole);
-        match dfa {
-            Ok(dfa) => Some(Whole::Dfa(Box::new(dfa))),
-            Err(_) => compile(&whole).map(Whole::Regex),
+        match digits_dfa(&whole) {
+            Some(dfa) => Some(Whole::Dfa(dfa)),
+            None => compile(&whole).map(Whole::Regex),
         }
     }
 
@@ -323,22 +329,7 @@ struct Prefix {
 impl Prefix {
     fn new(anchored: &str) -> Option<Prefix> {
         let re = compile(anchored)?;
-        let dfa = dense::Builder::new()
-            .syntax(
-                syntax::Config::new()
-                    .ignore_whitespace(true)
-                    .unicode(false)
-                    .utf8(false),
-            )
-            .configure(
-                dense::Config::new()
-                    .start_kind(StartKind::Anchored)
-                    .dfa_size_limit(Some(1 << 20))
-                    .determinize_size_limit(Some(1 << 21)),
-            )
-            .build(anchored)
-            .ok()
-            .map(Box::new);
+        let dfa = digits_dfa(anchored);
         Some(Prefix { dfa, re })
     }
 

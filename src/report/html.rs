@@ -101,6 +101,7 @@ const WORDS: &[(&str, &str)] = &[
     ("max_cluster_size", "Largest customer"),
     ("min_email_validity", "E-mail validity"),
     ("max_overwrites", "Overwritten CRM values"),
+    ("max_disappeared_rate", "Rows gone from the export"),
 ];
 
 fn words(code: &str) -> Option<&'static str> {
