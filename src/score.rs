@@ -322,7 +322,10 @@ pub fn compare(c: Comparison, x: &MatchRecord, y: &MatchRecord) -> Option<usize>
                 0
             } else if x.emails.iter().any(|e| {
                 let l = local(e);
-                l.len() >= 4 && y.emails.iter().any(|f| local(f) == l)
+                l.len() >= 4
+                    && !spells_a_name(l, x)
+                    && !spells_a_name(l, y)
+                    && y.emails.iter().any(|f| local(f) == l)
             }) {
                 1
             } else {
@@ -392,6 +395,35 @@ pub fn compare(c: Comparison, x: &MatchRecord, y: &MatchRecord) -> Option<usize>
 fn same_house_number(a: &str, b: &str) -> bool {
     let digits = |s: &str| s.bytes().filter(u8::is_ascii_digit).collect::<Vec<u8>>();
     digits(a) == digits(b)
+}
+
+/// A local part made of nothing but a record's names (`anna.schmidt`, `a.schmidt`,
+/// `schmidt.anna`, also spelt a little differently: `t.krueger` for Thomas Krüger): two
+/// namesakes' mailboxes at two providers agree on it, so it says no more than the names
+/// already do. A local part with anything else (`anna.schmidt1984`, `thewards96`) is the
+/// owner's own choice and still counts.
+fn spells_a_name(local: &str, r: &MatchRecord) -> bool {
+    let (Some(given), Some(family)) = (r.given.as_deref(), r.family.as_deref()) else {
+        return false;
+    };
+    let separator = |c: char| matches!(c, '.' | '_' | '-');
+    if !local
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || separator(c))
+    {
+        return false;
+    }
+    let letters: String = local.chars().filter(|&c| !separator(c)).collect();
+    let initial = given.get(..1).unwrap_or_default();
+    [
+        [given, family].concat(),
+        [family, given].concat(),
+        [initial, family].concat(),
+        [family, initial].concat(),
+        family.to_string(),
+    ]
+    .iter()
+    .any(|form| *form == letters || jaro_winkler(form, &letters) >= 0.92)
 }
 
 fn local(email: &str) -> &str {
@@ -785,6 +817,44 @@ mod tests {
         for (b, c, want) in cases {
             assert_eq!(compare(*c, &a, b), *want, "{c:?} {b:?}");
         }
+    }
+
+    #[test]
+    fn a_local_part_that_only_spells_the_name_is_no_evidence() {
+        let thomas = |email: &str| person("thomas", "kruger", "", email);
+        let level = |a: &MatchRecord, b: &MatchRecord| compare(Comparison::Email, a, b);
+        // Two namesakes' mailboxes at two providers: the names already said this, also
+        // when one record has no names or spells them a little differently.
+        for local in ["t.krueger", "thomas.kruger", "kruger_thomas", "kruger"] {
+            let (a, b) = (format!("{local}@web.de"), format!("{local}@example.com"));
+            assert_eq!(level(&thomas(&a), &thomas(&b)), Some(2), "{local}");
+            assert_eq!(
+                level(&thomas(&a), &person("", "", "", &b)),
+                Some(2),
+                "{local}"
+            );
+        }
+        // A local part of the owner's own making still counts, with or without names.
+        assert_eq!(
+            level(
+                &thomas("tkrueger1961@web.de"),
+                &thomas("tkrueger1961@example.com")
+            ),
+            Some(1)
+        );
+        let nameless = |email: &str| person("", "", "", email);
+        assert_eq!(
+            level(&nameless("t.krueger@web.de"), &nameless("t.krueger@gmx.de")),
+            Some(1)
+        );
+        assert!(!spells_a_name(
+            "thewards",
+            &person("daniel", "ward", "", "")
+        ));
+        assert!(spells_a_name(
+            "daniel.ward",
+            &person("daniel", "ward", "", "")
+        ));
     }
 
     #[test]
