@@ -11,6 +11,7 @@ use super::IssueCode;
 use super::name::proper_case;
 use super::reference::{self, FastMap, FastSet, Shapes, field, list};
 use super::text::{is_single_case, normalize, normalize_cow, squash_key};
+use crate::record::Text;
 
 // ---------------------------------------------------------------------------------------
 // Countries
@@ -491,6 +492,87 @@ pub fn clean_street(raw: &str, country: Option<&str>) -> CleanStreet {
     }
 }
 
+/// A street line with its numbers stood in for, so that the lines of one street are
+/// cleansed once whatever their house numbers (`Hauptstraße 12a` and `Hauptstraße 17b` are
+/// both `Hauptstraße 11a`/`11b`): the cleansing rules look at where digits are and how
+/// many, never at their values. The n-th run of ASCII digits becomes as many copies of the
+/// digit n (1-9), which [`NumberTemplate::put_back`] reads back out of the cleansed forms.
+/// `None` for a line without digits (the line is its own template), with more than nine
+/// runs, or with other numeric characters (`½`, `²`) that cleansing might turn into digits.
+pub struct NumberTemplate<'a> {
+    pub template: Text,
+    runs: [&'a str; 9],
+    count: usize,
+}
+
+impl<'a> NumberTemplate<'a> {
+    pub fn of(raw: &'a str) -> Option<Self> {
+        let bytes = raw.as_bytes();
+        if !bytes.iter().any(u8::is_ascii_digit)
+            || (!raw.is_ascii() && raw.chars().any(|c| c.is_numeric() && !c.is_ascii_digit()))
+        {
+            return None;
+        }
+        let mut template = Text::with_capacity(raw.len());
+        let mut runs = [""; 9];
+        let (mut count, mut copied, mut i) = (0, 0, 0);
+        while i < bytes.len() {
+            if !bytes[i].is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let len = bytes[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+            if count == runs.len() {
+                return None;
+            }
+            // Digits are ASCII: every cut here is at a character boundary.
+            template.push_str(&raw[copied..i]);
+            runs[count] = &raw[i..i + len];
+            count += 1;
+            for _ in 0..len {
+                template.push(char::from(b'0' + count as u8));
+            }
+            i += len;
+            copied = i;
+        }
+        template.push_str(&raw[copied..]);
+        Some(NumberTemplate {
+            template,
+            runs,
+            count,
+        })
+    }
+
+    /// `cleansed` (a form of the template) with the line's own numbers put back. `None`
+    /// when its digits are not whole stand-ins, each at most once: then the caller
+    /// cleanses the line itself.
+    pub fn put_back(&self, cleansed: &str) -> Option<Text> {
+        let bytes = cleansed.as_bytes();
+        let mut out = Text::with_capacity(cleansed.len());
+        let mut used = [false; 9];
+        let (mut copied, mut i) = (0, 0);
+        while i < bytes.len() {
+            let digit = bytes[i];
+            if !digit.is_ascii_digit() {
+                i += 1;
+                continue;
+            }
+            let len = bytes[i..].iter().take_while(|&&b| b == digit).count();
+            let run = usize::from(digit.checked_sub(b'1')?);
+            if run >= self.count || used[run] || self.runs[run].len() != len {
+                return None;
+            }
+            used[run] = true;
+            out.push_str(&cleansed[copied..i]);
+            out.push_str(self.runs[run]);
+            i += len;
+            copied = i;
+        }
+        out.push_str(&cleansed[copied..]);
+        Some(out)
+    }
+}
+
 /// Standard display form of a street line, per the country's conventions:
 /// `12 Main Street` -> `12 Main St`, `Hauptstraße 5` -> `Hauptstr. 5`,
 /// `12 BOULEVARD HAUSSMANN` -> `12 Bd Haussmann`, `Apartment 4` -> `Apt 4`.
@@ -682,6 +764,53 @@ pub fn parse_postcode(raw: &str, country: Option<&str>) -> Result<Postcode, Issu
 /// The display form of a postcode (see [`parse_postcode`]).
 pub fn normalise_postcode(raw: &str, country: Option<&str>) -> Result<String, IssueCode> {
     parse_postcode(raw, country).map(|p| p.display)
+}
+
+#[cfg(test)]
+mod number_template_tests {
+    use super::*;
+
+    #[test]
+    fn lines_of_one_street_share_a_template_and_keep_their_numbers() {
+        let a = NumberTemplate::of("Hauptstraße 12a, 2. OG").unwrap();
+        let b = NumberTemplate::of("Hauptstraße 47b, 3. OG").unwrap();
+        assert_eq!(a.template, "Hauptstraße 11a, 2. OG");
+        assert_eq!(a.template, b.template.replace("11b", "11a"));
+        for (line, country) in [
+            ("Hauptstraße 12a, 2. OG", Some("DE")),
+            ("1234 North Main Street Apt 56", Some("US")),
+            ("12-14 RUE DE LA PAIX", Some("FR")),
+            ("Flat 3/4, 221B Baker St", Some("GB")),
+            ("3rd Floor, 100 5th Avenue", Some("US")),
+            ("Weg 1 2 3 4 5 6 7 8 9", None),
+        ] {
+            let n = NumberTemplate::of(line).unwrap();
+            let t = clean_street(&n.template, country);
+            let direct = clean_street(line, country);
+            assert_eq!(
+                n.put_back(&t.display).as_deref(),
+                Some(&*direct.display),
+                "{line}"
+            );
+            assert_eq!(n.put_back(&t.key).as_deref(), Some(&*direct.key), "{line}");
+        }
+    }
+
+    #[test]
+    fn what_cannot_be_put_back_is_refused() {
+        // No digits: the line is its own template. Ten runs, or a numeric character that
+        // cleansing might turn into a digit: cleansed as itself.
+        assert!(NumberTemplate::of("Hauptstraße").is_none());
+        assert!(NumberTemplate::of("1 2 3 4 5 6 7 8 9 10").is_none());
+        assert!(NumberTemplate::of("Hauptstraße 5½").is_none());
+        let n = NumberTemplate::of("Weg 12, 7").unwrap();
+        assert_eq!(n.put_back("Weg 11, 2").as_deref(), Some("Weg 12, 7"));
+        assert_eq!(n.put_back("weg112").as_deref(), Some("weg127"));
+        // A stand-in cut short, repeated, unknown or a digit not standing in for anything.
+        for bad in ["Weg 1, 2", "Weg 11, 11", "Weg 33", "Weg 0", "Weg 11 2 2"] {
+            assert_eq!(n.put_back(bad), None, "{bad}");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -295,6 +295,29 @@ pub fn validate(
     Some(issues)
 }
 
+/// A street line's display form and key. Through the memo, one street's lines are cleansed
+/// once whatever their house numbers (see [`address::NumberTemplate`]): a customer base
+/// holds a few thousand streets but hundreds of thousands of distinct lines.
+fn street(raw: &str, country: Option<&str>, ctx: &CleanseContext<'_>) -> Pair {
+    let clean = |line: &str| {
+        let street = address::clean_street(line, country);
+        (Text::from(street.display), Text::from(street.key))
+    };
+    let Some(cache) = ctx.cache(|m| &m.street) else {
+        return clean(raw);
+    };
+    let context = memo::context(country);
+    let Some(numbers) = address::NumberTemplate::of(raw) else {
+        return cache.get_or_insert_with(context, raw, || clean(raw));
+    };
+    let (display, key) =
+        cache.get_or_insert_with(context, &numbers.template, || clean(&numbers.template));
+    match (numbers.put_back(&display), numbers.put_back(&key)) {
+        (Some(display), Some(key)) => (display, key),
+        _ => clean(raw),
+    }
+}
+
 fn birth_date(raw: &str, ctx: &CleanseContext<'_>) -> Result<NaiveDate, IssueCode> {
     // Read faster than looked up in the memo.
     if let Some(d) = ctx.format(Field::BirthDate).and_then(|f| f.read_exact(raw)) {
@@ -546,16 +569,8 @@ pub fn cleanse(mut record: SourceRecord, ctx: &CleanseContext<'_>) -> Customer {
     }
 
     c.address_line1 = first(Field::AddressLine1).map(|raw| {
-        let street = memo(
-            ctx.cache(|m| &m.street),
-            memo::context(country_code),
-            raw,
-            || {
-                let street = address::clean_street(raw, country_code);
-                (street.display.into(), street.key.into())
-            },
-        );
-        Value::valid(street.0, street.1)
+        let (display, key) = street(raw, country_code, ctx);
+        Value::valid(display, key)
     });
     c.address_line2 = record
         .first(Field::AddressLine2)

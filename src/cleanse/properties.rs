@@ -54,6 +54,66 @@ fn name_like() -> impl Strategy<Value = String> {
         })
 }
 
+/// Street-line-like text: names, types, directionals, units and numbers of every shape
+/// (`12`, `12a`, `12-14`, `2/3`, `#4`, `3rd`, `2.`, `1er`), in any case, with separators.
+fn street_like() -> impl Strategy<Value = String> {
+    let word = prop_oneof![
+        "[A-Z][a-zäöüß]{2,9}",
+        "[A-ZÄÖÜ]{2,9}",
+        "[a-zäöü]{2,9}(straße|strasse|str\\.|weg|platz|gasse|allee)",
+        prop::sample::select(vec![
+            "Street",
+            "St",
+            "ST.",
+            "Avenue",
+            "Ave",
+            "Road",
+            "Rd",
+            "North",
+            "N",
+            "NW",
+            "Main",
+            "Rue",
+            "rue",
+            "Avenue",
+            "Bd",
+            "Boulevard",
+            "de la",
+            "du",
+            "Straße",
+            "Str.",
+            "Apartment",
+            "Apt",
+            "Apt.",
+            "Suite",
+            "Ste",
+            "Unit",
+            "Flat",
+            "Floor",
+            "Whg.",
+            "Wohnung",
+            "OG",
+            "EG",
+            "bis",
+            "Hinterhaus",
+            "c/o",
+            "#",
+            "floor",
+            "étage",
+        ])
+        .prop_map(str::to_string),
+        "[0-9]{1,5}",
+        "[0-9]{1,4}[a-dA-D]",
+        "[0-9]{1,3}-[0-9]{1,3}",
+        "[0-9]{1,2}/[0-9]{1,2}",
+        "#[0-9]{1,4}[A-B]?",
+        "[0-9]{1,3}(st|nd|rd|th|ST|TH|\\.|er|e|ème)",
+        Just(",".to_string()),
+        Just(";".to_string()),
+    ];
+    prop::collection::vec(word, 1..8).prop_map(|words| words.join(" "))
+}
+
 fn country() -> impl Strategy<Value = Option<&'static str>> {
     prop::sample::select(vec![
         None,
@@ -144,6 +204,25 @@ proptest! {
         let again = address::clean_street(&street.display, c);
         prop_assert_eq!(&again.display, &street.display);
         prop_assert_eq!(again.key, street.key);
+    }
+
+    #[test]
+    fn a_street_cleansed_through_its_number_template_is_cleansed_as_itself(
+        s in prop_oneof![street_like(), text()],
+        c in country(),
+    ) {
+        let direct = address::clean_street(&s, c);
+        if let Some(numbers) = address::NumberTemplate::of(&s) {
+            let t = address::clean_street(&numbers.template, c);
+            // Put back, the numbers give the line's own forms; or the caller is told to
+            // cleanse the line itself.
+            if let Some(display) = numbers.put_back(&t.display) {
+                prop_assert_eq!(display, direct.display);
+            }
+            if let Some(key) = numbers.put_back(&t.key) {
+                prop_assert_eq!(key, direct.key);
+            }
+        }
     }
 
     #[test]
