@@ -62,13 +62,15 @@ fn digits(s: &str) -> usize {
 }
 
 /// A cell that [`split_numbers`] gives back whole, known without splitting it: too few
-/// digits for two numbers, or no separator (every separator holds one of these bytes;
-/// ` or `, ` oder ` and ` ou ` an `o`).
+/// digits for two numbers, or none of its separators (`;`, `|`, `,`, ` / `, and ` or `,
+/// ` oder `, ` ou `, which all start with ` o`). A slash without spaces (`0171/1234567`)
+/// is part of one number.
 pub fn is_one_number(cell: &str) -> bool {
-    !cell
-        .bytes()
-        .any(|b| matches!(b, b';' | b'|' | b',' | b'/' | b'o'))
-        || digits(cell) < 10
+    let b = cell.as_bytes();
+    let separator = b.iter().any(|b| matches!(b, b';' | b'|' | b','))
+        || b.windows(3).any(|w| w == b" / ")
+        || b.windows(2).any(|w| w == b" o");
+    !separator || digits(cell) < 10
 }
 
 /// Parse a phone number; `default_region` (ISO alpha-2) applies to numbers written without

@@ -191,6 +191,19 @@ proptest! {
     }
 
     #[test]
+    fn a_cell_known_to_hold_one_number_is_not_split(
+        s in prop_oneof![
+            text(),
+            "[0-9 +()/;|,.\\-]{0,30}",
+            "[0-9 ]{5,14}( / | or | oder | ou |/|; |,| o)[0-9 ]{5,14}",
+        ]
+    ) {
+        if phone::is_one_number(&s) {
+            prop_assert_eq!(phone::split_numbers(&s), vec![s.as_str()]);
+        }
+    }
+
+    #[test]
     fn phones_are_cleaned_once(s in text(), region in country()) {
         let p = phone::cleanse_phone(&s, region);
         let again = phone::cleanse_phone(&p.value, region);
