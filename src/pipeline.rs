@@ -267,11 +267,15 @@ pub(crate) fn cleanse_stage(
     progress: &mut Progress,
 ) -> Vec<Customer> {
     let stage = progress.stage("cleanse", Some(records.len() as u64));
-    let contexts: Vec<CleanseContext<'_>> = pipeline
-        .sources
-        .iter()
-        .map(|s| CleanseContext::new(&s.mapping, today))
-        .collect();
+    // One memo for all sources: they hold the same company's places and names.
+    let mut contexts: Vec<CleanseContext<'_>> = Vec::with_capacity(pipeline.sources.len());
+    for s in &pipeline.sources {
+        let ctx = match contexts.first() {
+            Some(first) => CleanseContext::sharing_memo(&s.mapping, today, first),
+            None => CleanseContext::new(&s.mapping, today),
+        };
+        contexts.push(ctx);
+    }
     let out = records
         .into_par_iter()
         .map(|r| {

@@ -37,7 +37,11 @@ pub struct CleanseContext<'a> {
     pub today: NaiveDate,
     /// The mapping's date formats, parsed once: birth date, created, updated.
     formats: [Option<DateFormat>; 3],
-    memo: Option<Memo>,
+    /// The memo's context for birth dates: what reading one depends on (the format, the
+    /// day), so that sources reading them differently can share a memo.
+    birth_date_context: u64,
+    /// Shared by the sources of one run (see [`CleanseContext::sharing_memo`]).
+    memo: Option<std::sync::Arc<Memo>>,
 }
 
 impl fmt::Debug for CleanseContext<'_> {
@@ -141,7 +145,18 @@ impl<'a> CleanseContext<'a> {
     /// A context for one run over one source, with a memo of repeated values.
     pub fn new(mapping: &'a Mapping, today: NaiveDate) -> Self {
         CleanseContext {
-            memo: Some(Memo::new()),
+            memo: Some(std::sync::Arc::new(Memo::new())),
+            ..Self::without_memo(mapping, today)
+        }
+    }
+
+    /// A context for another source of the same run, remembering into `other`'s memo:
+    /// the sources of one company share their countries, cities, streets and names. What
+    /// a source reads its own way (full names in its name order, birth dates in its
+    /// format) is remembered under a context of that reading.
+    pub fn sharing_memo(mapping: &'a Mapping, today: NaiveDate, other: &Self) -> Self {
+        CleanseContext {
+            memo: other.memo.clone(),
             ..Self::without_memo(mapping, today)
         }
     }
@@ -158,9 +173,17 @@ impl<'a> CleanseContext<'a> {
                     .filter(|_| field == Field::BirthDate))
                 .map(DateFormat::new)
         };
+        let birth_date_format = mapping
+            .field(Field::BirthDate)
+            .and_then(|f| f.format.as_deref())
+            .or(mapping.date_format.as_deref());
         CleanseContext {
             mapping,
             today,
+            birth_date_context: memo::context(Some(&format!(
+                "{today} {}",
+                birth_date_format.unwrap_or_default()
+            ))),
             formats: [
                 format(Field::BirthDate),
                 format(Field::CreatedAt),
@@ -180,7 +203,7 @@ impl<'a> CleanseContext<'a> {
     }
 
     fn cache<V>(&self, pick: impl FnOnce(&Memo) -> &Cache<V>) -> Option<&Cache<V>> {
-        self.memo.as_ref().map(pick)
+        self.memo.as_deref().map(pick)
     }
 }
 
@@ -323,7 +346,7 @@ fn birth_date(raw: &str, ctx: &CleanseContext<'_>) -> Result<NaiveDate, IssueCod
     if let Some(d) = ctx.format(Field::BirthDate).and_then(|f| f.read_exact(raw)) {
         return Ok(d);
     }
-    memo(ctx.cache(|m| &m.birth_date), 0, raw, || {
+    memo(ctx.cache(|m| &m.birth_date), ctx.birth_date_context, raw, || {
         date::parse_birth_date_with(raw, ctx.format(Field::BirthDate), ctx.today)
     })
 }
@@ -657,6 +680,39 @@ mod tests {
             SourceFormat::Csv,
         )
         .unwrap()
+    }
+
+    #[test]
+    fn sources_sharing_a_memo_keep_their_own_readings() {
+        let other = Mapping::parse(
+            Path::new("o.toml"),
+            "key = \"id\"\n[fields]\nfull_name = { column = \"n\", order = \"first_last\" }\nbirth_date = { column = \"b\", format = \"%m/%d/%Y\" }\ncountry = \"c\"\naddress_line1 = \"s\"\n",
+            SourceFormat::Csv,
+        )
+        .unwrap();
+        let (m, today) = (mapping(), NaiveDate::from_ymd_opt(2026, 11, 24).unwrap());
+        let first = CleanseContext::new(&m, today);
+        let shared = CleanseContext::sharing_memo(&other, today, &first);
+        let alone = CleanseContext::new(&other, today);
+        let values = [
+            (Field::FullName, "Anna Schmidt"),
+            (Field::BirthDate, "3-4-1980"),
+            (Field::BirthDate, "03 04 1980"),
+            (Field::Country, "Deutschland"),
+            (Field::AddressLine1, "Hauptstraße 12"),
+        ];
+        let mut differ = 0;
+        for (field, v) in values {
+            // The first source's reading is remembered first; the second must not get it.
+            let a = cleanse(record(&[(field, v)]), &first);
+            let b = cleanse(record(&[(field, v)]), &shared);
+            let b_alone = cleanse(record(&[(field, v)]), &alone);
+            assert_eq!(format!("{b:?}"), format!("{b_alone:?}"), "{v}");
+            differ += usize::from(format!("{a:?}") != format!("{b:?}"));
+        }
+        // Names and dates are read differently by the two sources.
+        assert!(differ >= 2, "{differ}");
+        assert!(first.memo.as_ref().unwrap().country.len() == 1);
     }
 
     fn record(values: &[(Field, &str)]) -> SourceRecord {
