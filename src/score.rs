@@ -26,6 +26,19 @@ pub struct MatchRecord {
     pub postcode: Option<String>,
     pub street: Option<String>,
     pub city: Option<String>,
+    /// Whether a phone is a mobile, worked out on first use (see [`has_mobile`]).
+    pub(crate) mobile: Lazy,
+}
+
+/// A value derived from the record on first use and kept: not part of what the record
+/// is (equal records are equal whether it has been worked out or not).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Lazy(std::sync::OnceLock<bool>);
+
+impl PartialEq for Lazy {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 /// Match keys longer than this many characters are cut: an absurd value (a 100 KB name)
@@ -61,6 +74,7 @@ impl MatchRecord {
             postcode: key(&c.postcode),
             street: key(&c.address_line1),
             city: key(&c.city),
+            mobile: Lazy::default(),
         }
     }
 }
@@ -655,7 +669,7 @@ pub fn score_pair(
 /// carry several e-mails and phones over time), so 30 bits of name and address agreement
 /// outweigh it. A landline is shared by a household and says nothing here, and a number
 /// whose type cannot be told (North American numbers) does not count as a mobile.
-fn separate_contacts(model: &Model, gamma: &Gamma, x: &MatchRecord, y: &MatchRecord) -> bool {
+pub fn separate_contacts(model: &Model, gamma: &Gamma, x: &MatchRecord, y: &MatchRecord) -> bool {
     let level = |c: Comparison| {
         model
             .comparisons
@@ -674,14 +688,12 @@ fn separate_contacts(model: &Model, gamma: &Gamma, x: &MatchRecord, y: &MatchRec
         && has_mobile(y)
 }
 
-/// The record carries a number its country's numbering plan marks as a mobile.
+/// The record carries a number its country's numbering plan marks as a mobile; worked
+/// out once per record.
 fn has_mobile(r: &MatchRecord) -> bool {
-    r.phones.iter().any(|p| {
-        p.starts_with('+')
-            && phonenumber::parse(None, p).is_ok_and(|n| {
-                n.number_type(&phonenumber::metadata::DATABASE) == phonenumber::Type::Mobile
-            })
-    })
+    *r.mobile
+        .0
+        .get_or_init(|| r.phones.iter().any(|p| crate::cleanse::phone::is_mobile(p)))
 }
 
 pub fn probability(weight: f64) -> f64 {

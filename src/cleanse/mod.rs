@@ -346,9 +346,12 @@ fn birth_date(raw: &str, ctx: &CleanseContext<'_>) -> Result<NaiveDate, IssueCod
     if let Some(d) = ctx.format(Field::BirthDate).and_then(|f| f.read_exact(raw)) {
         return Ok(d);
     }
-    memo(ctx.cache(|m| &m.birth_date), ctx.birth_date_context, raw, || {
-        date::parse_birth_date_with(raw, ctx.format(Field::BirthDate), ctx.today)
-    })
+    memo(
+        ctx.cache(|m| &m.birth_date),
+        ctx.birth_date_context,
+        raw,
+        || date::parse_birth_date_with(raw, ctx.format(Field::BirthDate), ctx.today),
+    )
 }
 
 /// A change time, and `timestamp.future` when it lies after the end of the run's day: a

@@ -217,24 +217,8 @@ fn fast(raw: &str, region: Option<usize>) -> Fast {
     let Some(regions) = reg.by_code.get(&code) else {
         return Fast::Invalid("phone.invalid");
     };
-    let region_rules = if regions.len() == 1 {
-        reg.rules(regions[0])
-    } else {
-        let mut found = None;
-        for &i in regions {
-            let Some(r) = reg.rules(i) else {
-                return Fast::Unsure;
-            };
-            let hit = match &r.leading_digits {
-                Some(ld) => ld.find(nsn).is_some_and(|(start, _)| start == 0),
-                None => r.has_type(nsn),
-            };
-            if hit {
-                found = Some(r);
-                break;
-            }
-        }
-        found
+    let Ok(region_rules) = reg.region_of(regions, nsn) else {
+        return Fast::Unsure;
     };
     match region_rules {
         Some(r) if r.has_type(nsn) => {
@@ -360,6 +344,8 @@ struct Rules {
     local_lengths: Vec<u16>,
     /// Every number type (any match makes a number valid).
     types: Vec<Desc>,
+    /// Where the mobile pattern is among `types`.
+    mobile_at: Option<usize>,
 }
 
 fn compile(pattern: &str) -> Option<Regex> {
@@ -379,7 +365,9 @@ impl Rules {
             (None, None) => None,
         };
         // Any type makes a number valid; the common ones are tried first.
-        let types = [
+        let mut types = Vec::new();
+        let mut mobile_at = None;
+        for (i, desc) in [
             d.fixed_line(),
             d.mobile(),
             d.toll_free(),
@@ -392,9 +380,15 @@ impl Rules {
             d.voicemail(),
         ]
         .into_iter()
-        .flatten()
-        .map(Desc::new)
-        .collect::<Option<Vec<_>>>()?;
+        .enumerate()
+        {
+            if let Some(desc) = desc {
+                if i == 1 {
+                    mobile_at = Some(types.len());
+                }
+                types.push(Desc::new(desc)?);
+            }
+        }
         Some(Rules {
             code: meta.country_code(),
             code_text: meta.country_code().to_string(),
@@ -411,6 +405,22 @@ impl Rules {
             general: Desc::new(d.general())?,
             local_lengths: d.general().possible_local_length().to_vec(),
             types,
+            mobile_at,
+        })
+    }
+
+    /// libphonenumber's number type is `MOBILE`: valid, and of no other type (a number
+    /// that matches both the fixed-line and the mobile pattern, as every North American
+    /// one does, is `FIXED_LINE_OR_MOBILE`).
+    fn is_mobile(&self, nsn: &str) -> bool {
+        self.mobile_at.is_some_and(|m| {
+            self.general.matches(nsn)
+                && self.types[m].matches(nsn)
+                && self
+                    .types
+                    .iter()
+                    .enumerate()
+                    .all(|(i, t)| i == m || !t.matches(nsn))
         })
     }
 
@@ -487,7 +497,44 @@ fn registry() -> &'static Registry {
     })
 }
 
+/// Whether an E.164 number (`+4917612345678`) is a mobile by its country's numbering plan,
+/// as libphonenumber's number type `MOBILE`. For telling apart two people's own numbers
+/// from a household's landline; `false` when the type cannot be told.
+pub fn is_mobile(e164: &str) -> bool {
+    let reg = registry();
+    let Some(digits) = e164.strip_prefix('+') else {
+        return false;
+    };
+    let Some((code, nsn)) = reg.split_country_code(digits) else {
+        return false;
+    };
+    reg.by_code
+        .get(&code)
+        .and_then(|regions| reg.region_of(regions, nsn).ok().flatten())
+        .is_some_and(|r| r.is_mobile(nsn))
+}
+
 impl Registry {
+    /// The region among those sharing a country code that a national number belongs to, as
+    /// libphonenumber picks it (by leading digits, else the first whose patterns fit);
+    /// `Err` when a region's rules could not be built.
+    fn region_of(&self, regions: &[usize], nsn: &str) -> Result<Option<&Rules>, ()> {
+        if regions.len() == 1 {
+            return Ok(self.rules(regions[0]));
+        }
+        for &i in regions {
+            let r = self.rules(i).ok_or(())?;
+            let hit = match &r.leading_digits {
+                Some(ld) => ld.find(nsn).is_some_and(|(start, _)| start == 0),
+                None => r.has_type(nsn),
+            };
+            if hit {
+                return Ok(Some(r));
+            }
+        }
+        Ok(None)
+    }
+
     fn region_index(&self, id: &str) -> Option<usize> {
         let b = id.as_bytes();
         if b.len() != 2 || !id.is_ascii() {
@@ -651,6 +698,68 @@ mod tests {
                     !full && prefix && (lengths.is_empty() || lengths.contains(&(nsn.len() as u16)))
                 })
         })
+    }
+
+    /// `is_mobile` says what libphonenumber's number type says: on every region's example
+    /// numbers of every type, and on variations of them (digits changed).
+    #[test]
+    fn mobiles_are_told_as_libphonenumber_tells_them() {
+        let reg = registry();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (mut checked, mut mobiles, mut quirks) = (0, 0, 0);
+        for meta in &reg.metas {
+            let d = meta.descriptors();
+            let examples = [d.fixed_line(), d.mobile(), d.toll_free(), d.voip(), d.uan()]
+                .into_iter()
+                .flatten()
+                .filter_map(|t| t.example());
+            for ex in examples {
+                for round in 0..8 {
+                    let mut digits: Vec<u8> = ex.bytes().collect();
+                    if round > 0 {
+                        let at = next() as usize % digits.len();
+                        digits[at] = b'0' + (next() % 10) as u8;
+                    }
+                    let nsn = String::from_utf8(digits).unwrap();
+                    let e164 = format!("+{}{nsn}", meta.country_code());
+                    let Ok(n) = phonenumber::parse(None, &e164) else {
+                        continue;
+                    };
+                    let want = n.number_type(&DATABASE) == phonenumber::Type::Mobile;
+                    // The crate reads some numbers under another region of the same code
+                    // than libphonenumber; compare where both agree on the region.
+                    let region = n.country().id().map(|r| format!("{r:?}"));
+                    let ours = reg.by_code[&meta.country_code()]
+                        .iter()
+                        .position(|&i| reg.rules(i).is_some())
+                        .is_some();
+                    // The crate keeps a leading zero (Italy, Côte d'Ivoire) apart from the
+                    // national number, where the patterns include it.
+                    let same_number = n.national().value().to_string() == nsn;
+                    if !ours || !same_number || region.as_deref() != Some(meta.id()) {
+                        continue;
+                    }
+                    checked += 1;
+                    mobiles += usize::from(want);
+                    // Or the crate's patterns match at the start of a number only (see
+                    // `crate_prefix_quirk`).
+                    if is_mobile(&e164) != want {
+                        assert!(crate_prefix_quirk(&e164), "{e164}: mobile {want}");
+                        quirks += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            checked > 1000 && mobiles > 200 && quirks * 50 < checked,
+            "{checked} {mobiles} {quirks}"
+        );
     }
 
     /// The number-type DFAs read digits as the regexes do: every pattern of every region,

@@ -28,7 +28,7 @@ use crate::pipeline::Resolution;
 use crate::quality::{self, SourceQuality};
 use crate::record::{Customer, GoldenField};
 use crate::run::{RunOutcome, TableChanges};
-use crate::score::{self, Comparison, Evidence, MatchRecord, ScoredPair};
+use crate::score::{self, Comparison, Evidence, MatchRecord, Model, ScoredPair};
 
 /// Bumped when a field of `report.json` changes meaning or goes away.
 pub const FORMAT_VERSION: u32 = 1;
@@ -647,15 +647,26 @@ fn review_pairs(pipeline: &Pipeline, res: &Resolution) -> Vec<ReviewPair> {
             a: record_view(pipeline, &res.records[p.pair.a as usize]),
             b: record_view(pipeline, &res.records[p.pair.b as usize]),
             evidence: score::evidence(model, &res.tf, &p),
-            vetoed_by: model
-                .comparisons
-                .iter()
-                .zip(&p.gamma)
-                .filter(|(cm, l)| cm.levels.get(**l as usize).is_some_and(|lv| lv.veto))
-                .map(|(cm, _)| cm.comparison)
-                .collect(),
+            vetoed_by: vetoed_by(model, res, &p),
         })
         .collect()
+}
+
+/// The comparisons whose veto kept a pair apart: veto levels, and e-mail and phone together
+/// when each record has its own of both ([`score::separate_contacts`]).
+fn vetoed_by(model: &Model, res: &Resolution, p: &ScoredPair) -> Vec<Comparison> {
+    let mut by: Vec<Comparison> = model
+        .comparisons
+        .iter()
+        .zip(&p.gamma)
+        .filter(|(cm, l)| cm.levels.get(**l as usize).is_some_and(|lv| lv.veto))
+        .map(|(cm, _)| cm.comparison)
+        .collect();
+    let record = |i: u32| MatchRecord::from_customer(&res.records[i as usize]);
+    if p.vetoed && score::separate_contacts(model, &p.gamma, &record(p.pair.a), &record(p.pair.b)) {
+        by.extend([Comparison::Email, Comparison::Phone]);
+    }
+    by
 }
 
 fn store_effect(pipeline: &Pipeline, outcome: &RunOutcome) -> StoreEffect {
