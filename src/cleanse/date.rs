@@ -96,8 +96,9 @@ impl Piece {
     }
 }
 
-/// An all-numeric format (`%Y %m %d %H %M %S` once each at most, and ASCII punctuation or
-/// spaces between them), read without chrono for values written in it exactly: four-digit
+/// An all-numeric format (`%Y %m %d %H %M %S` once each at most, and ASCII punctuation,
+/// spaces or the letters `T` and `Z` between them), read without chrono for values written
+/// in it exactly: four-digit
 /// year, two-digit fields, the same separators. Such a value is read by chrono to the same
 /// date and time; anything else (`1.2.1980`, `31.02.1980`, a leap second) goes to chrono.
 #[derive(Debug, Clone)]
@@ -124,7 +125,7 @@ impl Numeric {
                     b'S' => Piece::Second,
                     _ => return None,
                 },
-                b' ' | b'.' | b'/' | b'-' | b':' | b'T' | b',' => Piece::Byte(b),
+                b' ' | b'.' | b'/' | b'-' | b':' | b'T' | b'Z' | b',' => Piece::Byte(b),
                 _ => return None,
             };
             if !matches!(piece, Piece::Byte(_)) && pieces.contains(&piece) {
@@ -418,6 +419,15 @@ fn split_zone(s: &str) -> (&str, Option<i32>) {
     (s, None)
 }
 
+/// `2024-09-23 13:49:02` or `2024-09-23T13:49:02`, read without chrono.
+fn iso_without_offset(s: &str) -> Option<(NaiveDate, u32, u32, u32)> {
+    static SHAPES: OnceLock<[Numeric; 2]> = OnceLock::new();
+    let shapes = SHAPES.get_or_init(|| {
+        ["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"].map(|f| Numeric::new(f).expect("numeric"))
+    });
+    shapes.iter().find_map(|n| n.read(s))
+}
+
 /// A timestamp as seconds since the epoch (UTC). An offset (`+01:00`, `Z`) or a zone
 /// abbreviation (`CET`) is honoured; a timestamp without one is taken as UTC; a date
 /// without a time is midnight UTC (so a date-only format works for a timestamp field);
@@ -442,6 +452,14 @@ pub fn parse_timestamp_with(raw: &str, format: Option<&DateFormat>) -> Result<i6
         if let Ok(d) = f.date(s) {
             return Ok(naive(midnight(d)));
         }
+    }
+    // The commonest shapes without a format, read as the first naive format that fits
+    // would read them (nothing zoned fits a value without an offset).
+    if zone.is_none()
+        && let Some((d, h, mi, sec)) = iso_without_offset(s)
+        && let Some(t) = d.and_hms_opt(h, mi, sec)
+    {
+        return Ok(naive(t));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp());
@@ -568,6 +586,7 @@ mod tests {
             "%Y-%m-%d %H:%M:%S",
             "%Y-%m-%dT%H:%M",
             "%d/%m/%Y",
+            "%Y-%m-%dT%H:%M:%SZ",
         ];
         for f in [
             "%d.%m.%y",
@@ -631,6 +650,41 @@ mod tests {
             }
         }
         assert!(fast > 40_000, "{fast}");
+    }
+
+    /// Without a format, `2024-09-23 13:49:02` and `2024-09-23T13:49:02` are read without
+    /// chrono, to what the first naive format that fits reads.
+    #[test]
+    fn iso_timestamps_without_a_format_read_as_chrono_does() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut fast = 0;
+        for i in 0..20_000 {
+            let sep = if i % 2 == 0 { ' ' } else { 'T' };
+            let v = format!(
+                "{:04}-{:02}-{:02}{sep}{:02}:{:02}:{:02}",
+                next(3000),
+                next(14),
+                next(33),
+                next(26),
+                next(62),
+                next(62)
+            );
+            let chrono = naive_timestamps()
+                .iter()
+                .find_map(|f| f.parsed(&v).ok()?.to_naive_datetime_with_offset(0).ok())
+                .map(|t| t.and_utc().timestamp());
+            if iso_without_offset(&v).is_some() {
+                fast += 1;
+                assert_eq!(parse_timestamp_with(&v, None).ok(), chrono, "{v}");
+            }
+        }
+        assert!(fast > 5_000, "{fast}");
     }
 
     #[test]
