@@ -337,9 +337,9 @@ pub fn compare(c: Comparison, x: &MatchRecord, y: &MatchRecord) -> Option<usize>
             } else if x.emails.iter().any(|e| {
                 let l = local(e);
                 l.len() >= 4
+                    && y.emails.iter().any(|f| local(f) == l)
                     && !spells_a_name(l, x)
                     && !spells_a_name(l, y)
-                    && y.emails.iter().any(|f| local(f) == l)
             }) {
                 1
             } else {
