@@ -983,6 +983,11 @@ mod tests {
             ("Jr", "Jr", None),
             ("van der Berg", "van der Berg", None),
             ("Meier sen.", "Meier", Some("Sr")),
+            // French: the father and the son of one name.
+            ("Martin père", "Martin", Some("Sr")),
+            ("MARTIN PERE", "MARTIN", Some("Sr")),
+            ("Martin fils", "Martin", Some("Jr")),
+            ("Fils", "Fils", None),
         ];
         for (raw, family, suffix) in cases {
             assert_eq!(
