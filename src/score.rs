@@ -628,12 +628,26 @@ pub fn score_pair(
     // An exact e-mail agreement lifts the given-name veto when the names start alike:
     // nicknames the table lacks (Babs for Barbara, Nici for Nicole) differ on the same
     // person, while a couple's family mailbox joins names that do not (Claudia, Michal).
-    let email_exact = model
-        .comparisons
-        .iter()
-        .zip(&gamma)
-        .any(|(cm, &l)| cm.comparison == Comparison::Email && l == 0)
-        && matches!((&x.given, &y.given), (Some(a), Some(b)) if a.get(..1) == b.get(..1));
+    // A couple's names may share an initial (Daniel, Deborah): with only the initial in
+    // common, the mailbox needs a personal identifier beside it (the birth date, or a
+    // mobile number; a landline is the household's).
+    let level_of = |c: Comparison| {
+        model
+            .comparisons
+            .iter()
+            .zip(&gamma)
+            .find(|(cm, _)| cm.comparison == c)
+            .map(|(_, &l)| l)
+    };
+    let start_alike =
+        |n: usize| matches!((&x.given, &y.given), (Some(a), Some(b)) if a.get(..n) == b.get(..n));
+    let email_exact = level_of(Comparison::Email) == Some(0)
+        && start_alike(1)
+        && (start_alike(2)
+            || level_of(Comparison::BirthDate) == Some(0)
+            || x.phones
+                .iter()
+                .any(|p| y.phones.contains(p) && crate::cleanse::phone::is_mobile(p)));
     // A suffix on one side only forbids the link unless the pair shares an e-mail or a
     // birth date: the father and the son share a name, an address and a landline.
     let confirmed = model.comparisons.iter().zip(&gamma).any(|(cm, &l)| {
@@ -1031,6 +1045,49 @@ mod tests {
         let ev = evidence(&model, &tf, &t);
         assert_eq!(ev[0].level, "different");
         assert!(ev[0].weight < 0.0);
+    }
+
+    #[test]
+    fn a_family_mailbox_alone_does_not_join_two_given_names() {
+        let model = Model {
+            prior_weight: -12.0,
+            ..Model::default_model(0.9)
+        };
+        let (tf, p) = (TermFrequencies::default(), CandidatePair { a: 0, b: 1 });
+        let vetoed = |a: &MatchRecord, b: &MatchRecord| score_pair(&model, &tf, a, b, p).vetoed;
+        let daniel = person("daniel", "ward", "1939-06-01", "thewards96@icloud.com");
+        // A couple's mailbox, names with only the initial in common: kept apart.
+        assert!(vetoed(
+            &daniel,
+            &person("deborah", "ward", "", "thewards96@icloud.com")
+        ));
+        assert!(vetoed(
+            &daniel,
+            &person("claudia", "ward", "", "thewards96@icloud.com")
+        ));
+        // A nickname the table lacks (Dani, Nici for Nicole) starts alike: one person.
+        assert!(!vetoed(
+            &daniel,
+            &person("dani", "ward", "", "thewards96@icloud.com")
+        ));
+        // Only the initial, but the birth date or a shared mobile too: one person.
+        assert!(!vetoed(
+            &daniel,
+            &person("dnl", "ward", "1939-06-01", "thewards96@icloud.com")
+        ));
+        let mobile = |given: &str, phone: &str| MatchRecord {
+            phones: vec![phone.into()],
+            ..person(given, "ward", "", "thewards96@icloud.com")
+        };
+        assert!(!vetoed(
+            &mobile("daniel", "+4917612345678"),
+            &mobile("dnl", "+4917612345678")
+        ));
+        // A shared landline is the household's: not enough.
+        assert!(vetoed(
+            &mobile("daniel", "+49301234567"),
+            &mobile("deborah", "+49301234567")
+        ));
     }
 
     #[test]
