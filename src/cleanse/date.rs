@@ -98,9 +98,9 @@ impl Piece {
 
 /// An all-numeric format (`%Y %m %d %H %M %S` once each at most, and ASCII punctuation,
 /// spaces or the letters `T` and `Z` between them), read without chrono for values written
-/// in it exactly: four-digit
-/// year, two-digit fields, the same separators. Such a value is read by chrono to the same
-/// date and time; anything else (`1.2.1980`, `31.02.1980`, a leap second) goes to chrono.
+/// in it exactly: four-digit year, two-digit fields, the same separators. Such a value is
+/// read by chrono to the same date and time; anything else (`1.2.1980`, `31.02.1980`, a
+/// leap second) goes to chrono.
 #[derive(Debug, Clone)]
 struct Numeric {
     pieces: Vec<Piece>,
