@@ -631,14 +631,7 @@ pub fn score_pair(
     // A couple's names may share an initial (Daniel, Deborah): with only the initial in
     // common, the mailbox needs a personal identifier beside it (the birth date, or a
     // mobile number; a landline is the household's).
-    let level_of = |c: Comparison| {
-        model
-            .comparisons
-            .iter()
-            .zip(&gamma)
-            .find(|(cm, _)| cm.comparison == c)
-            .map(|(_, &l)| l)
-    };
+    let level_of = |c: Comparison| level_in(model, &gamma, c).map(|(l, _)| l);
     let start_alike =
         |n: usize| matches!((&x.given, &y.given), (Some(a), Some(b)) if a.get(..n) == b.get(..n));
     let email_exact = level_of(Comparison::Email) == Some(0)
@@ -650,9 +643,9 @@ pub fn score_pair(
                 .any(|p| y.phones.contains(p) && crate::cleanse::phone::is_mobile(p)));
     // A suffix on one side only forbids the link unless the pair shares an e-mail or a
     // birth date: the father and the son share a name, an address and a landline.
-    let confirmed = model.comparisons.iter().zip(&gamma).any(|(cm, &l)| {
-        l == 0 && matches!(cm.comparison, Comparison::Email | Comparison::BirthDate)
-    });
+    let confirmed = [Comparison::Email, Comparison::BirthDate]
+        .into_iter()
+        .any(|c| level_of(c) == Some(0));
     for (ci, &level) in gamma.iter().enumerate().take(model.comparisons.len()) {
         if level != NULL_LEVEL {
             weight += level_weight(model, ci, level, tf, pair);
@@ -684,14 +677,7 @@ pub fn score_pair(
 /// outweigh it. A landline is shared by a household and says nothing here, and a number
 /// whose type cannot be told (North American numbers) does not count as a mobile.
 pub fn separate_contacts(model: &Model, gamma: &Gamma, x: &MatchRecord, y: &MatchRecord) -> bool {
-    let level = |c: Comparison| {
-        model
-            .comparisons
-            .iter()
-            .zip(gamma)
-            .find(|(cm, _)| cm.comparison == c)
-            .map(|(cm, &l)| (l, cm.levels.len()))
-    };
+    let level = |c: Comparison| level_in(model, gamma, c);
     // The comparison's last level is its disagreement; a side missing is NULL_LEVEL.
     let different = |c: Comparison| level(c).is_some_and(|(l, n)| l as usize + 1 == n);
     let birth_date_agrees = level(Comparison::BirthDate).is_some_and(|(l, _)| l == 0);
@@ -708,6 +694,17 @@ fn has_mobile(r: &MatchRecord) -> bool {
     *r.mobile
         .0
         .get_or_init(|| r.phones.iter().any(|p| crate::cleanse::phone::is_mobile(p)))
+}
+
+/// A comparison's level in `gamma` (`NULL_LEVEL` where a side is missing) and how many
+/// levels it has; `None` when the model has no such comparison.
+fn level_in(model: &Model, gamma: &Gamma, c: Comparison) -> Option<(u8, usize)> {
+    model
+        .comparisons
+        .iter()
+        .zip(gamma)
+        .find(|(cm, _)| cm.comparison == c)
+        .map(|(cm, &l)| (l, cm.levels.len()))
 }
 
 pub fn probability(weight: f64) -> f64 {

@@ -597,13 +597,8 @@ mod tests {
         ] {
             assert!(DateFormat::new(f).numeric.is_none(), "{f}");
         }
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::rng::Rng::new(0x2545_f491_4f6c_dd1du64);
+        let mut next = |n: u64| rng.below(n);
         let mut fast = 0;
         for text in formats {
             let f = DateFormat::new(text);
@@ -656,13 +651,8 @@ mod tests {
     /// chrono, to what the first naive format that fits reads.
     #[test]
     fn iso_timestamps_without_a_format_read_as_chrono_does() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = |n: u64| rng.below(n);
         let mut fast = 0;
         for i in 0..20_000 {
             let sep = if i % 2 == 0 { ' ' } else { 'T' };

@@ -705,13 +705,8 @@ mod tests {
     #[test]
     fn mobiles_are_told_as_libphonenumber_tells_them() {
         let reg = registry();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = || rng.next_u64();
         let (mut checked, mut mobiles, mut quirks) = (0, 0, 0);
         for meta in &reg.metas {
             let d = meta.descriptors();
@@ -767,13 +762,8 @@ mod tests {
     #[test]
     fn number_type_automata_agree_with_the_regexes() {
         let reg = registry();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::rng::Rng::new(0x2545_f491_4f6c_dd1du64);
+        let mut next = || rng.next_u64();
         let (mut dfas, mut checked, mut matched) = (0, 0, 0);
         for meta in &reg.metas {
             let d = meta.descriptors();
@@ -831,13 +821,8 @@ mod tests {
     #[test]
     fn prefix_automata_agree_with_the_regexes() {
         let reg = registry();
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = || rng.next_u64();
         let (mut dfas, mut checked, mut found) = (0, 0, 0);
         for i in 0..reg.metas.len() {
             let Some(rules) = reg.rules(i) else {
@@ -922,13 +907,8 @@ mod tests {
     fn fast_path_agrees_with_the_crate_in_common_regions() {
         let reg = registry();
         let mut checked = 0;
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::rng::Rng::new(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = || rng.next_u64();
         let mut quirks = 0;
         for &id in COMMON {
             let i = reg.region_index(id).unwrap();
