@@ -42,6 +42,13 @@ pub struct TableDelta {
     pub inserts: Vec<Vec<Sql>>,
     pub updates: Vec<Vec<Sql>>,
     pub deletes: Vec<Vec<Sql>>,
+    /// The rows as the plan read them, for the undo log, of the first updates and
+    /// deletes (in their order, all `cols`), up to [`BEFORE_BUDGET`] bytes per table: `apply`
+    /// looks up the rest again.
+    pub updated_from: Vec<Vec<Sql>>,
+    pub deleted_from: Vec<Vec<Sql>>,
+    /// Bytes of `updated_from` and `deleted_from`.
+    kept: usize,
     /// Rows of a table still empty: inserted by `apply`, which makes them from the
     /// resolution as it writes (how many, and from what), instead of `inserts`.
     pub made: Option<(TableKind, usize)>,
@@ -51,6 +58,37 @@ impl TableDelta {
     /// Rows inserted, listed or made.
     pub fn inserted(&self) -> usize {
         self.inserts.len() + self.made.map_or(0, |(_, n)| n)
+    }
+
+    /// Update `row`, which is `old` in the store now (all `cols`).
+    fn update(&mut self, row: Vec<Sql>, old: Vec<Sql>) {
+        self.updates.push(row);
+        Self::keep(
+            &mut self.kept,
+            &mut self.updated_from,
+            self.updates.len(),
+            old,
+        );
+    }
+
+    /// Delete `old` (all `cols`).
+    fn delete(&mut self, old: Vec<Sql>) {
+        self.deletes.push(old[..self.pk].to_vec());
+        Self::keep(
+            &mut self.kept,
+            &mut self.deleted_from,
+            self.deletes.len(),
+            old,
+        );
+    }
+
+    /// Keep the `n`-th row's old state, while every earlier one is kept and the budget
+    /// lasts.
+    fn keep(kept: &mut usize, into: &mut Vec<Vec<Sql>>, n: usize, old: Vec<Sql>) {
+        *kept += old.iter().map(Sql::heap_size).sum::<usize>();
+        if *kept <= BEFORE_BUDGET && into.len() + 1 == n {
+            into.push(old);
+        }
     }
 
     pub fn changes(&self) -> usize {
@@ -420,7 +458,9 @@ pub fn plan_scoped(
                     row.extend(golden);
                     row.push(old[2 + GoldenField::ALL.len()].clone());
                     row.push(Sql::Int(run_id));
-                    cust.updates.push(row);
+                    let mut was = vec![text(id.clone())];
+                    was.extend(old.iter().cloned());
+                    cust.update(row, was);
                 } else {
                     counts.unchanged += 1;
                 }
@@ -518,6 +558,7 @@ pub fn plan_scoped(
             .map(|(ci, _)| cluster_ids[*ci].clone());
         let mut row = old.clone();
         row.insert(0, text(id.clone()));
+        let was = row.clone();
         let n = row.len();
         row[n - 1] = Sql::Int(run_id);
         match target {
@@ -547,7 +588,7 @@ pub fn plan_scoped(
                 });
             }
         }
-        cust.updates.push(row);
+        cust.update(row, was);
     }
 
     let rows = RowMaker::new(pipeline, res, &cluster_ids, &pinned);
@@ -988,6 +1029,10 @@ fn sort_rows(rows: &mut Vec<Vec<Sql>>, pk: usize) {
     rows.dedup_by(|b, a| a[..pk] == b[..pk]);
 }
 
+/// Bytes of old rows a table's delta keeps for the undo log ([`TableDelta::updated_from`]):
+/// a sync's every row, not a whole store's.
+const BEFORE_BUDGET: usize = 256 << 20;
+
 /// Compare desired rows (primary key first; a key given twice keeps its first row) with
 /// the table's rows.
 fn diff_table(
@@ -1052,22 +1097,25 @@ fn diff_table(
     };
     let mut old = next()?;
     for row in desired {
-        while let Some(o) = old.as_ref().filter(|o| o[..pk] < row[..pk]) {
-            delta.deletes.push(o[..pk].to_vec());
+        while let Some(o) = old.take_if(|o| o[..pk] < row[..pk]) {
+            delta.delete(o);
             old = next()?;
         }
-        match &old {
+        match old.take() {
             Some(o) if o[..pk] == row[..pk] => {
                 if o[pk..] != row[pk..] {
-                    delta.updates.push(row);
+                    delta.update(row, o);
                 }
                 old = next()?;
             }
-            _ => delta.inserts.push(row),
+            o => {
+                old = o;
+                delta.inserts.push(row);
+            }
         }
     }
     while let Some(o) = old {
-        delta.deletes.push(o[..pk].to_vec());
+        delta.delete(o);
         old = next()?;
     }
     Ok(delta)
@@ -1174,8 +1222,12 @@ pub fn apply(
             .collect();
         let sql = format!("DELETE FROM {} WHERE {}", d.table, cond.join(" AND "));
         let mut stmt = tx.prepare_cached(&sql).map_err(db)?;
-        for key in &d.deletes {
-            undo.before(d.table, &d.cols[..d.pk], key, None)?;
+        let whole = undo.covers(d.table, &d.cols)?;
+        for (i, key) in d.deletes.iter().enumerate() {
+            match d.deleted_from.get(i).filter(|_| whole) {
+                Some(old) => undo.known(d.table, &d.cols, d.pk, old, "delete")?,
+                None => undo.before(d.table, &d.cols[..d.pk], key, None)?,
+            }
             stmt.execute(params_from_iter(key.iter())).map_err(db)?;
         }
         progress(d.deletes.len() as u64);
@@ -1233,10 +1285,14 @@ pub fn apply(
             }
             progress(rows.len() as u64);
         }
-        for rows in d.updates.chunks(STEP) {
-            for row in rows {
+        let whole = logged && undo.covers(d.table, &d.cols)?;
+        for (n, rows) in d.updates.chunks(STEP).enumerate() {
+            for (i, row) in rows.iter().enumerate() {
                 if logged {
-                    undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(true))?;
+                    match d.updated_from.get(n * STEP + i).filter(|_| whole) {
+                        Some(old) => undo.known(d.table, &d.cols, d.pk, old, "update")?,
+                        None => undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(true))?,
+                    }
                 }
                 stmt.execute(params_from_iter(row.iter())).map_err(db)?;
             }
@@ -1646,25 +1702,53 @@ impl<'a> UndoLog<'a> {
             let mut rows = stmt.query(params_from_iter(key.iter())).map_err(db)?;
             match rows.next().map_err(db)? {
                 Some(row) => {
-                    let mut obj = serde_json::Map::new();
-                    for (i, name) in names.iter().enumerate() {
-                        obj.insert(
-                            name.clone(),
-                            cell_to_json(&row.get::<_, Sql>(i).map_err(db)?),
-                        );
-                    }
-                    Some(serde_json::Value::Object(obj).to_string())
+                    let cells = (0..names.len())
+                        .map(|i| row.get::<_, Sql>(i))
+                        .collect::<rusqlite::Result<Vec<Sql>>>()
+                        .map_err(db)?;
+                    Some(row_json(&names, &cells))
                 }
                 None => None,
             }
         };
-        let key_json = serde_json::Value::Array(key.iter().map(cell_to_json).collect()).to_string();
         let op = match (&before, exists) {
             (None, _) => "insert",
             (Some(_), None) => "delete",
             (Some(_), Some(_)) => "update",
         };
-        self.push(table, op, key_json, before)
+        self.push(table, op, key_json(key), before)
+    }
+
+    /// Record a row of `table` that is about to be updated or deleted (`op`), as the
+    /// caller read it in this transaction: all of the table's columns, `cols` (see
+    /// [`UndoLog::covers`]), the first `pk` of them its key.
+    pub(crate) fn known(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        pk: usize,
+        row: &[Sql],
+        op: &str,
+    ) -> Result<()> {
+        self.push(table, op, key_json(&row[..pk]), Some(row_json(cols, row)))
+    }
+
+    /// Whether `cols` are all of `table`'s columns (then a row read with them is the whole
+    /// row, as [`UndoLog::before`] would read it).
+    pub(crate) fn covers(&mut self, table: &str, cols: &[&str]) -> Result<bool> {
+        let db = |e: rusqlite::Error| Error::store(self.store, e);
+        let mut all: Vec<String> = self
+            .tx
+            .prepare_cached("SELECT name FROM pragma_table_info(?1)")
+            .and_then(|mut s| {
+                s.query_map([table], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(db)?;
+        let mut given: Vec<&str> = cols.to_vec();
+        all.sort_unstable();
+        given.sort_unstable();
+        Ok(all.len() == given.len() && all.iter().zip(&given).all(|(a, b)| a == b))
     }
 
     fn push(
@@ -1694,6 +1778,22 @@ impl<'a> UndoLog<'a> {
             .map_err(db)?;
         Ok(())
     }
+}
+
+/// A key as the undo log writes it: a JSON array of [`cell_to_json`]s.
+fn key_json(key: &[Sql]) -> String {
+    serde_json::to_string(&key.iter().map(cell_to_json).collect::<Vec<_>>()).unwrap_or_default()
+}
+
+/// A row as the undo log writes it: a JSON object of [`cell_to_json`]s by column name.
+fn row_json<S: AsRef<str>>(names: &[S], cells: &[Sql]) -> String {
+    let obj: serde_json::Map<String, serde_json::Value> = names
+        .iter()
+        .zip(cells)
+        .map(|(n, c)| (n.as_ref().to_string(), cell_to_json(c)))
+        .collect();
+    // (`to_string` of the map writes bytes; `Value`'s `Display` goes through `fmt`.)
+    serde_json::to_string(&obj).unwrap_or_default()
 }
 
 /// A cell as JSON that converts back to the identical cell: reals travel as their bits.
@@ -1734,5 +1834,46 @@ mod tests {
             assert_eq!(json_to_cell(&cell_to_json(&c)), Some(c.clone()), "{c:?}");
         }
         assert_eq!(json_to_cell(&serde_json::json!([1])), None);
+    }
+
+    /// A row the plan read, logged as known, reads back as the row the undo log looks up.
+    #[test]
+    fn known_rows_are_logged_as_looked_up_rows() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE undo_log (run_id INTEGER, seq INTEGER, table_name TEXT, op TEXT,
+                 key_json TEXT, before_json TEXT);
+             CREATE TABLE t (a TEXT, b INTEGER, c REAL, d TEXT, PRIMARY KEY (a, b));
+             INSERT INTO t VALUES ('k\"1', 2, 0.30000000000000004, NULL);",
+        )
+        .unwrap();
+        let path = std::path::Path::new("t.db");
+        let mut undo = UndoLog::for_store(&conn, path, 1);
+        let key = [Sql::text("k\"1"), Sql::Int(2)];
+        undo.before("t", &["a", "b"], &key, Some(true)).unwrap();
+        // The plan's column order need not be the table's.
+        let cols = ["b", "a", "d", "c"];
+        assert!(undo.covers("t", &cols).unwrap());
+        assert!(!undo.covers("t", &cols[..3]).unwrap());
+        assert!(!undo.covers("t", &["b", "a", "d", "x"]).unwrap());
+        let row = [
+            Sql::Int(2),
+            Sql::text("k\"1"),
+            Sql::Null,
+            Sql::real(0.1 + 0.2),
+        ];
+        undo.known("t", &cols, 2, &row, "update").unwrap();
+        let logged: Vec<(String, String, String)> = conn
+            .prepare("SELECT op, key_json, before_json FROM undo_log ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let parse = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        assert_eq!(logged[0].0, logged[1].0);
+        assert_eq!(parse(&logged[1].1), serde_json::json!([2, "k\"1"]));
+        assert_eq!(parse(&logged[0].1), serde_json::json!(["k\"1", 2]));
+        assert_eq!(parse(&logged[0].2), parse(&logged[1].2));
     }
 }

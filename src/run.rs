@@ -231,7 +231,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         if load {
             // Last moment to stop: dropping `tx` rolls the whole run back.
             interrupt::check()?;
-            tx.commit().map_err(|e| Error::store(path, e))?;
+            commit(tx, path, &mut progress)?;
         }
         // Not loading: the transaction rolls back when dropped.
         (plan, load)
@@ -324,9 +324,22 @@ fn sync_incremental(
     if load && let Some(tx) = tx {
         // Last moment to stop: dropping `tx` rolls the whole sync back.
         interrupt::check()?;
-        tx.commit().map_err(|e| Error::store(path, e))?;
+        commit(tx, path, progress)?;
     }
     Ok(Ok((resolution, plan, load, gate_results)))
+}
+
+/// Commit a run's transaction: its own stage, as SQLite writes the changed pages back
+/// into the store file then (a checkpoint of the write-ahead log).
+fn commit(
+    tx: rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    progress: &mut Progress,
+) -> Result<()> {
+    let stage = progress.stage("commit", None);
+    tx.commit().map_err(|e| Error::store(path, e))?;
+    progress.finish(stage);
+    Ok(())
 }
 
 /// Plan the load inside the write transaction `tx`, judge the plan's gates and, when they

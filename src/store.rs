@@ -382,6 +382,11 @@ impl Cell {
             _ => None,
         }
     }
+
+    /// Bytes it takes in memory, roughly (for budgets).
+    pub fn heap_size(&self) -> usize {
+        std::mem::size_of::<Cell>() + self.as_str().map_or(0, str::len)
+    }
 }
 
 impl rusqlite::ToSql for Cell {
