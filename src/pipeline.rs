@@ -207,14 +207,17 @@ pub(crate) fn ingest_stage(pipeline: &Pipeline, progress: &mut Progress) -> Resu
     ingest_known(pipeline, None, &|_, _, _| None, progress).map(|(r, q, s, _)| (r, q, s))
 }
 
+/// [`ingest::Known`] of a source by its index.
+pub(crate) type KnownIn<'a> = dyn Fn(u16, &str, u64) -> Option<(u32, bool)> + Sync + 'a;
+
 /// Ingest, skipping the rows `known(source, key, hash)` recognises as held unchanged
-/// (it returns their index among the store's rows; they are counted in the source's
-/// records and listed, per source, in the fourth element). `fetched`: the sources' files,
-/// already read (one per source, in order).
+/// (it returns their index among the store's rows, and whether unchanged; those are
+/// counted in the source's records and listed, per source, in the fourth element).
+/// `fetched`: the sources' files, already read (one per source, in order).
 pub(crate) fn ingest_known(
     pipeline: &Pipeline,
     fetched: Option<Vec<ingest::Fetched>>,
-    known: &(dyn Fn(u16, &str, u64) -> Option<u32> + Sync),
+    known: &KnownIn<'_>,
     progress: &mut Progress,
 ) -> Result<IngestKnown> {
     let stage = progress.stage("ingest", Some(pipeline.sources.len() as u64));

@@ -340,6 +340,32 @@ mod tests {
         assert_eq!(got.records[1].line, 4);
     }
 
+    /// Against a store that holds keys `a` (this content) and `b` (other content), every
+    /// key's first row counts and every repeat is quarantined, whichever way it went.
+    #[test]
+    fn a_key_repeated_is_quarantined_whether_the_store_holds_it_or_not() {
+        let m = mapping("key = \"id\"\n[fields]\nfull_name = \"name\"\n");
+        let held_a = crate::hash::content_hash(b"a,Ann");
+        let known = move |key: &str, hash: u64| match key {
+            "a" => Some((0, hash == held_a)),
+            "b" => Some((1, false)),
+            _ => None,
+        };
+        let data = "id,name\na,Ann\na,Ann\nb,Bob\nb,Bob\nc,Cy\nc,Cy\na,Anne\n";
+        let got = read(Path::new("in.csv"), data.as_bytes(), &m, 0, &known).unwrap();
+        assert_eq!(got.unchanged, vec![(0, 2)]);
+        let kept: Vec<(&str, u64)> = got
+            .records
+            .iter()
+            .map(|r| (r.key.as_str(), r.line))
+            .collect();
+        assert_eq!(kept, vec![("b", 4), ("c", 6)]);
+        let repeats: Vec<(u64, QuarantineReason)> =
+            got.quarantined.iter().map(|q| (q.line, q.reason)).collect();
+        use QuarantineReason::DuplicateKey as D;
+        assert_eq!(repeats, vec![(3, D), (5, D), (7, D), (8, D)]);
+    }
+
     #[test]
     fn windows_1252_is_decoded() {
         let m =

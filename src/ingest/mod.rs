@@ -38,9 +38,10 @@ impl Ingested {
     }
 }
 
-/// Recognises a row the store already holds unchanged, by key and content hash, and
-/// returns the index the caller knows it by. Such a row is counted but not mapped.
-pub type Known<'a> = &'a (dyn Fn(&str, u64) -> Option<u32> + Sync);
+/// Finds the row the store holds under a source key (the index the caller knows it by),
+/// and says whether it is unchanged (the content hash given is the stored one). An
+/// unchanged row is counted but not mapped.
+pub type Known<'a> = &'a (dyn Fn(&str, u64) -> Option<(u32, bool)> + Sync);
 
 /// Read one source with its mapping. `index` is the source's position in the pipeline.
 pub fn read_source(source: &Source, index: u16) -> Result<Ingested> {
@@ -168,7 +169,10 @@ pub fn scan_source(source: &Source, visit: &mut dyn FnMut(ScanRow<'_>)) -> Resul
 pub(crate) struct RowBuilder<'a> {
     mapping: &'a Mapping,
     source: u16,
+    /// Keys of this file's rows that the store does not hold...
     seen_keys: KeySet<String>,
+    /// ...and the store's rows whose keys this file had (no string kept per row).
+    seen_held: KeySet<u32>,
     known: Known<'a>,
     pub out: Ingested,
 }
@@ -190,6 +194,7 @@ impl<'a> RowBuilder<'a> {
             mapping,
             source,
             seen_keys: KeySet::default(),
+            seen_held: KeySet::default(),
             known,
             out: Ingested::default(),
         }
@@ -200,16 +205,16 @@ impl<'a> RowBuilder<'a> {
     /// repeated in the file is never unchanged (the row is quarantined as usual).
     pub fn unchanged(&mut self, key: &str, raw: &[u8], line: u64) -> bool {
         let key = key.trim();
-        if key.is_empty() || self.seen_keys.contains(key) {
+        if key.is_empty() {
             return false;
         }
         match (self.known)(key, content_hash(trim_newline(raw))) {
-            Some(i) => {
-                self.seen_keys.insert(key.to_string());
+            // (Not seen before: a repeat goes to `push`, which quarantines it.)
+            Some((i, true)) if self.seen_held.insert(i) => {
                 self.out.unchanged.push((i, line));
                 true
             }
-            None => false,
+            _ => false,
         }
     }
 
@@ -246,7 +251,12 @@ impl<'a> RowBuilder<'a> {
             );
             return;
         };
-        if !self.seen_keys.insert(key.clone()) {
+        let hash = content_hash(trim_newline(row.raw));
+        let repeated = match (self.known)(&key, hash) {
+            Some((i, _)) => !self.seen_held.insert(i),
+            None => !self.seen_keys.insert(key.clone()),
+        };
+        if repeated {
             self.quarantine(
                 row.line,
                 row.raw,
@@ -271,7 +281,7 @@ impl<'a> RowBuilder<'a> {
             source: self.source,
             key,
             line: row.line,
-            hash: content_hash(trim_newline(row.raw)),
+            hash,
             values,
             extra,
         });
