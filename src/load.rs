@@ -212,24 +212,28 @@ pub fn customer_id(n: u64) -> String {
 /// Plan the load of `res` into the store behind `conn` (`None`: a store that does not exist
 /// yet).
 pub fn plan(conn: Option<&Connection>, pipeline: &Pipeline, res: &Resolution) -> Result<LoadPlan> {
-    plan_scoped(conn, pipeline, res, None)
+    plan_scoped(conn, pipeline, res, None, false)
 }
 
 /// [`plan`], over the whole store or (`scope`) over the customers an incremental sync
-/// re-resolved.
+/// re-resolved. `locked`: `conn` holds the store's write lock and has written nothing
+/// yet, so that other connections see what it sees: then the tables are compared with
+/// the store on several connections at once.
 pub fn plan_scoped(
     conn: Option<&Connection>,
     pipeline: &Pipeline,
     res: &Resolution,
     scope: Option<&Scope>,
+    locked: bool,
 ) -> Result<LoadPlan> {
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
     let source_name = |i: u16| pipeline.sources[i as usize].name.as_str();
     let by_customer = scope.map(Scope::customers_sql);
     let by_customer = by_customer.as_ref().map(|(w, p)| (w.as_str(), p.as_str()));
 
-    // What the store holds.
-    let (run_id, mut next_number, xref, customers) = match conn {
+    // What the store holds. `supplied`: the values the sources last supplied (a
+    // `customers` value that differs was edited in the CRM after that run).
+    let (run_id, mut next_number, xref, customers, supplied) = match conn {
         Some(c) => {
             let run_id: i64 = c
                 .query_row("SELECT coalesce(max(run_id), 0) + 1 FROM runs", [], |r| {
@@ -245,14 +249,33 @@ pub fn plan_scoped(
             let mut slim = XREF_COLS;
             slim[6] = "NULL";
             slim[8] = "NULL";
-            let xref = store::read_table_where(c, "customer_sources", &slim, 2, by_customer)
-                .map_err(db)?;
             let mut cols: Vec<&str> = CUSTOMER_STATE_COLS.to_vec();
             cols.extend(store::golden_columns());
             cols.push("created_run_id");
             cols.push("updated_run_id");
-            let mut customers =
-                store::read_table_where(c, "customers", &cols, 1, by_customer).map_err(db)?;
+            let read = |c: &Connection, table: &str, cols: &[&str], pk: usize| {
+                store::read_table_where(c, table, cols, pk, by_customer).map_err(db)
+            };
+            let lineage_cols = ["customer_id", "field", "value"];
+            // (Three tables at once, on connections of their own, when that is safe.)
+            let own = || store::open_existing(&pipeline.store_path);
+            let (xref, supplied, mut customers) = if locked {
+                std::thread::scope(|s| {
+                    let xref = s.spawn(|| read(&own()?, "customer_sources", &slim, 2));
+                    let supplied = s.spawn(|| read(&own()?, "field_lineage", &lineage_cols, 2));
+                    let customers = read(c, "customers", &cols, 1);
+                    let join = |h: std::thread::ScopedJoinHandle<'_, Result<TableRows>>| {
+                        h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
+                    };
+                    Ok::<_, Error>((join(xref)?, join(supplied)?, customers?))
+                })?
+            } else {
+                (
+                    read(c, "customer_sources", &slim, 2)?,
+                    read(c, "field_lineage", &lineage_cols, 2)?,
+                    read(c, "customers", &cols, 1)?,
+                )
+            };
             if scope.is_some() {
                 // The customers that pins name, and those they were merged into, for the
                 // pins' look-up below.
@@ -273,22 +296,15 @@ pub fn plan_scoped(
                     }
                 }
             }
-            (run_id, next, xref, customers)
+            (run_id, next, xref, customers, supplied)
         }
-        None => (1, 1, TableRows::default(), TableRows::default()),
-    };
-    // The values the sources last supplied: a `customers` value that differs was edited in
-    // the CRM after that run.
-    let supplied = match conn {
-        Some(c) => store::read_table_where(
-            c,
-            "field_lineage",
-            &["customer_id", "field", "value"],
-            2,
-            by_customer,
-        )
-        .map_err(|e| Error::store(&pipeline.store_path, e))?,
-        None => TableRows::default(),
+        None => (
+            1,
+            1,
+            TableRows::default(),
+            TableRows::default(),
+            TableRows::default(),
+        ),
     };
     let active_overrides = match conn {
         Some(c) => overrides::read_active(c, &pipeline.store_path)?,
@@ -668,14 +684,33 @@ pub fn plan_scoped(
     // The other tables: listed and compared with the store's rows, or, for a table still
     // empty (a first load), only counted here and made chunk by chunk while `apply`
     // writes them, so that they are never all in memory at once.
-    let mut derived = Vec::new();
-    for kind in TableKind::ALL {
-        let extra = match kind {
-            TableKind::Sources => std::mem::take(&mut desired_xref),
-            _ => Vec::new(),
-        };
-        derived.push(rows.delta(conn, kind, extra, scope)?);
-    }
+    let mut extra = |kind| match kind {
+        TableKind::Sources => std::mem::take(&mut desired_xref),
+        _ => Vec::new(),
+    };
+    let derived: Vec<TableDelta> = match conn {
+        Some(_) if locked => std::thread::scope(|s| {
+            let rows = &rows;
+            let comparing: Vec<_> = TableKind::ALL
+                .into_iter()
+                .map(|kind| {
+                    let extra = extra(kind);
+                    s.spawn(move || {
+                        let own = store::open_existing(&pipeline.store_path)?;
+                        rows.delta(Some(&own), kind, extra, scope)
+                    })
+                })
+                .collect();
+            comparing
+                .into_iter()
+                .map(|c| c.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect::<Result<_>>()
+        })?,
+        _ => TableKind::ALL
+            .into_iter()
+            .map(|kind| rows.delta(conn, kind, extra(kind), scope))
+            .collect::<Result<_>>()?,
+    };
     // An incremental sync read every row's hash, and left the other customers as they are.
     if let Some(d) = &res.incremental {
         source_changes = d.source_changes.clone();

@@ -306,7 +306,7 @@ fn sync_incremental(
     let refuse_early = !opts.dry_run && !opts.force && !gates::all_passed(&gate_results);
     if opts.dry_run || refuse_early {
         let stage = progress.stage("plan", None);
-        let plan = load::plan_scoped(Some(conn), pipeline, &resolution, Some(&scope))?;
+        let plan = load::plan_scoped(Some(conn), pipeline, &resolution, Some(&scope), false)?;
         progress.finish(stage);
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
         return Ok(Ok((resolution, plan, false, gate_results)));
@@ -356,7 +356,7 @@ fn plan_and_apply(
     started_at: &str,
 ) -> Result<(LoadPlan, bool)> {
     let stage = progress.stage("plan", None);
-    let plan = load::plan_scoped(Some(tx), pipeline, resolution, scope)?;
+    let plan = load::plan_scoped(Some(tx), pipeline, resolution, scope, true)?;
     progress.finish(stage);
     gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
     let load = opts.force || gates::all_passed(gate_results);
