@@ -213,6 +213,8 @@ pub fn resolve(
 ) -> Result<Prepared> {
     let store = &pipeline.store_path;
     let db = |e: rusqlite::Error| Error::store(store, e);
+    // A second connection is given only under the write lock: then more may be opened.
+    let locked = reader.is_some();
     let Some(model) = model else {
         return Ok(Err("the store holds no match model yet".into()));
     };
@@ -389,7 +391,7 @@ pub fn resolve(
 
     // Score the changed records against them.
     let mut loaded: KeyMap<u32, Customer> =
-        read_records(conn, pipeline, &held, &line_now, &candidates)?
+        read_records(conn, pipeline, &held, &line_now, &candidates, locked)?
             .into_iter()
             .collect();
     let cand_records: Vec<MatchRecord> = candidates
@@ -468,7 +470,9 @@ pub fn resolve(
         .copied()
         .filter(|i| !loaded.contains_key(i))
         .collect();
-    loaded.extend(read_records(conn, pipeline, &held, &line_now, &missing)?);
+    loaded.extend(read_records(
+        conn, pipeline, &held, &line_now, &missing, locked,
+    )?);
     let in_subset: KeySet<u32> = members.iter().copied().collect();
     let mut subset: Vec<Customer> = records;
     for i in &members {
@@ -794,46 +798,99 @@ fn decode_keys_into(text: &[u8], out: &mut Vec<u64>) -> bool {
     true
 }
 
-/// Read stored records back (cleansed, as loaded), by their row in `held`.
+/// Read stored records back (cleansed, as loaded), by their row in `held`. `locked`: the
+/// caller holds the write lock (see [`resolve`]), so that connections of their own may
+/// read parts at once, each parsing what it read.
 fn read_records(
     conn: &Connection,
     pipeline: &Pipeline,
     held: &Holdings,
     line_now: &[u64],
     which: &[u32],
+    locked: bool,
 ) -> Result<Vec<(u32, Customer)>> {
-    let store = &pipeline.store_path;
-    let db = |e: rusqlite::Error| Error::store(store, e);
-    let mut stmt = conn
-        .prepare_cached("SELECT record_json FROM customer_sources WHERE rowid = ?1")
-        .map_err(db)?;
     // In rowid order: the table's pages are read front to back.
     let mut order = which.to_vec();
     order.sort_unstable_by_key(|&i| held.rows[i as usize].rowid);
-    let mut raw: Vec<(u32, String)> = Vec::with_capacity(which.len());
-    for i in order {
-        let h = &held.rows[i as usize];
-        let json: String = stmt.query_row([h.rowid], |r| r.get(0)).map_err(db)?;
-        raw.push((i, json));
+    let parts = rayon::current_num_threads().clamp(1, 4);
+    if !locked || parts == 1 || order.len() < 4 * SPLIT_RECORDS_FROM {
+        let raw = look_up_records(conn, pipeline, held, &order)?;
+        return raw
+            .into_par_iter()
+            .map(|(i, json)| parse_record(pipeline, held, line_now, i, &json))
+            .collect();
     }
-    raw.into_par_iter()
-        .map(|(i, json)| {
-            let h = &held.rows[i as usize];
-            let source_name = &held.sources[h.source as usize];
-            let mut c: Customer = serde_json::from_str(&json).map_err(|e| Error::Store {
-                path: store.clone(),
-                message: format!(
-                    "the stored record {source_name} {} is unreadable: {e}",
-                    held.key(i as usize)
-                ),
-            })?;
-            c.source = pipeline.source_index(source_name).unwrap_or(0) as u16;
-            c.key = held.key(i as usize).to_string();
-            c.line = line_now[i as usize];
-            c.hash = h.hash;
-            Ok((i, c))
+    let chunk = order.len().div_ceil(parts);
+    let read_part = |c: &Connection, part: &[u32]| -> Result<Vec<(u32, Customer)>> {
+        look_up_records(c, pipeline, held, part)?
+            .into_iter()
+            .map(|(i, json)| parse_record(pipeline, held, line_now, i, &json))
+            .collect()
+    };
+    std::thread::scope(|s| {
+        let later: Vec<_> = order
+            .chunks(chunk)
+            .skip(1)
+            .map(|part| {
+                s.spawn(move || {
+                    read_part(&crate::store::open_existing(&pipeline.store_path)?, part)
+                })
+            })
+            .collect();
+        let mut out = read_part(conn, &order[..chunk])?;
+        for h in later {
+            out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
+        }
+        Ok(out)
+    })
+}
+
+/// Stored records read back are split over connections from four times this many.
+const SPLIT_RECORDS_FROM: usize = 2048;
+
+/// The stored JSON of these rows of `held`, in the order given.
+fn look_up_records(
+    conn: &Connection,
+    pipeline: &Pipeline,
+    held: &Holdings,
+    which: &[u32],
+) -> Result<Vec<(u32, String)>> {
+    let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
+    let mut stmt = conn
+        .prepare_cached("SELECT record_json FROM customer_sources WHERE rowid = ?1")
+        .map_err(db)?;
+    which
+        .iter()
+        .map(|&i| {
+            let rowid = held.rows[i as usize].rowid;
+            let json: String = stmt.query_row([rowid], |r| r.get(0)).map_err(db)?;
+            Ok((i, json))
         })
         .collect()
+}
+
+/// A stored record as it was loaded, with what the store and today's export say of it.
+fn parse_record(
+    pipeline: &Pipeline,
+    held: &Holdings,
+    line_now: &[u64],
+    i: u32,
+    json: &str,
+) -> Result<(u32, Customer)> {
+    let h = &held.rows[i as usize];
+    let source_name = &held.sources[h.source as usize];
+    let mut c: Customer = serde_json::from_str(json).map_err(|e| Error::Store {
+        path: pipeline.store_path.clone(),
+        message: format!(
+            "the stored record {source_name} {} is unreadable: {e}",
+            held.key(i as usize)
+        ),
+    })?;
+    c.source = pipeline.source_index(source_name).unwrap_or(0) as u16;
+    c.key = held.key(i as usize).to_string();
+    c.line = line_now[i as usize];
+    c.hash = h.hash;
+    Ok((i, c))
 }
 
 #[cfg(test)]
