@@ -1815,29 +1815,45 @@ impl<'a> UndoLog<'a> {
     }
 }
 
-/// A key as the undo log writes it: a JSON array of [`cell_to_json`]s.
+/// A key as the undo log writes it: a JSON array of [`CellJson`]s.
 fn key_json(key: &[Sql]) -> String {
-    serde_json::to_string(&key.iter().map(cell_to_json).collect::<Vec<_>>()).unwrap_or_default()
+    serde_json::to_string(&key.iter().map(CellJson).collect::<Vec<_>>()).unwrap_or_default()
 }
 
-/// A row as the undo log writes it: a JSON object of [`cell_to_json`]s by column name.
+/// A row as the undo log writes it: a JSON object of [`CellJson`]s by column name
+/// (written straight from the cells: the undo log of a sync holds tens of thousands).
 fn row_json<S: AsRef<str>>(names: &[S], cells: &[Sql]) -> String {
-    let obj: serde_json::Map<String, serde_json::Value> = names
-        .iter()
-        .zip(cells)
-        .map(|(n, c)| (n.as_ref().to_string(), cell_to_json(c)))
-        .collect();
-    // (`to_string` of the map writes bytes; `Value`'s `Display` goes through `fmt`.)
-    serde_json::to_string(&obj).unwrap_or_default()
+    struct Row<'a, S>(&'a [S], &'a [Sql]);
+    impl<S: AsRef<str>> Serialize for Row<'_, S> {
+        fn serialize<Z: serde::Serializer>(&self, z: Z) -> std::result::Result<Z::Ok, Z::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = z.serialize_map(Some(self.1.len()))?;
+            for (n, c) in self.0.iter().zip(self.1) {
+                map.serialize_entry(n.as_ref(), &CellJson(c))?;
+            }
+            map.end()
+        }
+    }
+    serde_json::to_string(&Row(names, cells)).unwrap_or_default()
 }
 
-/// A cell as JSON that converts back to the identical cell: reals travel as their bits.
-pub(crate) fn cell_to_json(c: &Sql) -> serde_json::Value {
-    match c {
-        Sql::Null => serde_json::Value::Null,
-        Sql::Int(i) => serde_json::Value::from(*i),
-        Sql::Real(bits) => serde_json::json!({ "real_bits": bits.to_string() }),
-        Sql::Text(t) => serde_json::Value::String(t.clone()),
+/// A cell as JSON that converts back to the identical cell ([`json_to_cell`]): reals
+/// travel as their bits.
+struct CellJson<'a>(&'a Sql);
+
+impl Serialize for CellJson<'_> {
+    fn serialize<Z: serde::Serializer>(&self, z: Z) -> std::result::Result<Z::Ok, Z::Error> {
+        use serde::ser::SerializeMap;
+        match self.0 {
+            Sql::Null => z.serialize_unit(),
+            Sql::Int(i) => z.serialize_i64(*i),
+            Sql::Real(bits) => {
+                let mut map = z.serialize_map(Some(1))?;
+                map.serialize_entry("real_bits", &bits.to_string())?;
+                map.end()
+            }
+            Sql::Text(t) => z.serialize_str(t),
+        }
     }
 }
 
@@ -1866,9 +1882,14 @@ mod tests {
             Sql::text(""),
             Sql::text("{\"real_bits\": \"1\"}"),
         ] {
-            assert_eq!(json_to_cell(&cell_to_json(&c)), Some(c.clone()), "{c:?}");
+            let json = serde_json::to_value(CellJson(&c)).unwrap();
+            assert_eq!(json_to_cell(&json), Some(c.clone()), "{c:?}");
         }
         assert_eq!(json_to_cell(&serde_json::json!([1])), None);
+        assert_eq!(
+            serde_json::to_string(&CellJson(&Sql::Real(7))).unwrap(),
+            r#"{"real_bits":"7"}"#
+        );
     }
 
     /// A row the plan read, logged as known, reads back as the row the undo log looks up.
