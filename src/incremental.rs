@@ -168,7 +168,6 @@ impl Holdings {
         }));
     }
 
-    /// Index every row of a pipeline source by its key (hashed in parallel).
     /// Index every row of a pipeline source by its key (hashed in parallel; the sources'
     /// tables are filled in parallel too).
     fn build_index(&mut self, store_to_pipeline: &[Option<usize>]) {
