@@ -630,8 +630,7 @@ mod tests {
     fn ascii_checks_agree_with_the_general_rules() {
         // The ASCII fast paths against the general, character by character rules.
         let alphabet: Vec<char> = "a.-1+_@ Z!(\"x".chars().collect();
-        let mut n = 0u64;
-        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut rng = crate::rng::Rng::new(0x1234_5678_9abc_def1);
         let mut cases = vec![
             String::new(),
             ".".into(),
@@ -649,16 +648,13 @@ mod tests {
             format!("{}.de", "a".repeat(64)),
             format!("{}.de", "a.".repeat(126)),
         ];
-        while n < 20_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+        for _ in 0..20_000 {
+            let seed = rng.next_u64();
             let len = (seed % 9) as usize;
             let s: String = (0..len)
                 .map(|i| alphabet[((seed >> (8 + 4 * i)) % alphabet.len() as u64) as usize])
                 .collect();
             cases.push(s);
-            n += 1;
         }
         for c in &cases {
             assert_eq!(valid_local(c), valid_local_chars(c), "local {c:?}");
