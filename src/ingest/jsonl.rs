@@ -7,8 +7,11 @@ use std::path::Path;
 
 use serde_json::Value as Json;
 
+use rayon::prelude::*;
+
 use super::{Ingested, Row, RowBuilder, ScanRow, decode};
 use crate::error::{Error, Result};
+use crate::hash::KeySet;
 use crate::mapping::Mapping;
 use crate::record::{Field, QuarantineReason};
 
@@ -19,18 +22,186 @@ pub(super) fn read(
     source: u16,
     known: super::Known<'_>,
 ) -> Result<Ingested> {
+    let threads = rayon::current_num_threads();
+    let chunk = if bytes.len() >= CHUNKED_FROM && threads > 1 {
+        bytes.len().div_ceil(2 * threads)
+    } else {
+        usize::MAX
+    };
+    read_in_chunks(path, bytes, mapping, source, known, chunk)
+}
+
+/// A file this large or larger is read in chunks of whole lines on all cores (a 156 MB
+/// export was one core's work while the other sources were long done).
+const CHUNKED_FROM: usize = 8 << 20;
+
+/// What the fields' paths are, split at dots.
+struct Paths<'m> {
+    fields: Vec<(Field, Vec<&'m str>)>,
+    key: Vec<&'m str>,
+}
+
+/// One chunk's rows, with line numbers counted from the chunk's start.
+struct Part {
+    out: Ingested,
+    /// Whether each field path occurred in a row of the chunk.
+    path_seen: Vec<bool>,
+    /// Line breaks in the chunk.
+    breaks: u64,
+}
+
+/// [`read`], in chunks of about `chunk` bytes that end at line breaks, read in parallel
+/// and joined as one pass over the file would have read them: a key repeated across
+/// chunks is quarantined where it repeats.
+fn read_in_chunks(
+    path: &Path,
+    bytes: &[u8],
+    mapping: &Mapping,
+    source: u16,
+    known: super::Known<'_>,
+    chunk: usize,
+) -> Result<Ingested> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let paths: Vec<(Field, Vec<&str>)> = mapping
-        .fields
-        .iter()
-        .flat_map(|fm| {
-            fm.columns
-                .iter()
-                .map(move |c| (fm.field, c.split('.').collect()))
-        })
+    let paths = Paths {
+        fields: mapping
+            .fields
+            .iter()
+            .flat_map(|fm| {
+                fm.columns
+                    .iter()
+                    .map(move |c| (fm.field, c.split('.').collect()))
+            })
+            .collect(),
+        key: mapping.key.split('.').collect(),
+    };
+    let mut chunks: Vec<&[u8]> = Vec::new();
+    let mut rest = bytes;
+    while rest.len() > chunk {
+        match rest[chunk..].iter().position(|&b| b == b'\n') {
+            Some(at) if chunk + at + 1 < rest.len() => {
+                let (head, tail) = rest.split_at(chunk + at + 1);
+                chunks.push(head);
+                rest = tail;
+            }
+            _ => break,
+        }
+    }
+    chunks.push(rest);
+    let parts: Vec<Part> = chunks
+        .par_iter()
+        .map(|c| read_part(c, &paths, mapping, source, known))
         .collect();
-    let key_path: Vec<&str> = mapping.key.split('.').collect();
-    let mut path_seen = vec![false; paths.len()];
+
+    let mut out = Ingested::default();
+    let mut path_seen = vec![false; paths.fields.len()];
+    // Keys (as stored rows, or as text for rows the store does not hold) of earlier chunks.
+    let mut held_before: KeySet<u32> = KeySet::default();
+    let mut keys_before: KeySet<String> = KeySet::default();
+    let mut first_line = 0u64;
+    let single = parts.len() == 1;
+    for (part, chunk) in parts.into_iter().zip(&chunks) {
+        for (seen, now) in path_seen.iter_mut().zip(&part.path_seen) {
+            *seen |= now;
+        }
+        let Part {
+            out: mut got,
+            breaks,
+            ..
+        } = part;
+        if single {
+            out = got;
+            break;
+        }
+        // The raw line of a row of this chunk, for a quarantine entry.
+        let raw_line = |line: u64| -> &[u8] {
+            let raw = chunk
+                .split(|&b| b == b'\n')
+                .nth(line as usize - 1)
+                .unwrap_or_default();
+            raw.strip_suffix(b"\r").unwrap_or(raw)
+        };
+        let repeat = |line: u64, key: Option<String>| {
+            super::repeated_key(source, first_line + line, raw_line(line), key, mapping)
+        };
+        let (mut held_now, mut keys_now) = (Vec::new(), Vec::new());
+        for (i, line) in got.unchanged {
+            if held_before.contains(&i) {
+                let key = decode(raw_line(line), mapping)
+                    .and_then(|t| probe_key(&t, &paths.key))
+                    .map(|k| k.trim().to_string());
+                out.quarantined.push(repeat(line, key));
+            } else {
+                held_now.push(i);
+                out.unchanged.push((i, first_line + line));
+            }
+        }
+        for mut r in got.records.drain(..) {
+            let repeated = match known(&r.key, r.hash) {
+                Some((i, _)) if held_before.contains(&i) => true,
+                Some((i, _)) => {
+                    held_now.push(i);
+                    false
+                }
+                None if keys_before.contains(&r.key) => true,
+                None => {
+                    keys_now.push(r.key.clone());
+                    false
+                }
+            };
+            if repeated {
+                out.quarantined.push(repeat(r.line, Some(r.key)));
+            } else {
+                r.line += first_line;
+                out.records.push(r);
+            }
+        }
+        for mut q in got.quarantined {
+            q.line += first_line;
+            out.quarantined.push(q);
+        }
+        held_before.extend(held_now);
+        keys_before.extend(keys_now);
+        first_line += breaks;
+    }
+    out.quarantined.sort_by_key(|q| q.line);
+
+    // (Rows skipped as unchanged were checked when they were loaded.)
+    if !out.records.is_empty() && out.unchanged.is_empty() {
+        let missing: Vec<String> = paths
+            .fields
+            .iter()
+            .zip(&path_seen)
+            .filter(|(_, seen)| !**seen)
+            .map(|((_, p), _)| p.join("."))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Config {
+                path: mapping.path.clone(),
+                message: format!(
+                    "path(s) {} occur in none of the {} rows of {}; check the mapping",
+                    missing
+                        .iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    out.records.len(),
+                    path.display()
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Read one chunk of whole lines (its own line numbers start at 1).
+fn read_part(
+    bytes: &[u8],
+    paths: &Paths<'_>,
+    mapping: &Mapping,
+    source: u16,
+    known: super::Known<'_>,
+) -> Part {
+    let mut path_seen = vec![false; paths.fields.len()];
     let mut builder = RowBuilder::new(mapping, source, known);
     let mut line_no = 0u64;
     for raw in bytes.split(|&b| b == b'\n') {
@@ -51,7 +222,7 @@ pub(super) fn read(
         };
         // A row the store may hold unchanged: its key found without building the row's
         // JSON tree (most rows of a nightly export are unchanged).
-        if let Some(key) = probe_key(&text, &key_path)
+        if let Some(key) = probe_key(&text, &paths.key)
             && builder.unchanged(&key, trimmed, line_no)
         {
             continue;
@@ -83,9 +254,9 @@ pub(super) fn read(
             );
             continue;
         }
-        let key = lookup(&value, &key_path).and_then(|v| scalars(v).into_iter().next());
+        let key = lookup(&value, &paths.key).and_then(|v| scalars(v).into_iter().next());
         let mut values = Vec::new();
-        for (i, (field, p)) in paths.iter().enumerate() {
+        for (i, (field, p)) in paths.fields.iter().enumerate() {
             let Some(found) = lookup(&value, p) else {
                 continue;
             };
@@ -114,32 +285,11 @@ pub(super) fn read(
             extra,
         });
     }
-    // (Rows skipped as unchanged were checked when they were loaded.)
-    if !builder.out.records.is_empty() && builder.out.unchanged.is_empty() {
-        let key_seen = !builder.out.records.is_empty();
-        let missing: Vec<String> = paths
-            .iter()
-            .zip(&path_seen)
-            .filter(|(_, seen)| !**seen)
-            .map(|((_, p), _)| p.join("."))
-            .collect();
-        if key_seen && !missing.is_empty() {
-            return Err(Error::Config {
-                path: mapping.path.clone(),
-                message: format!(
-                    "path(s) {} occur in none of the {} rows of {}; check the mapping",
-                    missing
-                        .iter()
-                        .map(|m| format!("`{m}`"))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    builder.out.records.len(),
-                    path.display()
-                ),
-            });
-        }
+    Part {
+        out: builder.out,
+        path_seen,
+        breaks: line_no - 1,
     }
-    Ok(builder.out)
 }
 
 /// Stream the file line by line for profiling (see `super::scan_source`): memory stays that
@@ -352,6 +502,61 @@ mod tests {
     }
 
     const M: &str = "key = \"id\"\n[fields]\ngiven_name = \"name.first\"\nemail = \"contact.email\"\nphone = \"contact.phones\"\ncity = \"addresses.0.city\"\n";
+
+    /// Read in chunks of any size, a file gives what one pass gives: the same records,
+    /// unchanged rows and quarantine entries (repeated keys across chunks included), on the
+    /// same lines, or the same error.
+    #[test]
+    fn chunks_read_as_one_pass() {
+        let m = mapping(M);
+        let canonical = |k: usize| format!(r#"{{"id": "k{k}", "name": {{"first": "A"}}}}"#);
+        // The store holds k0..k3 with their canonical rows.
+        let held: Vec<u64> = (0..4)
+            .map(|k| crate::hash::content_hash(canonical(k).as_bytes()))
+            .collect();
+        let known = |key: &str, hash: u64| {
+            let k: usize = key.strip_prefix('k')?.parse().ok()?;
+            held.get(k).map(|&h| (k as u32, h == hash))
+        };
+        let mut rng = crate::rng::Rng::new(7);
+        for case in 0..300 {
+            let mut text = String::new();
+            if case % 7 == 0 {
+                text.push('\u{feff}');
+            }
+            for _ in 0..rng.next_u64() % 30 {
+                let k = (rng.next_u64() % 7) as usize;
+                let line = match rng.next_u64() % 10 {
+                    0..=3 if k < 4 => canonical(k),
+                    0..=5 => format!(
+                        r#"{{"id": " k{k} ", "name": {{"first": "B{}"}}, "contact": {{"email": "x@y.de", "phones": ["1"]}}, "addresses": [{{"city": "C"}}]}}"#,
+                        rng.next_u64() % 3
+                    ),
+                    6 => String::new(),
+                    7 => r#"{"id": "k1", "name": "#.into(),
+                    8 => "[1, 2]".into(),
+                    _ => format!(r#"{{"name": {{"first": "N{k}"}}}}"#),
+                };
+                text.push_str(&line);
+                text.push_str(if rng.next_u64().is_multiple_of(4) {
+                    "\r\n"
+                } else {
+                    "\n"
+                });
+            }
+            let bytes = text.as_bytes();
+            let p = Path::new("in.jsonl");
+            let whole = read_in_chunks(p, bytes, &m, 0, &known, usize::MAX);
+            for chunk in [1, 2, 17, 64, 1 + (rng.next_u64() % 400) as usize] {
+                let parts = read_in_chunks(p, bytes, &m, 0, &known, chunk);
+                assert_eq!(
+                    format!("{parts:?}"),
+                    format!("{whole:?}"),
+                    "case {case}, chunks of {chunk}:\n{text}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_key_probe_finds_what_a_full_parse_finds_or_gives_up() {

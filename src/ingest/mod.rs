@@ -257,13 +257,8 @@ impl<'a> RowBuilder<'a> {
             None => !self.seen_keys.insert(key.clone()),
         };
         if repeated {
-            self.quarantine(
-                row.line,
-                row.raw,
-                Some(key),
-                QuarantineReason::DuplicateKey,
-                "the key repeats an earlier row of this file".into(),
-            );
+            let q = repeated_key(self.source, row.line, row.raw, Some(key), self.mapping);
+            self.out.quarantined.push(q);
             return;
         }
         let empty = &self.mapping.empty;
@@ -285,6 +280,24 @@ impl<'a> RowBuilder<'a> {
             values,
             extra,
         });
+    }
+}
+
+/// The quarantine entry of a row whose key an earlier row of the file had.
+pub(crate) fn repeated_key(
+    source: u16,
+    line: u64,
+    raw: &[u8],
+    key: Option<String>,
+    mapping: &Mapping,
+) -> Quarantined {
+    Quarantined {
+        source,
+        line,
+        key,
+        reason: QuarantineReason::DuplicateKey,
+        detail: "the key repeats an earlier row of this file".into(),
+        raw: raw_text(raw, mapping),
     }
 }
 
