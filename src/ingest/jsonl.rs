@@ -112,12 +112,12 @@ fn read_in_chunks(
             out = got;
             break;
         }
-        // The raw line of a row of this chunk, for a quarantine entry.
+        // The raw line of a row of this chunk, for a quarantine entry (the chunk's lines
+        // are found once, when the first is asked for: a file may repeat thousands).
+        let lines = std::cell::OnceCell::new();
         let raw_line = |line: u64| -> &[u8] {
-            let raw = chunk
-                .split(|&b| b == b'\n')
-                .nth(line as usize - 1)
-                .unwrap_or_default();
+            let lines: &Vec<&[u8]> = lines.get_or_init(|| chunk.split(|&b| b == b'\n').collect());
+            let raw = lines.get(line as usize - 1).copied().unwrap_or_default();
             raw.strip_suffix(b"\r").unwrap_or(raw)
         };
         let repeat = |line: u64, key: Option<String>| {
