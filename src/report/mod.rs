@@ -647,14 +647,19 @@ fn review_pairs(pipeline: &Pipeline, res: &Resolution) -> Vec<ReviewPair> {
             a: record_view(pipeline, &res.records[p.pair.a as usize]),
             b: record_view(pipeline, &res.records[p.pair.b as usize]),
             evidence: score::evidence(model, &res.tf, &p),
-            vetoed_by: vetoed_by(model, res, &p),
+            vetoed_by: vetoed_by(
+                model,
+                &p,
+                &MatchRecord::from_customer(&res.records[p.pair.a as usize]),
+                &MatchRecord::from_customer(&res.records[p.pair.b as usize]),
+            ),
         })
         .collect()
 }
 
 /// The comparisons whose veto kept a pair apart: veto levels, and e-mail and phone together
 /// when each record has its own of both ([`score::separate_contacts`]).
-fn vetoed_by(model: &Model, res: &Resolution, p: &ScoredPair) -> Vec<Comparison> {
+fn vetoed_by(model: &Model, p: &ScoredPair, a: &MatchRecord, b: &MatchRecord) -> Vec<Comparison> {
     let mut by: Vec<Comparison> = model
         .comparisons
         .iter()
@@ -662,8 +667,7 @@ fn vetoed_by(model: &Model, res: &Resolution, p: &ScoredPair) -> Vec<Comparison>
         .filter(|(cm, l)| cm.levels.get(**l as usize).is_some_and(|lv| lv.veto))
         .map(|(cm, _)| cm.comparison)
         .collect();
-    let record = |i: u32| MatchRecord::from_customer(&res.records[i as usize]);
-    if p.vetoed && score::separate_contacts(model, &p.gamma, &record(p.pair.a), &record(p.pair.b)) {
+    if p.vetoed && score::separate_contacts(model, &p.gamma, a, b) {
         by.extend([Comparison::Email, Comparison::Phone]);
     }
     by
@@ -836,4 +840,48 @@ pub fn write(dir: &Path, report: &Report) -> Result<Written> {
     std::fs::write(&written.html, html::render(report)).map_err(|e| Error::io(&written.html, e))?;
     review::write(&written.review_csv, &report.matching.review)?;
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::block::CandidatePair;
+
+    /// The review list names what kept a pair apart: a veto level, or each record's own
+    /// e-mail and mobile together.
+    #[test]
+    fn vetoed_pairs_name_what_kept_them_apart() {
+        let model = Model {
+            prior_weight: -16.0,
+            ..Model::default_model(0.9)
+        };
+        let tf = score::TermFrequencies::default();
+        let person = |given: &str, email: &str, phone: &str| MatchRecord {
+            given: Some(given.into()),
+            family: Some("wagner".into()),
+            street: Some("lindenstr12".into()),
+            postcode: Some("10115".into()),
+            city: Some("berlin".into()),
+            emails: vec![email.into()],
+            phones: vec![phone.into()],
+            ..MatchRecord::default()
+        };
+        let by = |a: &MatchRecord, b: &MatchRecord| {
+            let p = score::score_pair(&model, &tf, a, b, CandidatePair { a: 0, b: 1 });
+            assert!(p.vetoed, "{p:?}");
+            vetoed_by(&model, &p, a, b)
+        };
+        // Father and son of one name: each his own mailbox and mobile.
+        let father = person("jens", "jwagner@example.com", "+4915112345678");
+        let son = person("jens", "jens.wagner1985@example.org", "+4917687654321");
+        assert_eq!(
+            by(&father, &son),
+            vec![Comparison::Email, Comparison::Phone]
+        );
+        // Two given names that disagree: that comparison's veto, not the contacts'.
+        let maria = person("maria", "maria.w@example.org", "+49302345678");
+        let got = by(&father, &maria);
+        assert!(got.contains(&Comparison::GivenName), "{got:?}");
+        assert!(!got.contains(&Comparison::Email), "{got:?}");
+    }
 }
