@@ -812,7 +812,7 @@ fn read_records(
     let mut order = which.to_vec();
     order.sort_unstable_by_key(|&i| held.rows[i as usize].rowid);
     let parts = rayon::current_num_threads().clamp(1, 4);
-    if !locked || parts == 1 || order.len() < 4 * SPLIT_RECORDS_FROM {
+    if !locked || parts == 1 || order.len() < SPLIT_RECORDS_FROM {
         let raw = look_up_records(conn, pipeline, held, &order)?;
         return raw
             .into_par_iter()
@@ -844,8 +844,8 @@ fn read_records(
     })
 }
 
-/// Stored records read back are split over connections from four times this many.
-const SPLIT_RECORDS_FROM: usize = 2048;
+/// Stored records read back are split over connections from this many on.
+const SPLIT_RECORDS_FROM: usize = 8192;
 
 /// The stored JSON of these rows of `held`, in the order given.
 fn look_up_records(
