@@ -67,6 +67,10 @@ pub type Prepared = std::result::Result<(Resolution, Scope), String>;
 /// A store of this many source rows or more is read by two connections at once.
 const SPLIT_FROM: usize = 100_000;
 
+/// At most this many rows' room is reserved up front from the largest rowid (a rowid far
+/// beyond the row count, set by hand, must not reserve memory for rows that are not there).
+const MAX_RESERVED_ROWS: usize = 1 << 26;
+
 /// A row of `customer_sources` as a sync needs it.
 struct Held {
     /// The row's rowid (records are read back by it, in table order).
@@ -169,11 +173,21 @@ impl Holdings {
     }
 
     /// Index every row of a pipeline source by its key (hashed in parallel; the sources'
-    /// tables are filled in parallel too).
-    fn build_index(&mut self, store_to_pipeline: &[Option<usize>]) {
+    /// tables are filled in parallel too). `sources`: how many the pipeline has.
+    fn build_index(&mut self, store_to_pipeline: &[Option<usize>], sources: usize) {
         let hashes: Vec<u64> = (0..self.rows.len())
             .into_par_iter()
             .map(|i| key_hash(self.key(i)))
+            .collect();
+        let mut per_source = vec![0usize; sources];
+        for h in &self.rows {
+            if let Some(p) = store_to_pipeline[h.source as usize] {
+                per_source[p] += 1;
+            }
+        }
+        self.index = per_source
+            .into_iter()
+            .map(HashTable::with_capacity)
             .collect();
         let rows = &self.rows;
         self.index
@@ -589,14 +603,8 @@ fn read_holdings(
 ) -> Result<std::result::Result<Holdings, String>> {
     let store = &pipeline.store_path;
     let db = |e: rusqlite::Error| Error::store(store, e);
-    let per_source: Vec<(String, i64)> = conn
-        .prepare("SELECT source, count(*) FROM customer_sources GROUP BY source")
-        .and_then(|mut stmt| {
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<rusqlite::Result<_>>()
-        })
-        .map_err(db)?;
-    let rows = per_source.iter().map(|(_, n)| *n as usize).sum::<usize>();
+    // Rows are appended, so rowids are mostly dense: the largest is about the number of
+    // rows (counting them would read an index of the whole table first).
     let max_rowid: i64 = conn
         .query_row(
             "SELECT coalesce(max(rowid), 0) FROM customer_sources",
@@ -604,14 +612,16 @@ fn read_holdings(
             |r| r.get(0),
         )
         .map_err(db)?;
+    let rows = (max_rowid.max(0) as usize).min(MAX_RESERVED_ROWS);
     let (first, second) = match reader {
         Some(reader) if rows >= split_from => {
-            // Rows are appended, so rowids are mostly dense: halve their range. (Gaps only
-            // make one half longer, never a row missed.)
+            // Halve the rowids' range (gaps only make one half longer, never a row
+            // missed). The first half has room for the whole table, so that the second is
+            // appended without moving (and faulting in) everything read so far.
             let mid = max_rowid / 2;
             std::thread::scope(|s| {
                 let later = s.spawn(move || scan(&reader, pipeline, mid + 1, max_rowid, rows / 2));
-                let first = scan(conn, pipeline, i64::MIN, mid, rows / 2);
+                let first = scan(conn, pipeline, i64::MIN, mid, rows);
                 let later = later
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -630,20 +640,12 @@ fn read_holdings(
             Err(reason) => return Ok(Err(reason)),
         }
     }
-    held.index = pipeline
-        .sources
-        .iter()
-        .map(|s| {
-            let n = per_source.iter().find(|(name, _)| *name == s.name);
-            HashTable::with_capacity(n.map_or(0, |(_, n)| *n as usize))
-        })
-        .collect();
     let in_pipeline: Vec<Option<usize>> = held
         .sources
         .iter()
         .map(|s| pipeline.source_index(s))
         .collect();
-    held.build_index(&in_pipeline);
+    held.build_index(&in_pipeline, pipeline.sources.len());
     Ok(Ok(held))
 }
 
@@ -820,11 +822,11 @@ fn read_records(
             .collect();
     }
     let chunk = order.len().div_ceil(parts);
-    let read_part = |c: &Connection, part: &[u32]| -> Result<Vec<(u32, Customer)>> {
-        look_up_records(c, pipeline, held, part)?
-            .into_iter()
-            .map(|(i, json)| parse_record(pipeline, held, line_now, i, &json))
-            .collect()
+    let read_part = |c: &Connection, part: &[u32], out: &mut Vec<(u32, Customer)>| {
+        for (i, json) in look_up_records(c, pipeline, held, part)? {
+            out.push(parse_record(pipeline, held, line_now, i, &json)?);
+        }
+        Ok::<_, Error>(())
     };
     std::thread::scope(|s| {
         let later: Vec<_> = order
@@ -832,11 +834,19 @@ fn read_records(
             .skip(1)
             .map(|part| {
                 s.spawn(move || {
-                    read_part(&crate::store::open_existing(&pipeline.store_path)?, part)
+                    let mut out = Vec::with_capacity(part.len());
+                    read_part(
+                        &crate::store::open_existing(&pipeline.store_path)?,
+                        part,
+                        &mut out,
+                    )?;
+                    Ok::<_, Error>(out)
                 })
             })
             .collect();
-        let mut out = read_part(conn, &order[..chunk])?;
+        // Room for every part, so that the later ones are appended without moving this.
+        let mut out = Vec::with_capacity(order.len());
+        read_part(conn, &order[..chunk], &mut out)?;
         for h in later {
             out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
         }
