@@ -95,6 +95,8 @@ struct Holdings {
     keys: Vec<u64>,
     /// Per pipeline source: its rows, found by source key.
     index: Vec<HashTable<Entry>>,
+    /// Per pipeline source: its live rows, found by content hash.
+    by_content: Vec<HashTable<u32>>,
 }
 
 /// A row in [`Holdings::index`]: what ingest looks up for each source row, in one place
@@ -186,14 +188,19 @@ impl Holdings {
             }
         }
         self.index = per_source
+            .iter()
+            .map(|&n| HashTable::with_capacity(n))
+            .collect();
+        self.by_content = per_source
             .into_iter()
             .map(HashTable::with_capacity)
             .collect();
         let rows = &self.rows;
         self.index
             .par_iter_mut()
+            .zip(self.by_content.par_iter_mut())
             .enumerate()
-            .for_each(|(p, table)| {
+            .for_each(|(p, (table, by_content))| {
                 for (i, h) in rows.iter().enumerate() {
                     if store_to_pipeline[h.source as usize] == Some(p) {
                         let entry = Entry {
@@ -203,9 +210,35 @@ impl Holdings {
                             live: !h.deleted,
                         };
                         table.insert_unique(hashes[i], entry, |e| e.key_hash);
+                        if !h.deleted {
+                            // (The content hash is a hash of the raw row already.)
+                            by_content.insert_unique(h.hash, i as u32, |&r| rows[r as usize].hash);
+                        }
                     }
                 }
             });
+    }
+
+    /// The live row of pipeline source `source` whose raw text was `raw` when loaded:
+    /// its content hash is `hash` and its source key occurs in `raw`. (The key is checked
+    /// so that a row is never taken on one 64-bit hash alone, as [`Self::look_up`] takes
+    /// it on two.)
+    fn look_up_line(&self, source: usize, hash: u64, raw: &[u8]) -> Option<u32> {
+        self.by_content[source]
+            .find(hash, |&r| {
+                self.rows[r as usize].hash == hash
+                    && memchr::memmem::find(raw, self.key(r as usize).as_bytes()).is_some()
+            })
+            .copied()
+    }
+}
+
+impl crate::pipeline::HoldsIn for Holdings {
+    fn key(&self, source: u16, key: &str, hash: u64) -> Option<(u32, bool)> {
+        self.look_up(source as usize, key, hash)
+    }
+    fn line(&self, source: u16, hash: u64, raw: &[u8]) -> Option<u32> {
+        self.look_up_line(source as usize, hash, raw)
     }
 }
 
@@ -291,9 +324,8 @@ pub fn resolve(
     progress.between_stages()?;
 
     // Ingest, skipping the rows held unchanged.
-    let known = |source: u16, key: &str, hash: u64| held.look_up(source as usize, key, hash);
     let (records, quarantined, sources, unchanged) =
-        pipeline::ingest_known(pipeline, Some(fetched), &known, progress)?;
+        pipeline::ingest_known(pipeline, Some(fetched), &held, progress)?;
     progress.between_stages()?;
 
     // Classify the store's rows.
@@ -666,6 +698,7 @@ fn scan(
         key_text: String::with_capacity(capacity * 12),
         keys: Vec::with_capacity(capacity * 8),
         index: Vec::new(),
+        by_content: Vec::new(),
     };
     let mut stmt = conn
         .prepare(
@@ -990,6 +1023,13 @@ mod tests {
             if let Some(s) = pipeline.source_index(&source) {
                 assert_eq!(one.find(s, &key), Some(i as u32));
                 assert_eq!(two.find(s, &key), Some(i as u32));
+                // By content: a live row whose key is in the line, and only that.
+                let (hash, deleted) = (one.rows[i].hash, one.rows[i].deleted);
+                let line = format!(r#"{{"id": "{key}"}}"#);
+                let found = two.look_up_line(s, hash, line.as_bytes());
+                assert_eq!(found, (!deleted).then_some(i as u32), "row {i}");
+                assert_eq!(two.look_up_line(s, hash, br#"{"id": "x"}"#), None);
+                assert_eq!(two.look_up_line(s, hash ^ 1, line.as_bytes()), None);
             }
         }
         assert_eq!(two.find(0, "k99"), None);

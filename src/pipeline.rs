@@ -204,20 +204,47 @@ type Ingest = (
 );
 
 pub(crate) fn ingest_stage(pipeline: &Pipeline, progress: &mut Progress) -> Result<Ingest> {
-    ingest_known(pipeline, None, &|_, _, _| None, progress).map(|(r, q, s, _)| (r, q, s))
+    ingest_known(pipeline, None, &ingest::HoldsNothing, progress).map(|(r, q, s, _)| (r, q, s))
 }
 
-/// [`ingest::Known`] of a source by its index.
-pub(crate) type KnownIn<'a> = dyn Fn(u16, &str, u64) -> Option<(u32, bool)> + Sync + 'a;
+/// [`ingest::Holds`] of every source, by the source's index in the pipeline.
+pub(crate) trait HoldsIn: Sync {
+    fn key(&self, source: u16, key: &str, hash: u64) -> Option<(u32, bool)>;
+    fn line(&self, source: u16, hash: u64, raw: &[u8]) -> Option<u32>;
+}
 
-/// Ingest, skipping the rows `known(source, key, hash)` recognises as held unchanged
-/// (it returns their index among the store's rows, and whether unchanged; those are
-/// counted in the source's records and listed, per source, in the fourth element).
+impl HoldsIn for ingest::HoldsNothing {
+    fn key(&self, _: u16, _: &str, _: u64) -> Option<(u32, bool)> {
+        None
+    }
+    fn line(&self, _: u16, _: u64, _: &[u8]) -> Option<u32> {
+        None
+    }
+}
+
+/// One source's view of a [`HoldsIn`].
+struct HoldsOf<'a> {
+    all: &'a dyn HoldsIn,
+    source: u16,
+}
+
+impl ingest::Holds for HoldsOf<'_> {
+    fn key(&self, key: &str, hash: u64) -> Option<(u32, bool)> {
+        self.all.key(self.source, key, hash)
+    }
+    fn line(&self, hash: u64, raw: &[u8]) -> Option<u32> {
+        self.all.line(self.source, hash, raw)
+    }
+}
+
+/// Ingest, skipping the rows `known` recognises as held unchanged (by their index among
+/// the store's rows; they are counted in the source's records and listed, per source, in
+/// the fourth element).
 /// `fetched`: the sources' files, already read (one per source, in order).
 pub(crate) fn ingest_known(
     pipeline: &Pipeline,
     fetched: Option<Vec<ingest::Fetched>>,
-    known: &KnownIn<'_>,
+    known: &dyn HoldsIn,
     progress: &mut Progress,
 ) -> Result<IngestKnown> {
     let stage = progress.stage("ingest", Some(pipeline.sources.len() as u64));
@@ -232,7 +259,10 @@ pub(crate) fn ingest_known(
         .enumerate()
         .map(|(i, (s, f))| {
             let index = i as u16;
-            let known = |key: &str, hash| known(index, key, hash);
+            let known = HoldsOf {
+                all: known,
+                source: index,
+            };
             let r = match f.take() {
                 Some(f) => ingest::read_fetched_known(s, f, index, &known),
                 None => ingest::read_source_known(s, index, &known),

@@ -319,7 +319,13 @@ mod tests {
     }
 
     fn read_str(bytes: &[u8], m: &Mapping) -> Result<Ingested> {
-        read(Path::new("in.csv"), bytes, m, 0, &|_, _| None)
+        read(
+            Path::new("in.csv"),
+            bytes,
+            m,
+            0,
+            &crate::ingest::HoldsNothing,
+        )
     }
 
     #[test]

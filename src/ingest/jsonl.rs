@@ -136,7 +136,7 @@ fn read_in_chunks(
             }
         }
         for mut r in got.records.drain(..) {
-            let repeated = match known(&r.key, r.hash) {
+            let repeated = match known.key(&r.key, r.hash) {
                 Some((i, _)) if held_before.contains(&i) => true,
                 Some((i, _)) => {
                     held_now.push(i);
@@ -210,6 +210,11 @@ fn read_part(
         if trimmed.iter().all(|b| b.is_ascii_whitespace()) {
             continue;
         }
+        // A line the store holds byte for byte: recognised by its content hash alone
+        // (most rows of a nightly export are unchanged).
+        if builder.unchanged_line(trimmed, line_no) {
+            continue;
+        }
         let Some(text) = decode(trimmed, mapping) else {
             builder.quarantine(
                 line_no,
@@ -220,8 +225,8 @@ fn read_part(
             );
             continue;
         };
-        // A row the store may hold unchanged: its key found without building the row's
-        // JSON tree (most rows of a nightly export are unchanged).
+        // A row held unchanged whose key is not written as such in its line (escaped, or
+        // in another encoding): its key found without building the row's JSON tree.
         if let Some(key) = probe_key(&text, &paths.key)
             && builder.unchanged(&key, trimmed, line_no)
         {
@@ -503,21 +508,47 @@ mod tests {
 
     const M: &str = "key = \"id\"\n[fields]\ngiven_name = \"name.first\"\nemail = \"contact.email\"\nphone = \"contact.phones\"\ncity = \"addresses.0.city\"\n";
 
+    /// A store holding rows `k0`, `k1`, ... with these content hashes; `by_line`: it
+    /// recognises a line by its content hash too (as a sync's store does).
+    struct Store {
+        held: Vec<u64>,
+        by_line: bool,
+        lines_found: std::sync::atomic::AtomicUsize,
+    }
+
+    impl crate::ingest::Holds for Store {
+        fn key(&self, key: &str, hash: u64) -> Option<(u32, bool)> {
+            let k: usize = key.strip_prefix('k')?.parse().ok()?;
+            self.held.get(k).map(|&h| (k as u32, h == hash))
+        }
+        fn line(&self, hash: u64, raw: &[u8]) -> Option<u32> {
+            let k = self.held.iter().position(|&h| h == hash && self.by_line)?;
+            let key = format!("k{k}");
+            memchr::memmem::find(raw, key.as_bytes())?;
+            self.lines_found
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            Some(k as u32)
+        }
+    }
+
     /// Read in chunks of any size, a file gives what one pass gives: the same records,
     /// unchanged rows and quarantine entries (repeated keys across chunks included), on the
-    /// same lines, or the same error.
+    /// same lines, or the same error. Lines recognised by their content hash change
+    /// nothing either.
     #[test]
     fn chunks_read_as_one_pass() {
         let m = mapping(M);
         let canonical = |k: usize| format!(r#"{{"id": "k{k}", "name": {{"first": "A"}}}}"#);
         // The store holds k0..k3 with their canonical rows.
-        let held: Vec<u64> = (0..4)
-            .map(|k| crate::hash::content_hash(canonical(k).as_bytes()))
-            .collect();
-        let known = |key: &str, hash: u64| {
-            let k: usize = key.strip_prefix('k')?.parse().ok()?;
-            held.get(k).map(|&h| (k as u32, h == hash))
+        let store = |by_line| Store {
+            held: (0..4)
+                .map(|k| crate::hash::content_hash(canonical(k).as_bytes()))
+                .collect(),
+            by_line,
+            lines_found: Default::default(),
         };
+        let by_key = store(false);
+        let known = store(true);
         let mut rng = crate::rng::Rng::new(7);
         for case in 0..300 {
             let mut text = String::new();
@@ -546,8 +577,15 @@ mod tests {
             }
             let bytes = text.as_bytes();
             let p = Path::new("in.jsonl");
-            let whole = read_in_chunks(p, bytes, &m, 0, &known, usize::MAX);
-            for chunk in [1, 2, 17, 64, 1 + (rng.next_u64() % 400) as usize] {
+            let whole = read_in_chunks(p, bytes, &m, 0, &by_key, usize::MAX);
+            for chunk in [
+                usize::MAX,
+                1,
+                2,
+                17,
+                64,
+                1 + (rng.next_u64() % 400) as usize,
+            ] {
                 let parts = read_in_chunks(p, bytes, &m, 0, &known, chunk);
                 assert_eq!(
                     format!("{parts:?}"),
@@ -556,6 +594,8 @@ mod tests {
                 );
             }
         }
+        assert!(known.lines_found.into_inner() > 100);
+        assert_eq!(by_key.lines_found.into_inner(), 0);
     }
 
     #[test]
@@ -600,7 +640,14 @@ mod tests {
         let m = mapping(M);
         let data = br#"{"id": "W-1", "name": {"first": "Anna"}, "contact": {"email": "a@example.com", "phones": ["030 1", "030 2"]}, "addresses": [{"city": "Berlin"}], "vip": true}
 "#;
-        let got = read(Path::new("w.jsonl"), data, &m, 1, &|_, _| None).unwrap();
+        let got = read(
+            Path::new("w.jsonl"),
+            data,
+            &m,
+            1,
+            &crate::ingest::HoldsNothing,
+        )
+        .unwrap();
         let r = &got.records[0];
         assert_eq!(r.key, "W-1");
         assert_eq!(r.source, 1);
@@ -613,7 +660,14 @@ mod tests {
     fn broken_lines_are_quarantined() {
         let m = mapping("key = \"id\"\n[fields]\nemail = \"e\"\n");
         let data = b"{\"id\": 1, \"e\": \"x\"}\n{\"id\": 2, \"e\": \n[1,2]\n{\"e\": \"y\"}\n\n{\"id\": \"3\", \"e\": \"\xff\"}\n";
-        let got = read(Path::new("w.jsonl"), data, &m, 0, &|_, _| None).unwrap();
+        let got = read(
+            Path::new("w.jsonl"),
+            data,
+            &m,
+            0,
+            &crate::ingest::HoldsNothing,
+        )
+        .unwrap();
         assert_eq!(got.records.len(), 1);
         assert_eq!(got.records[0].key, "1");
         let reasons: Vec<(u64, &str)> = got
@@ -641,7 +695,7 @@ mod tests {
             b"{\"id\": 1, \"contact\": {\"email\": \"x\"}}\n",
             &m,
             0,
-            &|_, _| None,
+            &crate::ingest::HoldsNothing,
         )
         .unwrap_err()
         .to_string();

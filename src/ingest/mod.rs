@@ -38,14 +38,41 @@ impl Ingested {
     }
 }
 
-/// Finds the row the store holds under a source key (the index the caller knows it by),
-/// and says whether it is unchanged (the content hash given is the stored one). An
-/// unchanged row is counted but not mapped.
-pub type Known<'a> = &'a (dyn Fn(&str, u64) -> Option<(u32, bool)> + Sync);
+/// What the store holds of the source being read (a sync's view). Rows are named by
+/// their index among the store's rows, as the caller knows them. An unchanged row is
+/// counted but not mapped.
+pub trait Holds: Sync {
+    /// The row held under a source key, and whether it is unchanged (`hash`, the row's
+    /// content hash, is the stored one).
+    fn key(&self, key: &str, hash: u64) -> Option<(u32, bool)>;
+
+    /// The row held unchanged whose raw text `raw` (content hash `hash`) is: found
+    /// without the key, so that a line need not be parsed to be recognised.
+    fn line(&self, _hash: u64, _raw: &[u8]) -> Option<u32> {
+        None
+    }
+}
+
+impl<F: Fn(&str, u64) -> Option<(u32, bool)> + Sync> Holds for F {
+    fn key(&self, key: &str, hash: u64) -> Option<(u32, bool)> {
+        self(key, hash)
+    }
+}
+
+/// A store that holds nothing (a run reads every row).
+pub struct HoldsNothing;
+
+impl Holds for HoldsNothing {
+    fn key(&self, _: &str, _: u64) -> Option<(u32, bool)> {
+        None
+    }
+}
+
+pub type Known<'a> = &'a dyn Holds;
 
 /// Read one source with its mapping. `index` is the source's position in the pipeline.
 pub fn read_source(source: &Source, index: u16) -> Result<Ingested> {
-    read_source_known(source, index, &|_, _| None)
+    read_source_known(source, index, &HoldsNothing)
 }
 
 /// [`read_source`], skipping the rows `known` recognises.
@@ -84,7 +111,7 @@ pub fn read_fetched_known(
 
 /// Read a source's content, already in memory (`source.path` names it in messages).
 pub fn read_bytes(source: &Source, bytes: &[u8], index: u16) -> Result<Ingested> {
-    read_bytes_known(source, bytes, index, &|_, _| None)
+    read_bytes_known(source, bytes, index, &HoldsNothing)
 }
 
 fn read_bytes_known(
@@ -208,9 +235,22 @@ impl<'a> RowBuilder<'a> {
         if key.is_empty() {
             return false;
         }
-        match (self.known)(key, content_hash(trim_newline(raw))) {
+        match self.known.key(key, content_hash(trim_newline(raw))) {
             // (Not seen before: a repeat goes to `push`, which quarantines it.)
             Some((i, true)) if self.seen_held.insert(i) => {
+                self.out.unchanged.push((i, line));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this raw line is, byte for byte, a row the store holds unchanged (found by
+    /// its content hash, before the line is parsed for its key): as [`Self::unchanged`].
+    pub fn unchanged_line(&mut self, raw: &[u8], line: u64) -> bool {
+        let raw = trim_newline(raw);
+        match self.known.line(content_hash(raw), raw) {
+            Some(i) if self.seen_held.insert(i) => {
                 self.out.unchanged.push((i, line));
                 true
             }
@@ -252,7 +292,7 @@ impl<'a> RowBuilder<'a> {
             return;
         };
         let hash = content_hash(trim_newline(row.raw));
-        let repeated = match (self.known)(&key, hash) {
+        let repeated = match self.known.key(&key, hash) {
             Some((i, _)) => !self.seen_held.insert(i),
             None => !self.seen_keys.insert(key.clone()),
         };

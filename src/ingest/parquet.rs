@@ -56,7 +56,7 @@ fn read_in_slices(
         }
     }
 
-    let mut builder = RowBuilder::new(mapping, source, &|_, _| None);
+    let mut builder = RowBuilder::new(mapping, source, &crate::ingest::HoldsNothing);
     let mut raw = String::new();
     let total = metadata.num_rows;
     let mut offset = 0usize;
