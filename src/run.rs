@@ -215,26 +215,34 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         (plan, false)
     } else {
         let mut conn = store::open_rw(path)?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| store::writer_error(path, e))?;
-        let (plan, load) = plan_and_apply(
-            &tx,
-            pipeline,
-            opts,
-            &resolution,
-            None,
-            &mut progress,
-            &mut gate_results,
-            &started_at,
-        )?;
-        if load {
-            // Last moment to stop: dropping `tx` rolls the whole run back.
-            interrupt::check()?;
-            commit(tx, path, &mut progress)?;
+        let first_load = store::begin_first_load(&mut conn, path)?;
+        let mut write = || -> Result<(LoadPlan, bool)> {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| store::writer_error(path, e))?;
+            let (plan, load) = plan_and_apply(
+                &tx,
+                pipeline,
+                opts,
+                &resolution,
+                None,
+                &mut progress,
+                &mut gate_results,
+                &started_at,
+            )?;
+            if load {
+                // Last moment to stop: dropping `tx` rolls the whole run back.
+                interrupt::check()?;
+                commit(tx, path, &mut progress)?;
+            }
+            // Not loading: the transaction rolls back when dropped.
+            Ok((plan, load))
+        };
+        let written = write();
+        if first_load {
+            store::end_first_load(&mut conn);
         }
-        // Not loading: the transaction rolls back when dropped.
-        (plan, load)
+        written?
     };
     let mut summary = summarise(pipeline, &resolution, &plan, &progress, &gate_results);
     summary.sync = sync;

@@ -211,6 +211,59 @@ pub fn open_rw(path: &Path) -> Result<Connection> {
     Ok(conn)
 }
 
+/// Prepare a store that holds no run yet for its first load: switch it from the WAL to a
+/// rollback journal. A first load writes every page of the store; through the WAL each is
+/// written twice (to the WAL, then by the checkpoint at commit into the store), while a
+/// rollback journal keeps only the pages the store had before (the schema), so the rest
+/// is written once. The load stays one transaction: a crash leaves the journal, and the
+/// next opening of the store rolls the load back. Readers cannot read the store during
+/// that load (they wait, up to their busy timeout), which for a store with nothing in it
+/// yet costs nobody anything.
+///
+/// Returns whether it switched. It does not when the store holds a run or rows already,
+/// or when another connection has the store open (SQLite refuses to leave WAL mode then;
+/// that load goes through the WAL, as every later one does). [`end_first_load`] switches
+/// back.
+pub fn begin_first_load(conn: &mut Connection, path: &Path) -> Result<bool> {
+    let db = |e: rusqlite::Error| Error::store(path, e);
+    let empty: bool = conn
+        .query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM runs) AND NOT EXISTS (SELECT 1 FROM customer_sources)
+                 AND NOT EXISTS (SELECT 1 FROM customers)",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db)?;
+    if !empty {
+        return Ok(false);
+    }
+    // Not waiting for another connection: its presence is the answer.
+    conn.busy_handler(None::<fn(i32) -> bool>).map_err(db)?;
+    let mode = conn.query_row("PRAGMA journal_mode = DELETE", [], |r| {
+        r.get::<_, String>(0)
+    });
+    conn.busy_handler(Some(wait_for_writer)).map_err(db)?;
+    if !matches!(mode.as_deref(), Ok("delete")) {
+        return Ok(false);
+    }
+    // With a rollback journal, NORMAL skips syncs that a power cut at the wrong moment
+    // needs (it does not in WAL mode).
+    conn.execute_batch("PRAGMA synchronous = FULL")
+        .map_err(db)?;
+    Ok(true)
+}
+
+/// Switch a store back to the WAL after [`begin_first_load`], whether the load committed
+/// or not. Should another connection hold the store by then (SQLite refuses the switch),
+/// the store stays in rollback-journal mode until the next writer opens it
+/// ([`open_rw`] sets the WAL): either mode reads and writes correctly.
+pub fn end_first_load(conn: &mut Connection) {
+    let _ = conn.busy_handler(None::<fn(i32) -> bool>);
+    let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
+    let _ = conn.busy_handler(Some(wait_for_writer));
+    let _ = conn.execute_batch("PRAGMA synchronous = NORMAL");
+}
+
 /// A store error of a writer, saying so when another run holds the store or Ctrl-C stopped
 /// the wait.
 pub fn writer_error(path: &Path, e: rusqlite::Error) -> Error {

@@ -283,3 +283,137 @@ fn ctrl_c_stops_a_run_cleanly_and_writes_nothing(s: &Setup) {
         State::After
     );
 }
+
+/// A first load into a new store goes through a rollback journal instead of the WAL (see
+/// `store::begin_first_load`). Killed at many moments, it leaves no store, a store with no
+/// rows, or the whole load, never part of it; the next run completes normally, and the
+/// store is in WAL mode again with no journal beside it.
+#[test]
+fn a_first_load_killed_leaves_an_empty_store_or_the_whole_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let pipeline = copy_demo(root);
+    add_crowd(&pipeline, CROWD_ROWS, 0);
+    let p = pipeline.to_str().unwrap();
+    let model = root.join("model.json");
+    let m = model.to_str().unwrap();
+    let trained = root.join("trained");
+    std::fs::create_dir(&trained).unwrap();
+    assert_ok(&crmfuse(&trained, &["run", p, "--save-model", m]));
+    // The reference: a first load with that model.
+    let reference = root.join("reference");
+    std::fs::create_dir(&reference).unwrap();
+    let started = Instant::now();
+    let o = crmfuse(&reference, &["run", p, "--model", m, "--json"]);
+    let d = started.elapsed().as_secs_f64();
+    assert_ok(&o);
+    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let stage = |name: &str| -> f64 {
+        let t = summary["timings_ms"].as_array().unwrap();
+        let ms = t.iter().find(|t| t[0] == name).and_then(|t| t[1].as_u64());
+        ms.unwrap_or(0) as f64 / 1000.0
+    };
+    let stages: f64 = summary["timings_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t[1].as_u64())
+        .sum::<u64>() as f64
+        / 1000.0;
+    let (load, commit) = (stage("load"), stage("commit"));
+    let after = dump(&reference.join("crm.db"));
+    // The load switched the store back to WAL mode when it was done.
+    let conn = rusqlite::Connection::open(reference.join("crm.db")).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    drop(conn);
+
+    // Kill moments: spread over the run, and more over its load and commit.
+    let write_end = d - (d - stages).max(0.0) / 2.0;
+    let write_start = write_end - load - commit;
+    let mut delays: Vec<f64> = (0..10).map(|i| d * 1.1 * f64::from(i) / 9.0).collect();
+    delays.extend((0..6).map(|i| write_start + (load + commit) * f64::from(i) / 5.0));
+    let (mut empty, mut whole, mut cut_short) = (0, 0, 0);
+    let mut i = 0;
+    // A run under test can be slower than the reference (a busy machine): if no kill cut
+    // the load short, or none came after it, a few more try again.
+    let mut extra = 0u32;
+    while i < delays.len() || ((cut_short == 0 || whole == 0) && extra < 10) {
+        let delay = match delays.get(i) {
+            Some(d) => *d,
+            None if cut_short == 0 => {
+                extra += 1;
+                write_start + (load + commit) * f64::from(extra % 7) / 6.0
+            }
+            None => {
+                extra += 1;
+                d * (1.0 + 0.25 * f64::from(extra))
+            }
+        };
+        let dir = root.join(format!("kill{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let mut child = bin()
+            .args(["run", p, "--model", m])
+            .current_dir(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_secs_f64(delay.max(0.0)));
+        child.kill().unwrap(); // SIGKILL; a no-op when the run has already ended
+        child.wait().unwrap();
+        let what = format!("kill {i} of a first load at {delay:.2} s of {d:.2} s");
+        let store = dir.join("crm.db");
+        cut_short += usize::from(dir.join("crm.db-journal").exists());
+        if store.exists() {
+            // Opening the store for writing rolls back a load cut short (from its journal).
+            let conn = rusqlite::Connection::open(&store).unwrap();
+            if dump_conn(&conn) == after {
+                whole += 1;
+            } else {
+                let tables: Vec<String> = conn
+                    .prepare(
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name <> 'meta'",
+                    )
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                for t in tables {
+                    let n = count_in(&conn, &format!("SELECT count(*) FROM \"{t}\""));
+                    assert_eq!(n, 0, "{what}: {t} holds {n} rows of a load cut short");
+                }
+                empty += 1;
+            }
+        } else {
+            empty += 1;
+        }
+        // The next run completes normally: the whole load, or nothing left to do.
+        let o = crmfuse(&dir, &["run", p, "--model", m]);
+        assert_ok(&o);
+        let now = dump(&store);
+        assert!(
+            now == after || recorded_no_change(&o),
+            "{what}: the run after the kill did not end where a first load ends"
+        );
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal", "{what}");
+        assert!(!dir.join("crm.db-journal").exists(), "{what}");
+        drop(conn);
+        assert_check_passes(&dir, "crm.db");
+        std::fs::remove_dir_all(&dir).unwrap();
+        i += 1;
+    }
+    eprintln!(
+        "{i} SIGKILLs over a {d:.2} s first load (load and commit {:.2} s): {empty} left no rows ({cut_short} of them cut the load short), {whole} the whole load",
+        load + commit
+    );
+    assert!(empty > 0 && whole > 0, "empty {empty}, whole {whole}");
+    assert!(cut_short > 0, "no kill landed while the load was writing");
+}
