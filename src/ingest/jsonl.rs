@@ -501,6 +501,7 @@ fn flatten(value: &Json, prefix: String, mapped: &[String], out: &mut Vec<(Strin
 mod tests {
     use super::*;
     use crate::config::SourceFormat;
+    use crate::ingest::HoldsNothing;
 
     fn mapping(text: &str) -> Mapping {
         Mapping::parse(Path::new("m.toml"), text, SourceFormat::Jsonl).unwrap()
@@ -640,14 +641,7 @@ mod tests {
         let m = mapping(M);
         let data = br#"{"id": "W-1", "name": {"first": "Anna"}, "contact": {"email": "a@example.com", "phones": ["030 1", "030 2"]}, "addresses": [{"city": "Berlin"}], "vip": true}
 "#;
-        let got = read(
-            Path::new("w.jsonl"),
-            data,
-            &m,
-            1,
-            &crate::ingest::HoldsNothing,
-        )
-        .unwrap();
+        let got = read(Path::new("w.jsonl"), data, &m, 1, &HoldsNothing).unwrap();
         let r = &got.records[0];
         assert_eq!(r.key, "W-1");
         assert_eq!(r.source, 1);
@@ -660,14 +654,7 @@ mod tests {
     fn broken_lines_are_quarantined() {
         let m = mapping("key = \"id\"\n[fields]\nemail = \"e\"\n");
         let data = b"{\"id\": 1, \"e\": \"x\"}\n{\"id\": 2, \"e\": \n[1,2]\n{\"e\": \"y\"}\n\n{\"id\": \"3\", \"e\": \"\xff\"}\n";
-        let got = read(
-            Path::new("w.jsonl"),
-            data,
-            &m,
-            0,
-            &crate::ingest::HoldsNothing,
-        )
-        .unwrap();
+        let got = read(Path::new("w.jsonl"), data, &m, 0, &HoldsNothing).unwrap();
         assert_eq!(got.records.len(), 1);
         assert_eq!(got.records[0].key, "1");
         let reasons: Vec<(u64, &str)> = got
@@ -695,7 +682,7 @@ mod tests {
             b"{\"id\": 1, \"contact\": {\"email\": \"x\"}}\n",
             &m,
             0,
-            &crate::ingest::HoldsNothing,
+            &HoldsNothing,
         )
         .unwrap_err()
         .to_string();
