@@ -216,6 +216,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     } else {
         let mut conn = store::open_rw(path)?;
         let first_load = store::begin_first_load(&mut conn, path)?;
+        // (A closure, so that the store goes back to WAL mode on every way out of it.)
         let mut write = || -> Result<(LoadPlan, bool)> {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)

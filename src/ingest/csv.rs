@@ -312,6 +312,7 @@ pub(super) fn scan(
 mod tests {
     use super::*;
     use crate::config::SourceFormat;
+    use crate::ingest::HoldsNothing;
     use crate::record::Field;
 
     fn mapping(text: &str) -> Mapping {
@@ -319,13 +320,7 @@ mod tests {
     }
 
     fn read_str(bytes: &[u8], m: &Mapping) -> Result<Ingested> {
-        read(
-            Path::new("in.csv"),
-            bytes,
-            m,
-            0,
-            &crate::ingest::HoldsNothing,
-        )
+        read(Path::new("in.csv"), bytes, m, 0, &HoldsNothing)
     }
 
     #[test]
