@@ -129,11 +129,17 @@ fn required_why(why: &str) -> anyhow::Result<&str> {
     Ok(why)
 }
 
-/// `--who`, else $USER, else `unknown`.
+/// `--who`, else $USER, else $LOGNAME (cron sets only that one), else `unknown`.
 fn who(given: Option<String>) -> String {
+    who_from(given, |name| std::env::var(name).ok())
+}
+
+fn who_from(given: Option<String>, env: impl Fn(&str) -> Option<String>) -> String {
+    let named = |u: &String| !u.trim().is_empty();
     given
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|u| !u.trim().is_empty())
+        .filter(named)
+        .or_else(|| env("USER").filter(named))
+        .or_else(|| env("LOGNAME").filter(named))
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -166,4 +172,28 @@ pub fn record(
         run_id,
         override_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::who_from;
+
+    #[test]
+    fn who_is_the_flag_then_user_then_logname() {
+        let env = |user: Option<&str>, logname: Option<&str>| {
+            let (user, logname) = (user.map(String::from), logname.map(String::from));
+            move |name: &str| match name {
+                "USER" => user.clone(),
+                "LOGNAME" => logname.clone(),
+                _ => None,
+            }
+        };
+        let flag = || Some("steward".to_string());
+        assert_eq!(who_from(flag(), env(Some("u"), Some("l"))), "steward");
+        assert_eq!(who_from(None, env(Some("u"), Some("l"))), "u");
+        // Under cron: no $USER, only $LOGNAME.
+        assert_eq!(who_from(None, env(None, Some("l"))), "l");
+        assert_eq!(who_from(None, env(Some(" "), Some("l"))), "l");
+        assert_eq!(who_from(Some("".into()), env(None, None)), "unknown");
+    }
 }
