@@ -295,8 +295,9 @@ fn wait_for_writer(attempt: i32) -> bool {
     (attempt.max(0) as u64 + 1) * STEP_MS < WRITER_WAIT.as_millis() as u64
 }
 
-/// Open an existing store read-only; `None` when it does not exist yet. Never creates or
-/// changes the file, and leaves no files beside it.
+/// Open an existing store read-only; `None` when it does not exist yet (or is a database
+/// with nothing in it). Never creates or changes the file (SQLite's own recovery of a
+/// crashed write aside), and leaves no files beside it.
 ///
 /// A store in WAL mode needs its `-wal` and `-shm` files to be read; a connection opened
 /// with `SQLITE_OPEN_READ_ONLY` creates them and cannot remove them when it closes, so a
@@ -317,6 +318,14 @@ pub fn open_ro(path: &Path) -> Result<Option<Connection>> {
         .map_err(|e| Error::store(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(30))
         .map_err(|e| Error::store(path, e))?;
+    // A database with nothing in it: a first run killed before it committed the schema
+    // leaves a zero-length file (and a journal SQLite discards). No store yet, then.
+    let objects: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(|e| Error::store(path, e))?;
+    if objects == 0 {
+        return Ok(None);
+    }
     check_version(&conn, path, false)?;
     Ok(Some(conn))
 }

@@ -417,3 +417,22 @@ fn a_first_load_killed_leaves_an_empty_store_or_the_whole_load() {
     assert!(empty > 0 && whole > 0, "empty {empty}, whole {whole}");
     assert!(cut_short > 0, "no kill landed while the load was writing");
 }
+
+/// A first run killed as it creates the store leaves a zero-length file (SQLite writes
+/// nothing into it before the schema commits): the next run takes it as no store yet.
+#[test]
+fn a_zero_length_store_left_by_a_killed_first_run_is_no_store_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = copy_demo(dir.path());
+    let p = pipeline.to_str().unwrap();
+    std::fs::write(dir.path().join("crm.db"), b"").unwrap();
+    let o = crmfuse(dir.path(), &["explain", "C000001", p]);
+    assert!(!o.status.success());
+    assert!(
+        text(&o.stderr).contains("no store here yet"),
+        "{}",
+        show(&o)
+    );
+    assert_ok(&crmfuse(dir.path(), &["run", p]));
+    assert_check_passes(dir.path(), "crm.db");
+}
