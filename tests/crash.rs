@@ -304,23 +304,9 @@ fn a_first_load_killed_leaves_an_empty_store_or_the_whole_load() {
     let reference = root.join("reference");
     std::fs::create_dir(&reference).unwrap();
     let started = Instant::now();
-    let o = crmfuse(&reference, &["run", p, "--model", m, "--json"]);
+    let o = crmfuse(&reference, &["run", p, "--model", m]);
     let d = started.elapsed().as_secs_f64();
     assert_ok(&o);
-    let summary: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let stage = |name: &str| -> f64 {
-        let t = summary["timings_ms"].as_array().unwrap();
-        let ms = t.iter().find(|t| t[0] == name).and_then(|t| t[1].as_u64());
-        ms.unwrap_or(0) as f64 / 1000.0
-    };
-    let stages: f64 = summary["timings_ms"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t[1].as_u64())
-        .sum::<u64>() as f64
-        / 1000.0;
-    let (load, commit) = (stage("load"), stage("commit"));
     let after = dump(&reference.join("crm.db"));
     // The load switched the store back to WAL mode when it was done.
     let conn = rusqlite::Connection::open(reference.join("crm.db")).unwrap();
@@ -330,26 +316,28 @@ fn a_first_load_killed_leaves_an_empty_store_or_the_whole_load() {
     assert_eq!(mode, "wal");
     drop(conn);
 
-    // Kill moments: spread over the run, and more over its load and commit.
-    let write_end = d - (d - stages).max(0.0) / 2.0;
-    let write_start = write_end - load - commit;
-    let mut delays: Vec<f64> = (0..10).map(|i| d * 1.1 * f64::from(i) / 9.0).collect();
-    delays.extend((0..6).map(|i| write_start + (load + commit) * f64::from(i) / 5.0));
+    // Kill moments: ten spread over the run (a busy machine stretches or shrinks a run, so
+    // these are only roughly placed), and six once the load's journal is there, a few
+    // milliseconds apart: the load writes under it, and its time is too short to hit by
+    // the clock alone.
+    let mut moments: Vec<Moment> = (0..10)
+        .map(|i| Moment::At(d * 1.1 * f64::from(i) / 9.0))
+        .collect();
+    moments.extend((0..6).map(|i| Moment::IntoLoad(3.0 * f64::from(i))));
     let (mut empty, mut whole, mut cut_short) = (0, 0, 0);
     let mut i = 0;
-    // A run under test can be slower than the reference (a busy machine): if no kill cut
-    // the load short, or none came after it, a few more try again.
+    // If no kill cut the load short, or none came after it, a few more try again.
     let mut extra = 0u32;
-    while i < delays.len() || ((cut_short == 0 || whole == 0) && extra < 10) {
-        let delay = match delays.get(i) {
-            Some(d) => *d,
+    while i < moments.len() || ((cut_short == 0 || whole == 0) && extra < 10) {
+        let moment = match moments.get(i) {
+            Some(m) => *m,
             None if cut_short == 0 => {
                 extra += 1;
-                write_start + (load + commit) * f64::from(extra % 7) / 6.0
+                Moment::IntoLoad(f64::from(extra % 4))
             }
             None => {
                 extra += 1;
-                d * (1.0 + 0.25 * f64::from(extra))
+                Moment::At(d * (1.0 + 0.25 * f64::from(extra)))
             }
         };
         let dir = root.join(format!("kill{i}"));
@@ -361,10 +349,26 @@ fn a_first_load_killed_leaves_an_empty_store_or_the_whole_load() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let delay = match moment {
+            Moment::At(s) => s,
+            Moment::IntoLoad(ms) => {
+                // The load's journal: beside a store that holds its schema already (the
+                // journal of the store's very first page comes when the file is empty).
+                let journal = dir.join("crm.db-journal");
+                let started = Instant::now();
+                while !(journal.exists() && file_len(&dir.join("crm.db")) > 0)
+                    && child.try_wait().unwrap().is_none()
+                    && started.elapsed() < Duration::from_secs(120)
+                {
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                ms / 1000.0
+            }
+        };
         std::thread::sleep(Duration::from_secs_f64(delay.max(0.0)));
         child.kill().unwrap(); // SIGKILL; a no-op when the run has already ended
         child.wait().unwrap();
-        let what = format!("kill {i} of a first load at {delay:.2} s of {d:.2} s");
+        let what = format!("kill {i} of a first load ({moment:?}, run of {d:.2} s)");
         let store = dir.join("crm.db");
         cut_short += usize::from(dir.join("crm.db-journal").exists());
         if store.exists() {
@@ -411,8 +415,7 @@ fn a_first_load_killed_leaves_an_empty_store_or_the_whole_load() {
         i += 1;
     }
     eprintln!(
-        "{i} SIGKILLs over a {d:.2} s first load (load and commit {:.2} s): {empty} left no rows ({cut_short} of them cut the load short), {whole} the whole load",
-        load + commit
+        "{i} SIGKILLs over a {d:.2} s first load: {empty} left no rows ({cut_short} of them cut the load short), {whole} the whole load",
     );
     assert!(empty > 0 && whole > 0, "empty {empty}, whole {whole}");
     assert!(cut_short > 0, "no kill landed while the load was writing");
@@ -435,4 +438,16 @@ fn a_zero_length_store_left_by_a_killed_first_run_is_no_store_yet() {
     );
     assert_ok(&crmfuse(dir.path(), &["run", p]));
     assert_check_passes(dir.path(), "crm.db");
+}
+
+/// When a kill comes: seconds after the start, or milliseconds after the load's journal
+/// appears.
+#[derive(Clone, Copy, Debug)]
+enum Moment {
+    At(f64),
+    IntoLoad(f64),
+}
+
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }
