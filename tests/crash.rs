@@ -352,11 +352,8 @@ fn a_first_load_killed_leaves_an_empty_store_or_the_whole_load() {
         let delay = match moment {
             Moment::At(s) => s,
             Moment::IntoLoad(ms) => {
-                // The load's journal: beside a store that holds its schema already (the
-                // journal of the store's very first page comes when the file is empty).
-                let journal = dir.join("crm.db-journal");
                 let started = Instant::now();
-                while !(journal.exists() && file_len(&dir.join("crm.db")) > 0)
+                while !load_journal(&dir)
                     && child.try_wait().unwrap().is_none()
                     && started.elapsed() < Duration::from_secs(120)
                 {
@@ -370,9 +367,7 @@ fn a_first_load_killed_leaves_an_empty_store_or_the_whole_load() {
         child.wait().unwrap();
         let what = format!("kill {i} of a first load ({moment:?}, run of {d:.2} s)");
         let store = dir.join("crm.db");
-        // The load's journal (not that of the store's first page, written into an empty
-        // file).
-        let journal = dir.join("crm.db-journal").exists() && file_len(&store) > 0;
+        let journal = load_journal(&dir);
         if store.exists() {
             // Opening the store for writing rolls back a load cut short (from its journal).
             let conn = rusqlite::Connection::open(&store).unwrap();
@@ -451,6 +446,10 @@ enum Moment {
     IntoLoad(f64),
 }
 
-fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
+/// A rollback journal beside a store that holds its schema (100 KiB): the first load's.
+/// (SQLite writes a new store's first page under a journal too, and then the file holds
+/// that page at most.)
+fn load_journal(dir: &Path) -> bool {
+    let len = std::fs::metadata(dir.join("crm.db")).map_or(0, |m| m.len());
+    dir.join("crm.db-journal").exists() && len > 16 * 1024
 }
