@@ -211,6 +211,9 @@ pub(crate) fn ingest_stage(pipeline: &Pipeline, progress: &mut Progress) -> Resu
 pub(crate) trait HoldsIn: Sync {
     fn key(&self, source: u16, key: &str, hash: u64) -> Option<(u32, bool)>;
     fn line(&self, source: u16, hash: u64, raw: &[u8]) -> Option<u32>;
+    fn holds_nothing(&self) -> bool {
+        false
+    }
 }
 
 impl HoldsIn for ingest::HoldsNothing {
@@ -219,6 +222,9 @@ impl HoldsIn for ingest::HoldsNothing {
     }
     fn line(&self, _: u16, _: u64, _: &[u8]) -> Option<u32> {
         None
+    }
+    fn holds_nothing(&self) -> bool {
+        true
     }
 }
 
@@ -234,6 +240,9 @@ impl ingest::Holds for HoldsOf<'_> {
     }
     fn line(&self, hash: u64, raw: &[u8]) -> Option<u32> {
         self.all.line(self.source, hash, raw)
+    }
+    fn holds_nothing(&self) -> bool {
+        self.all.holds_nothing()
     }
 }
 

@@ -227,7 +227,8 @@ fn read_part(
         };
         // A row held unchanged whose key is not written as such in its line (escaped, or
         // in another encoding): its key found without building the row's JSON tree.
-        if let Some(key) = probe_key(&text, &paths.key)
+        if builder.looks_up()
+            && let Some(key) = probe_key(&text, &paths.key)
             && builder.unchanged(&key, trimmed, line_no)
         {
             continue;

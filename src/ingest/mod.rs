@@ -51,6 +51,11 @@ pub trait Holds: Sync {
     fn line(&self, _hash: u64, _raw: &[u8]) -> Option<u32> {
         None
     }
+
+    /// Nothing is held (a run): no row needs looking up, nor hashing or probing for it.
+    fn holds_nothing(&self) -> bool {
+        false
+    }
 }
 
 impl<F: Fn(&str, u64) -> Option<(u32, bool)> + Sync> Holds for F {
@@ -65,6 +70,9 @@ pub struct HoldsNothing;
 impl Holds for HoldsNothing {
     fn key(&self, _: &str, _: u64) -> Option<(u32, bool)> {
         None
+    }
+    fn holds_nothing(&self) -> bool {
+        true
     }
 }
 
@@ -232,7 +240,7 @@ impl<'a> RowBuilder<'a> {
     /// repeated in the file is never unchanged (the row is quarantined as usual).
     pub fn unchanged(&mut self, key: &str, raw: &[u8], line: u64) -> bool {
         let key = key.trim();
-        if key.is_empty() {
+        if key.is_empty() || !self.looks_up() {
             return false;
         }
         match self.known.key(key, content_hash(trim_newline(raw))) {
@@ -248,6 +256,9 @@ impl<'a> RowBuilder<'a> {
     /// Whether this raw line is, byte for byte, a row the store holds unchanged (found by
     /// its content hash, before the line is parsed for its key): as [`Self::unchanged`].
     pub fn unchanged_line(&mut self, raw: &[u8], line: u64) -> bool {
+        if !self.looks_up() {
+            return false;
+        }
         let raw = trim_newline(raw);
         match self.known.line(content_hash(raw), raw) {
             Some(i) if self.seen_held.insert(i) => {
@@ -256,6 +267,12 @@ impl<'a> RowBuilder<'a> {
             }
             _ => false,
         }
+    }
+
+    /// Whether the store may hold rows of this source (a sync), so that looking a row up
+    /// before mapping it can pay.
+    pub fn looks_up(&self) -> bool {
+        !self.known.holds_nothing()
     }
 
     pub fn quarantine(
