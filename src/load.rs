@@ -1321,15 +1321,31 @@ pub fn apply(
             progress(rows.len() as u64);
         }
         let whole = logged && undo.covers(d.table, &d.cols)?;
+        // An update whose old row the plan kept sets only the columns that change, and
+        // logs only their old values: a column rewritten with its own value still dirties
+        // the pages of every index on it (a sync's updates mostly keep the customer id,
+        // which `customer_sources` and `match_links` index).
+        let mut by_change = ChangedColumns::new(tx, d);
         for (n, rows) in d.updates.chunks(STEP).enumerate() {
             for (i, row) in rows.iter().enumerate() {
-                if logged {
-                    match d.updated_from.get(n * STEP + i).filter(|_| whole) {
-                        Some(old) => undo.known(d.table, &d.cols, d.pk, old, "update")?,
-                        None => undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(true))?,
+                let old = d.updated_from.get(n * STEP + i).filter(|_| whole);
+                match old {
+                    Some(old) => {
+                        let changed: Vec<usize> =
+                            (d.pk..d.cols.len()).filter(|&c| old[c] != row[c]).collect();
+                        if changed.is_empty() {
+                            continue;
+                        }
+                        undo.changed(d.table, &d.cols, d.pk, old, &changed)?;
+                        by_change.update(row, &changed).map_err(db)?;
+                    }
+                    None => {
+                        if logged {
+                            undo.before(d.table, &d.cols[..d.pk], &row[..d.pk], Some(true))?;
+                        }
+                        stmt.execute(params_from_iter(row.iter())).map_err(db)?;
                     }
                 }
-                stmt.execute(params_from_iter(row.iter())).map_err(db)?;
             }
             progress(rows.len() as u64);
         }
@@ -1681,6 +1697,58 @@ pub const UNDO_TABLES: [(&str, &[&str]); 8] = [
     ("meta", &["key"]),
 ];
 
+/// `UPDATE`s of a table's rows that set only some columns: one statement per set of
+/// columns changed.
+struct ChangedColumns<'a> {
+    tx: &'a Connection,
+    d: &'a TableDelta,
+    statements: HashMap<Vec<usize>, rusqlite::Statement<'a>>,
+}
+
+impl<'a> ChangedColumns<'a> {
+    fn new(tx: &'a Connection, d: &'a TableDelta) -> ChangedColumns<'a> {
+        ChangedColumns {
+            tx,
+            d,
+            statements: HashMap::new(),
+        }
+    }
+
+    /// Set the columns `changed` (indexes into the delta's columns, none of the key) of
+    /// the row with `row`'s key to `row`'s values.
+    fn update(&mut self, row: &[Sql], changed: &[usize]) -> rusqlite::Result<()> {
+        let stmt = match self.statements.get_mut(changed) {
+            Some(s) => s,
+            None => {
+                let d = self.d;
+                let set: Vec<String> = changed
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &c)| format!("{} = ?{}", d.cols[c], i + 1))
+                    .collect();
+                let cond: Vec<String> = d.cols[..d.pk]
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{c} = ?{}", changed.len() + i + 1))
+                    .collect();
+                let sql = format!(
+                    "UPDATE {} SET {} WHERE {}",
+                    d.table,
+                    set.join(", "),
+                    cond.join(" AND ")
+                );
+                let stmt = self.tx.prepare(&sql)?;
+                self.statements.entry(changed.to_vec()).or_insert(stmt)
+            }
+        };
+        let values = changed.iter().map(|&c| &row[c]).chain(&row[..self.d.pk]);
+        match stmt.execute(params_from_iter(values))? {
+            1 => Ok(()),
+            n => Err(rusqlite::Error::StatementChangedRows(n)),
+        }
+    }
+}
+
 /// Records, before the loader changes a row, the row as it was (`undo_log`), so that a
 /// rollback restores the store exactly. Written by the same code that writes the row.
 pub(crate) struct UndoLog<'a> {
@@ -1766,6 +1834,27 @@ impl<'a> UndoLog<'a> {
         op: &str,
     ) -> Result<()> {
         self.push(table, op, key_json(&row[..pk]), Some(row_json(cols, row)))
+    }
+
+    /// Record the old values of the columns `changed` (indexes into `cols`) of a row about
+    /// to be updated, as the caller read it in this transaction (all `cols`, the first `pk`
+    /// of them its key). `rollback` sets those columns back.
+    pub(crate) fn changed(
+        &mut self,
+        table: &str,
+        cols: &[&str],
+        pk: usize,
+        row: &[Sql],
+        changed: &[usize],
+    ) -> Result<()> {
+        let names: Vec<&str> = changed.iter().map(|&c| cols[c]).collect();
+        let cells: Vec<Sql> = changed.iter().map(|&c| row[c].clone()).collect();
+        self.push(
+            table,
+            "update",
+            key_json(&row[..pk]),
+            Some(row_json(&names, &cells)),
+        )
     }
 
     /// Whether `cols` are all of `table`'s columns (then a row read with them is the whole
@@ -1931,5 +2020,69 @@ mod tests {
         assert_eq!(parse(&logged[1].1), serde_json::json!([2, "k\"1"]));
         assert_eq!(parse(&logged[0].1), serde_json::json!(["k\"1", 2]));
         assert_eq!(parse(&logged[0].2), parse(&logged[1].2));
+    }
+
+    /// An update that changes some columns logs the old values of those alone, and sets
+    /// those alone (the others, rewritten with their own values, would dirty index pages).
+    #[test]
+    fn an_update_logs_and_sets_only_the_columns_it_changes() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE undo_log (run_id INTEGER, seq INTEGER, table_name TEXT, op TEXT,
+                 key_json TEXT, before_json TEXT);
+             CREATE TABLE t (a TEXT PRIMARY KEY, b INTEGER, c TEXT, d TEXT);
+             INSERT INTO t VALUES ('k', 1, 'old', 'same');",
+        )
+        .unwrap();
+        let path = std::path::Path::new("t.db");
+        let mut undo = UndoLog::for_store(&conn, path, 1);
+        let cols = ["a", "b", "c", "d"];
+        let old = [
+            Sql::text("k"),
+            Sql::Int(1),
+            Sql::text("old"),
+            Sql::text("same"),
+        ];
+        let new = [
+            Sql::text("k"),
+            Sql::Int(2),
+            Sql::text("new"),
+            Sql::text("same"),
+        ];
+        let changed = [1, 2];
+        undo.changed("t", &cols, 1, &old, &changed).unwrap();
+        let delta = TableDelta {
+            table: "t",
+            cols: cols.to_vec(),
+            pk: 1,
+            ..TableDelta::default()
+        };
+        let mut by_change = ChangedColumns::new(&conn, &delta);
+        by_change.update(&new, &changed).unwrap();
+        let (op, key, before): (String, String, String) = conn
+            .query_row("SELECT op, key_json, before_json FROM undo_log", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(op, "update");
+        assert_eq!(key, r#"["k"]"#);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&before).unwrap(),
+            serde_json::json!({"b": 1, "c": "old"})
+        );
+        let row: (i64, String, String) = conn
+            .query_row("SELECT b, c, d FROM t WHERE a = 'k'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(row, (2, "new".into(), "same".into()));
+        // A row that is not there is an error, not an update of nothing.
+        let gone = [
+            Sql::text("x"),
+            Sql::Int(2),
+            Sql::text("new"),
+            Sql::text("same"),
+        ];
+        assert!(by_change.update(&gone, &changed).is_err());
     }
 }

@@ -102,6 +102,50 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
             .and_then(|v| v.iter().map(json_to_cell).collect())
             .filter(|k: &Vec<Cell>| k.len() == key_cols.len())
             .ok_or_else(|| bad("unreadable key"))?;
+        let before = match before_json {
+            Some(before) => {
+                let row =
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&before)
+                        .map_err(|_| bad("unreadable row"))?;
+                let mut cols = Vec::with_capacity(row.len());
+                let mut values = Vec::with_capacity(row.len());
+                for (c, v) in row {
+                    if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
+                        return Err(bad("unreadable column name"));
+                    }
+                    values.push(json_to_cell(&v).ok_or_else(|| bad("unreadable value"))?);
+                    cols.push(c);
+                }
+                Some((cols, values))
+            }
+            None => None,
+        };
+        if let (Some((cols, values)), "update") = (&before, op.as_str()) {
+            // The row as the update left it (later changes are undone already): set back
+            // the columns logged, which are all of them or those the update changed.
+            let set: Vec<String> = cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = ?{}", i + 1))
+                .collect();
+            let cond: Vec<String> = key_cols
+                .iter()
+                .enumerate()
+                .map(|(i, c)| format!("{c} = ?{}", cols.len() + i + 1))
+                .collect();
+            let changed = tx
+                .prepare_cached(&format!(
+                    "UPDATE {table} SET {} WHERE {}",
+                    set.join(", "),
+                    cond.join(" AND ")
+                ))
+                .and_then(|mut s| s.execute(params_from_iter(values.iter().chain(&key))))
+                .map_err(db)?;
+            if changed != 1 {
+                return Err(bad("the updated row is not in the store"));
+            }
+            continue;
+        }
         let cond: Vec<String> = key_cols
             .iter()
             .enumerate()
@@ -110,18 +154,7 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
         tx.prepare_cached(&format!("DELETE FROM {table} WHERE {}", cond.join(" AND ")))
             .and_then(|mut s| s.execute(params_from_iter(key.iter())))
             .map_err(db)?;
-        if let Some(before) = before_json {
-            let row = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&before)
-                .map_err(|_| bad("unreadable row"))?;
-            let mut cols = Vec::with_capacity(row.len());
-            let mut values = Vec::with_capacity(row.len());
-            for (c, v) in &row {
-                if !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_') {
-                    return Err(bad("unreadable column name"));
-                }
-                cols.push(c.as_str());
-                values.push(json_to_cell(v).ok_or_else(|| bad("unreadable value"))?);
-            }
+        if let Some((cols, values)) = before {
             let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
             tx.prepare_cached(&format!(
                 "INSERT INTO {table} ({}) VALUES ({})",
