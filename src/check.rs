@@ -102,7 +102,8 @@ impl CheckReport {
 }
 
 /// Check the store at `path`, read-only. A file SQLite cannot read as a database is a
-/// problem (`integrity`), not an error; a missing file is an error.
+/// problem (`integrity`), not an error; a missing file, or one with no tables (a first run
+/// killed early leaves a zero-length file), is an error: no store yet.
 pub fn check_store(path: &Path) -> Result<CheckReport> {
     if !path.exists() {
         return Err(Error::Store {
@@ -121,8 +122,22 @@ pub fn check_store(path: &Path) -> Result<CheckReport> {
         conn.busy_timeout(store::WRITER_WAIT)?;
         Ok(conn)
     };
-    match open().and_then(|conn| check(&conn, path)) {
-        Ok(report) => Ok(report),
+    // A database with nothing in it (a first run killed before it committed its schema
+    // leaves a zero-length file) is no store yet, as every other command says.
+    let holds_nothing = |conn: &Connection| -> rusqlite::Result<bool> {
+        conn.query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
+    };
+    let checked = open().and_then(|conn| match holds_nothing(&conn)? {
+        true => Ok(None),
+        false => check(&conn, path).map(Some),
+    });
+    match checked {
+        Ok(Some(report)) => Ok(report),
+        Ok(None) => Err(Error::Store {
+            path: path.to_path_buf(),
+            message: "no store here yet (the file holds no tables); run `crmfuse run CONFIG` first"
+                .into(),
+        }),
         Err(e)
             if matches!(
                 e.sqlite_error_code(),
@@ -828,5 +843,9 @@ mod tests {
         let r = check_store(&other).unwrap();
         assert_eq!(r.problems[0].code, "schema", "{r}");
         assert!(check_store(&dir.path().join("none.db")).is_err());
+        let zero = dir.path().join("zero.db");
+        std::fs::write(&zero, b"").unwrap();
+        let e = check_store(&zero).unwrap_err().to_string();
+        assert!(e.contains("no store here yet"), "{e}");
     }
 }

@@ -427,13 +427,16 @@ fn a_zero_length_store_left_by_a_killed_first_run_is_no_store_yet() {
     let pipeline = copy_demo(dir.path());
     let p = pipeline.to_str().unwrap();
     std::fs::write(dir.path().join("crm.db"), b"").unwrap();
-    let o = crmfuse(dir.path(), &["explain", "C000001", p]);
-    assert!(!o.status.success());
-    assert!(
-        text(&o.stderr).contains("no store here yet"),
-        "{}",
-        show(&o)
-    );
+    for args in [&["explain", "C000001", p][..], &["check", p]] {
+        let o = crmfuse(dir.path(), args);
+        // An error (exit 1), not a store with problems (exit 4).
+        assert_eq!(o.status.code(), Some(1), "{}", show(&o));
+        assert!(
+            text(&o.stderr).contains("no store here yet"),
+            "{}",
+            show(&o)
+        );
+    }
     assert_ok(&crmfuse(dir.path(), &["run", p]));
     assert_check_passes(dir.path(), "crm.db");
 }

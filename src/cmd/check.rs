@@ -1,7 +1,8 @@
 //! `crmfuse check (CONFIG | --store PATH) [--json]`: verify the store's invariants.
 //!
 //! Exit 0 when every invariant holds, 4 when a problem is found (each is listed), 1 when
-//! the store cannot be checked at all (no file there).
+//! the store cannot be checked at all (no file there, or a file with no tables: no store
+//! yet).
 
 use std::process::ExitCode;
 
