@@ -221,6 +221,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
             let tx = conn
                 .transaction_with_behavior(TransactionBehavior::Immediate)
                 .map_err(|e| store::writer_error(path, e))?;
+            let _writeback = store::Writeback::start(path);
             let (plan, load) = plan_and_apply(
                 &tx,
                 pipeline,
@@ -320,6 +321,7 @@ fn sync_incremental(
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
         return Ok(Ok((resolution, plan, false, gate_results)));
     }
+    let _writeback = store::Writeback::start(path);
     let (plan, load) = plan_and_apply(
         conn,
         pipeline,

@@ -253,6 +253,88 @@ pub fn begin_first_load(conn: &mut Connection, path: &Path) -> Result<bool> {
     Ok(true)
 }
 
+/// While it lives, a thread writes what a run has written to the store's files so far out
+/// to disk, every [`WRITEBACK_EVERY`], so that SQLite's own syncs at commit find little
+/// left to write. (Linux starts writing dirty pages back only once they are 30 s old or
+/// gigabytes: without this, a sync's whole WAL waits for the commit's sync, and a first
+/// load's whole store file for its commit.) A sync never breaks SQLite's crash safety: it
+/// only makes pages durable sooner.
+///
+/// Which files: the WAL and the rollback journal (SQLite locks neither), and the store
+/// file itself through [`store_file`], which is never closed (see there).
+pub struct Writeback {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// How often [`Writeback`] syncs.
+pub const WRITEBACK_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
+
+impl Writeback {
+    pub fn start(store: &Path) -> Writeback {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let main = store_file(store);
+        let side = |suffix: &str| {
+            let mut p = store.as_os_str().to_owned();
+            p.push(suffix);
+            std::path::PathBuf::from(p)
+        };
+        let (wal, journal) = (side("-wal"), side("-journal"));
+        let thread = std::thread::Builder::new()
+            .name("writeback".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(WRITEBACK_EVERY)
+                {
+                    // Errors are SQLite's to meet and report, at its own sync.
+                    for p in [&wal, &journal] {
+                        if let Ok(f) = std::fs::File::open(p) {
+                            let _ = f.sync_data();
+                        }
+                    }
+                    if let Some(f) = main {
+                        let _ = f.sync_data();
+                    }
+                }
+            })
+            .ok();
+        Writeback {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for Writeback {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The store file, opened read-only once per process and never closed, for
+/// [`Writeback`]. Never closed, because closing any descriptor of a file releases every
+/// POSIX lock the process holds on it, SQLite's locks on the store among them (SQLite
+/// guards its own descriptors against that, not others'). `None`: it cannot be opened.
+fn store_file(store: &Path) -> Option<&'static std::fs::File> {
+    use std::sync::{Mutex, OnceLock};
+    static OPEN: OnceLock<Mutex<Vec<(std::path::PathBuf, &'static std::fs::File)>>> =
+        OnceLock::new();
+    let mut open = OPEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key = std::fs::canonicalize(store).ok()?;
+    if let Some((_, f)) = open.iter().find(|(p, _)| *p == key) {
+        return Some(f);
+    }
+    let f: &'static std::fs::File = Box::leak(Box::new(std::fs::File::open(&key).ok()?));
+    open.push((key, f));
+    Some(f)
+}
+
 /// Switch a store back to the WAL after [`begin_first_load`], whether the load committed
 /// or not. Should another connection hold the store by then (SQLite refuses the switch),
 /// the store stays in rollback-journal mode until the next writer opens it
@@ -522,6 +604,63 @@ pub fn read_table_where(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The writeback thread syncs the store file through a descriptor it never closes:
+    /// closing one would release SQLite's locks on the store, and a second writer could
+    /// then write beside the first.
+    #[test]
+    fn writeback_leaves_the_writers_lock_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("crm.db");
+        let a = Connection::open(&p).unwrap();
+        // A rollback journal: the write lock is a lock on the store file itself.
+        a.execute_batch("PRAGMA journal_mode = DELETE; CREATE TABLE t (x); BEGIN IMMEDIATE; INSERT INTO t VALUES (1);")
+            .unwrap();
+        for _ in 0..2 {
+            let wb = Writeback::start(&p);
+            std::thread::sleep(WRITEBACK_EVERY * 2);
+            drop(wb);
+        }
+        let file = store_file(&p).unwrap();
+        assert!(std::ptr::eq(file, store_file(&p).unwrap()));
+        // (Another process must look: a process does not see its own locks, and SQLite
+        // refuses a second connection of the same process by its own bookkeeping.)
+        #[cfg(target_os = "linux")]
+        assert!(reserved_elsewhere(&p), "the writer's lock was released");
+        a.execute_batch("COMMIT").unwrap();
+        #[cfg(target_os = "linux")]
+        assert!(!reserved_elsewhere(&p));
+    }
+
+    /// Whether a process holds SQLite's RESERVED lock (a write lock on byte 0x40000001 of
+    /// the file) on `p`, as a forked child sees it.
+    #[cfg(target_os = "linux")]
+    fn reserved_elsewhere(p: &Path) -> bool {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+        // SAFETY: the child calls only open, fcntl and _exit (async-signal-safe) before
+        // it exits; the parent waits for it.
+        unsafe {
+            let pid = libc::fork();
+            assert!(pid >= 0);
+            if pid == 0 {
+                let fd = libc::open(path.as_ptr(), libc::O_RDONLY);
+                let mut lock: libc::flock = std::mem::zeroed();
+                lock.l_type = libc::F_WRLCK as _;
+                lock.l_whence = libc::SEEK_SET as _;
+                lock.l_start = 0x4000_0001;
+                lock.l_len = 1;
+                let held = fd >= 0
+                    && libc::fcntl(fd, libc::F_GETLK, &mut lock) == 0
+                    && i32::from(lock.l_type) != libc::F_UNLCK;
+                libc::_exit(if held { 1 } else { 0 });
+            }
+            let mut status = 0;
+            assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
+            assert!(libc::WIFEXITED(status));
+            libc::WEXITSTATUS(status) == 1
+        }
+    }
 
     #[test]
     fn creates_schema_once_and_reopens_read_only() {
