@@ -286,7 +286,9 @@ fn sync_incremental(
             .map_err(|e| Error::store(path, e))?;
         (Some(ro), None)
     } else {
-        (None, Some(store::open_rw(path)?))
+        let rw = store::open_rw(path)?;
+        store::widen_cache_for_scattered_writes(&rw, path)?;
+        (None, Some(rw))
     };
     let tx = match rw.as_mut() {
         Some(c) => Some(
