@@ -286,9 +286,7 @@ fn sync_incremental(
             .map_err(|e| Error::store(path, e))?;
         (Some(ro), None)
     } else {
-        let rw = store::open_rw(path)?;
-        store::widen_cache_for_scattered_writes(&rw, path)?;
-        (None, Some(rw))
+        (None, Some(store::open_rw(path)?))
     };
     let tx = match rw.as_mut() {
         Some(c) => Some(
@@ -323,6 +321,8 @@ fn sync_incremental(
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
         return Ok(Ok((resolution, plan, false, gate_results)));
     }
+    // (Not before: the store's scan would fill the larger cache with pages it only reads.)
+    store::widen_cache_for_scattered_writes(conn, path)?;
     let _writeback = store::Writeback::start(path);
     let (plan, load) = plan_and_apply(
         conn,
