@@ -1981,17 +1981,25 @@ mod tests {
         );
     }
 
-    /// A row the plan read, logged as known, reads back as the row the undo log looks up.
-    #[test]
-    fn known_rows_are_logged_as_looked_up_rows() {
+    /// An in-memory database with an `undo_log` table, and what `sql` makes.
+    fn with_undo_log(sql: &str) -> Connection {
         let conn = Connection::open_in_memory().unwrap();
         conn.execute_batch(
             "CREATE TABLE undo_log (run_id INTEGER, seq INTEGER, table_name TEXT, op TEXT,
-                 key_json TEXT, before_json TEXT);
-             CREATE TABLE t (a TEXT, b INTEGER, c REAL, d TEXT, PRIMARY KEY (a, b));
-             INSERT INTO t VALUES ('k\"1', 2, 0.30000000000000004, NULL);",
+                 key_json TEXT, before_json TEXT);",
         )
         .unwrap();
+        conn.execute_batch(sql).unwrap();
+        conn
+    }
+
+    /// A row the plan read, logged as known, reads back as the row the undo log looks up.
+    #[test]
+    fn known_rows_are_logged_as_looked_up_rows() {
+        let conn = with_undo_log(
+            "CREATE TABLE t (a TEXT, b INTEGER, c REAL, d TEXT, PRIMARY KEY (a, b));
+             INSERT INTO t VALUES ('k\"1', 2, 0.30000000000000004, NULL);",
+        );
         let path = std::path::Path::new("t.db");
         let mut undo = UndoLog::for_store(&conn, path, 1);
         let key = [Sql::text("k\"1"), Sql::Int(2)];
@@ -2026,14 +2034,10 @@ mod tests {
     /// those alone (the others, rewritten with their own values, would dirty index pages).
     #[test]
     fn an_update_logs_and_sets_only_the_columns_it_changes() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch(
-            "CREATE TABLE undo_log (run_id INTEGER, seq INTEGER, table_name TEXT, op TEXT,
-                 key_json TEXT, before_json TEXT);
-             CREATE TABLE t (a TEXT PRIMARY KEY, b INTEGER, c TEXT, d TEXT);
+        let conn = with_undo_log(
+            "CREATE TABLE t (a TEXT PRIMARY KEY, b INTEGER, c TEXT, d TEXT);
              INSERT INTO t VALUES ('k', 1, 'old', 'same');",
-        )
-        .unwrap();
+        );
         let path = std::path::Path::new("t.db");
         let mut undo = UndoLog::for_store(&conn, path, 1);
         let cols = ["a", "b", "c", "d"];
