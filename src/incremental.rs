@@ -434,15 +434,21 @@ pub fn resolve(
     candidates.dedup();
     delta.candidates = candidates.len() as u64;
 
-    // Score the changed records against them.
-    let mut loaded: KeyMap<u32, Customer> =
-        read_records(conn, pipeline, &held, &line_now, &candidates, locked)?
-            .into_iter()
-            .collect();
+    // Score the changed records against them. (Their stored JSON is kept: the candidates
+    // that turn out to be members below are parsed whole from it.)
+    let stored = read_json(conn, pipeline, &held, &candidates, locked)?;
+    let at: KeyMap<u32, u32> = stored
+        .iter()
+        .enumerate()
+        .map(|(p, (i, _))| (*i, p as u32))
+        .collect();
     let cand_records: Vec<MatchRecord> = candidates
         .par_iter()
-        .map(|i| MatchRecord::from_customer(&loaded[i]))
-        .collect();
+        .map(|i| {
+            MatchRecord::from_record_json(&stored[at[i] as usize].1)
+                .map_err(|e| unreadable(pipeline, &held, *i, e))
+        })
+        .collect::<Result<_>>()?;
     let position: KeyMap<u32, u32> = candidates
         .iter()
         .enumerate()
@@ -510,27 +516,18 @@ pub fn resolve(
         .into_par_iter()
         .filter(|&i| live[i as usize] && affected.contains(&held.rows[i as usize].customer))
         .collect();
-    let missing: Vec<u32> = members
-        .iter()
-        .copied()
-        .filter(|i| !loaded.contains_key(i))
-        .collect();
-    loaded.extend(read_records(
+    let (have, missing): (Vec<u32>, Vec<u32>) = members.iter().partition(|i| at.contains_key(i));
+    let parsed: Vec<Customer> = have
+        .par_iter()
+        .map(|&i| parse_record(pipeline, &held, &line_now, i, &stored[at[&i] as usize].1))
+        .collect::<Result<_>>()?;
+    drop(stored);
+    let mut subset: Vec<Customer> = records;
+    subset.extend(parsed);
+    subset.extend(read_records(
         conn, pipeline, &held, &line_now, &missing, locked,
     )?);
     let in_subset: KeySet<u32> = members.iter().copied().collect();
-    let mut subset: Vec<Customer> = records;
-    for i in &members {
-        let record = loaded.remove(i).ok_or_else(|| {
-            Error::Other(format!(
-                "stored row {} of {} was not read back",
-                held.key(*i as usize),
-                held.sources[held.rows[*i as usize].source as usize]
-            ))
-        })?;
-        subset.push(record);
-    }
-    drop(loaded);
     subset.par_sort_unstable_by(|a, b| (a.source, &a.key).cmp(&(b.source, &b.key)));
     let subset_match = pipeline::match_records(&subset);
 
@@ -832,9 +829,7 @@ fn decode_keys_into(text: &[u8], out: &mut Vec<u64>) -> bool {
     true
 }
 
-/// Read stored records back (cleansed, as loaded), by their row in `held`. `locked`: the
-/// caller holds the write lock (see [`resolve`]), so that connections of their own may
-/// read parts at once, each parsing what it read.
+/// Read stored records back (cleansed, as loaded), by their row in `held`, in table order.
 fn read_records(
     conn: &Connection,
     pipeline: &Pipeline,
@@ -842,44 +837,43 @@ fn read_records(
     line_now: &[u64],
     which: &[u32],
     locked: bool,
-) -> Result<Vec<(u32, Customer)>> {
+) -> Result<Vec<Customer>> {
+    read_json(conn, pipeline, held, which, locked)?
+        .into_par_iter()
+        .map(|(i, json)| parse_record(pipeline, held, line_now, i, &json))
+        .collect()
+}
+
+/// The stored JSON of rows of `held` (`customer_sources.record_json`), in table order.
+/// `locked`: the caller holds the write lock (see [`resolve`]), so that connections of
+/// their own may read parts at once.
+fn read_json(
+    conn: &Connection,
+    pipeline: &Pipeline,
+    held: &Holdings,
+    which: &[u32],
+    locked: bool,
+) -> Result<Vec<(u32, String)>> {
     // In rowid order: the table's pages are read front to back.
     let mut order = which.to_vec();
     order.sort_unstable_by_key(|&i| held.rows[i as usize].rowid);
     let parts = rayon::current_num_threads().clamp(1, 4);
     if !locked || parts == 1 || order.len() < SPLIT_RECORDS_FROM {
-        let raw = look_up_records(conn, pipeline, held, &order)?;
-        return raw
-            .into_par_iter()
-            .map(|(i, json)| parse_record(pipeline, held, line_now, i, &json))
-            .collect();
+        return look_up_records(conn, pipeline, held, &order);
     }
     let chunk = order.len().div_ceil(parts);
-    let read_part = |c: &Connection, part: &[u32], out: &mut Vec<(u32, Customer)>| {
-        for (i, json) in look_up_records(c, pipeline, held, part)? {
-            out.push(parse_record(pipeline, held, line_now, i, &json)?);
-        }
-        Ok::<_, Error>(())
-    };
     std::thread::scope(|s| {
         let later: Vec<_> = order
             .chunks(chunk)
             .skip(1)
             .map(|part| {
                 s.spawn(move || {
-                    let mut out = Vec::with_capacity(part.len());
-                    read_part(
-                        &crate::store::open_existing(&pipeline.store_path)?,
-                        part,
-                        &mut out,
-                    )?;
-                    Ok::<_, Error>(out)
+                    let c = crate::store::open_existing(&pipeline.store_path)?;
+                    look_up_records(&c, pipeline, held, part)
                 })
             })
             .collect();
-        // Room for every part, so that the later ones are appended without moving this.
-        let mut out = Vec::with_capacity(order.len());
-        read_part(conn, &order[..chunk], &mut out)?;
+        let mut out = look_up_records(conn, pipeline, held, &order[..chunk])?;
         for h in later {
             out.extend(h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
         }
@@ -918,21 +912,28 @@ fn parse_record(
     line_now: &[u64],
     i: u32,
     json: &str,
-) -> Result<(u32, Customer)> {
+) -> Result<Customer> {
     let h = &held.rows[i as usize];
     let source_name = &held.sources[h.source as usize];
-    let mut c: Customer = serde_json::from_str(json).map_err(|e| Error::Store {
-        path: pipeline.store_path.clone(),
-        message: format!(
-            "the stored record {source_name} {} is unreadable: {e}",
-            held.key(i as usize)
-        ),
-    })?;
+    let mut c: Customer =
+        serde_json::from_str(json).map_err(|e| unreadable(pipeline, held, i, e))?;
     c.source = pipeline.source_index(source_name).unwrap_or(0) as u16;
     c.key = held.key(i as usize).to_string();
     c.line = line_now[i as usize];
     c.hash = h.hash;
-    Ok((i, c))
+    Ok(c)
+}
+
+/// The error of a stored record (row `i` of `held`) whose JSON does not parse.
+fn unreadable(pipeline: &Pipeline, held: &Holdings, i: u32, e: serde_json::Error) -> Error {
+    Error::Store {
+        path: pipeline.store_path.clone(),
+        message: format!(
+            "the stored record {} {} is unreadable: {e}",
+            held.sources[held.rows[i as usize].source as usize],
+            held.key(i as usize)
+        ),
+    }
 }
 
 #[cfg(test)]

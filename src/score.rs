@@ -49,34 +49,118 @@ pub const MAX_KEY_VALUES: usize = 32;
 
 impl MatchRecord {
     pub fn from_customer(c: &Customer) -> MatchRecord {
-        let key = |v: &Option<crate::record::Value>| {
-            v.as_ref().and_then(|v| v.key.as_deref()).map(capped)
-        };
-        let keys = |vs: &[crate::record::Value]| {
-            vs.iter()
-                .filter_map(|v| v.key.as_deref())
-                .take(MAX_KEY_VALUES)
-                .map(capped)
-                .collect()
-        };
-        MatchRecord {
+        fn key(v: &Option<crate::record::Value>) -> Option<&str> {
+            v.as_ref().and_then(|v| v.key.as_deref())
+        }
+        fn keys(vs: &[crate::record::Value]) -> impl Iterator<Item = &str> {
+            vs.iter().filter_map(|v| v.key.as_deref())
+        }
+        MatchRecord::from_keys(StoredKeys {
             given: key(&c.given_name),
             family: key(&c.family_name),
-            // Only a generation (Jr, Sr, III) tells two people apart; post-nominals (PhD) do not.
-            suffix: c
-                .suffix
-                .as_deref()
-                .and_then(crate::cleanse::name::generation_key)
-                .map(|s| capped(&s.to_lowercase())),
+            suffix: c.suffix.as_deref(),
             birth_date: key(&c.birth_date),
             emails: keys(&c.emails),
             phones: keys(&c.phones),
             postcode: key(&c.postcode),
             street: key(&c.address_line1),
             city: key(&c.city),
+        })
+    }
+
+    /// The match keys of a record as the store holds it (`customer_sources.record_json`),
+    /// equal to `from_customer` of the parsed record, without building the record: a sync
+    /// compares its changes with many stored records, and needs few of their fields.
+    pub fn from_record_json(json: &str) -> serde_json::Result<MatchRecord> {
+        let v: KeysView<'_> = serde_json::from_str(json)?;
+        fn key<'v>(v: &'v Option<KeyOnly<'_>>) -> Option<&'v str> {
+            v.as_ref().and_then(|v| v.key.as_deref())
+        }
+        fn keys<'v>(vs: &'v [KeyOnly<'_>]) -> impl Iterator<Item = &'v str> {
+            vs.iter().filter_map(|v| v.key.as_deref())
+        }
+        Ok(MatchRecord::from_keys(StoredKeys {
+            given: key(&v.given_name),
+            family: key(&v.family_name),
+            suffix: v.suffix.as_deref(),
+            birth_date: key(&v.birth_date),
+            emails: keys(&v.emails),
+            phones: keys(&v.phones),
+            postcode: key(&v.postcode),
+            street: key(&v.address_line1),
+            city: key(&v.city),
+        }))
+    }
+
+    fn from_keys<'k>(
+        k: StoredKeys<'k, impl Iterator<Item = &'k str>, impl Iterator<Item = &'k str>>,
+    ) -> MatchRecord {
+        MatchRecord {
+            given: k.given.map(capped),
+            family: k.family.map(capped),
+            // Only a generation (Jr, Sr, III) tells two people apart; post-nominals (PhD) do not.
+            suffix: k
+                .suffix
+                .and_then(crate::cleanse::name::generation_key)
+                .map(|s| capped(&s.to_lowercase())),
+            birth_date: k.birth_date.map(capped),
+            emails: k.emails.take(MAX_KEY_VALUES).map(capped).collect(),
+            phones: k.phones.take(MAX_KEY_VALUES).map(capped).collect(),
+            postcode: k.postcode.map(capped),
+            street: k.street.map(capped),
+            city: k.city.map(capped),
             mobile: Lazy::default(),
         }
     }
+}
+
+/// The keys of a record that matching uses (see [`MatchRecord::from_keys`]).
+struct StoredKeys<'k, E, P> {
+    given: Option<&'k str>,
+    family: Option<&'k str>,
+    suffix: Option<&'k str>,
+    birth_date: Option<&'k str>,
+    emails: E,
+    phones: P,
+    postcode: Option<&'k str>,
+    street: Option<&'k str>,
+    city: Option<&'k str>,
+}
+
+/// The fields of a stored record's JSON that matching reads; the others are skipped
+/// unparsed. Mirrors [`Customer`]'s serialised form (a missing field is an absent value, as
+/// there).
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct KeysView<'a> {
+    #[serde(borrow)]
+    given_name: Option<KeyOnly<'a>>,
+    #[serde(borrow)]
+    family_name: Option<KeyOnly<'a>>,
+    #[serde(borrow)]
+    suffix: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow)]
+    birth_date: Option<KeyOnly<'a>>,
+    #[serde(borrow)]
+    emails: Vec<KeyOnly<'a>>,
+    #[serde(borrow)]
+    phones: Vec<KeyOnly<'a>>,
+    #[serde(borrow)]
+    postcode: Option<KeyOnly<'a>>,
+    #[serde(borrow)]
+    address_line1: Option<KeyOnly<'a>>,
+    #[serde(borrow)]
+    city: Option<KeyOnly<'a>>,
+}
+
+/// A [`crate::record::Value`] of which only the key is read (its display value must be
+/// there, as it must for the value).
+#[derive(Deserialize)]
+struct KeyOnly<'a> {
+    #[allow(dead_code)]
+    display: serde::de::IgnoredAny,
+    #[serde(borrow, default)]
+    key: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// The first [`MAX_KEY_CHARS`] characters of a key.
@@ -795,6 +879,54 @@ mod tests {
             }
         }
         assert_eq!(model.prior_weight.to_bits(), back.prior_weight.to_bits());
+    }
+
+    #[test]
+    fn match_keys_read_from_stored_json_are_those_of_the_parsed_record() {
+        use crate::record::Value;
+        let json = |c: &Customer| serde_json::to_string(c).unwrap();
+        let same = |c: &Customer| {
+            let stored = json(c);
+            let parsed: Customer = serde_json::from_str(&stored).unwrap();
+            assert_eq!(
+                MatchRecord::from_record_json(&stored).unwrap(),
+                MatchRecord::from_customer(&parsed),
+                "{stored}"
+            );
+        };
+        // Every cleansed record of the demo's sources, as the store holds them.
+        let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/pipeline.toml");
+        let pipeline = crate::config::Pipeline::load(std::path::Path::new(demo)).unwrap();
+        let mut progress = crate::progress::Progress::new(false);
+        let (records, ..) = crate::pipeline::ingest_stage(&pipeline, &mut progress).unwrap();
+        let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let records = crate::pipeline::cleanse_stage(&pipeline, records, today, &mut progress);
+        assert!(records.len() > 50);
+        let mut with_keys = 0;
+        for c in &records {
+            same(c);
+            with_keys += usize::from(MatchRecord::from_customer(c).family.is_some());
+        }
+        assert!(with_keys > 50);
+        // Escaped and non-ASCII text (owned, not borrowed, when parsed), invalid values
+        // (no key), a suffix, more e-mails than matching takes, and an empty record.
+        let v = |s: &str| Value::valid(s.into(), s.to_lowercase().as_str().into());
+        let odd = Customer {
+            given_name: Some(v("Jo \"Jojo\" \\ Ann\u{1}")),
+            family_name: Some(v("Ærø-Łódź\ttab")),
+            suffix: Some("Jr.".into()),
+            birth_date: Some(Value::invalid("31/02/1990".into())),
+            emails: (0..40).map(|i| v(&format!("a{i}@x.example"))).collect(),
+            phones: vec![Value::invalid("n/a".into()), v("+4930123456")],
+            address_line1: Some(v("Hauptstraße 1\n")),
+            city: Some(v("Zürich")),
+            postcode: Some(Value::invalid("?".into())),
+            ..Customer::default()
+        };
+        same(&odd);
+        same(&Customer::default());
+        assert!(MatchRecord::from_record_json("{\"given_name\": {\"key\": \"x\"}}").is_err());
+        assert!(MatchRecord::from_record_json("{\"emails\": null}").is_err());
     }
 
     #[test]
