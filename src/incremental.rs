@@ -649,7 +649,9 @@ fn read_holdings(
             // appended without moving (and faulting in) everything read so far.
             let mid = max_rowid / 2;
             std::thread::scope(|s| {
-                let later = s.spawn(move || scan(&reader, pipeline, mid + 1, max_rowid, rows / 2));
+                // (Of an odd number of rows, the second half has the one more.)
+                let later =
+                    s.spawn(move || scan(&reader, pipeline, mid + 1, max_rowid, rows - rows / 2));
                 let first = scan(conn, pipeline, i64::MIN, mid, rows);
                 let later = later
                     .join()

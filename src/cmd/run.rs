@@ -169,11 +169,16 @@ pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> 
             d.conflicts.len()
         );
     }
-    Ok(if outcome.summary.gates_passed || outcome.summary.forced {
+    let code = if outcome.summary.gates_passed || outcome.summary.forced {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(GATE_FAILED)
-    })
+    };
+    // The process ends now: freeing every record, pair and profile one by one would only
+    // delay that (0.05 s after a sync, more after a large run). The outcome holds no file or
+    // connection, only memory, which the system takes back at exit.
+    std::mem::forget(outcome);
+    Ok(code)
 }
 
 #[cfg(test)]
