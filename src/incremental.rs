@@ -400,6 +400,12 @@ pub fn resolve(
     let records = pipeline::cleanse_stage(pipeline, records, opts.today, progress);
     progress.between_stages()?;
     let stage = progress.stage("match changes", None);
+    // The active customers are counted (a scan of the whole table) on a connection of its
+    // own meanwhile, when that sees the same store (under the write lock).
+    let counting = locked.then(|| {
+        let store = store.clone();
+        std::thread::spawn(move || count_active(&crate::store::open_existing(&store)?, &store))
+    });
     let match_records = pipeline::match_records(&records);
     let delta_keys: Vec<Vec<u64>> = match_records
         .par_iter()
@@ -585,13 +591,10 @@ pub fn resolve(
         issue_rows,
     };
     scope.customers.sort_unstable();
-    let active_total: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM customers WHERE status = 'active'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
+    let active_total = match counting {
+        Some(h) => h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?,
+        None => count_active(conn, store)?,
+    };
     let active_in_scope: i64 = conn
         .query_row(
             "SELECT count(*) FROM customers WHERE status = 'active' AND customer_id IN (SELECT value FROM json_each(?1))",
@@ -618,6 +621,16 @@ pub fn resolve(
     let mut res = pipeline::resolve_cleansed(pipeline, input, scoring, &decisions, progress)?;
     res.incremental = Some(delta);
     Ok(Ok((res, scope)))
+}
+
+/// How many customers are active.
+fn count_active(conn: &Connection, store: &std::path::Path) -> Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM customers WHERE status = 'active'",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(|e| Error::store(store, e))
 }
 
 /// Every row of `customer_sources`, with its blocking keys. `Err`: a reason the store
