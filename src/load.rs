@@ -1121,37 +1121,52 @@ fn diff_table(
         None => stmt.query([]),
     }
     .map_err(db)?;
-    let mut next = || -> Result<Option<Vec<Sql>>> {
-        match rows.next().map_err(db)? {
-            Some(r) => (0..cols.len())
-                .map(|i| r.get::<_, Sql>(i).map_err(db))
-                .collect::<Result<Vec<Sql>>>()
-                .map(Some),
-            None => Ok(None),
+    // Old rows are compared where SQLite holds them; only those that go into the delta
+    // (updated or deleted: the undo log keeps them) are copied out.
+    let key_cmp = |o: &rusqlite::Row<'_>, row: &[Sql]| -> Result<std::cmp::Ordering> {
+        for (i, c) in row[..pk].iter().enumerate() {
+            let ord = store::cmp_stored(c, o.get_ref(i).map_err(db)?).reverse();
+            if ord.is_ne() {
+                return Ok(ord);
+            }
         }
+        Ok(std::cmp::Ordering::Equal)
     };
-    let mut old = next()?;
-    for row in desired {
-        while let Some(o) = old.take_if(|o| o[..pk] < row[..pk]) {
-            delta.delete(o);
-            old = next()?;
+    let same_rest = |o: &rusqlite::Row<'_>, row: &[Sql]| -> Result<bool> {
+        for (i, c) in row.iter().enumerate().skip(pk) {
+            if store::cmp_stored(c, o.get_ref(i).map_err(db)?).is_ne() {
+                return Ok(false);
+            }
         }
-        match old.take() {
-            Some(o) if o[..pk] == row[..pk] => {
-                if o[pk..] != row[pk..] {
-                    delta.update(row, o);
+        Ok(true)
+    };
+    let copy = |o: &rusqlite::Row<'_>| -> Result<Vec<Sql>> {
+        (0..cols.len())
+            .map(|i| o.get::<_, Sql>(i).map_err(db))
+            .collect()
+    };
+    let mut old = rows.next().map_err(db)?;
+    for row in desired {
+        while let Some(o) = old {
+            if key_cmp(o, &row)?.is_ge() {
+                break;
+            }
+            delta.delete(copy(o)?);
+            old = rows.next().map_err(db)?;
+        }
+        match old {
+            Some(o) if key_cmp(o, &row)?.is_eq() => {
+                if !same_rest(o, &row)? {
+                    delta.update(row, copy(o)?);
                 }
-                old = next()?;
+                old = rows.next().map_err(db)?;
             }
-            o => {
-                old = o;
-                delta.inserts.push(row);
-            }
+            _ => delta.inserts.push(row),
         }
     }
     while let Some(o) = old {
-        delta.delete(o);
-        old = next()?;
+        delta.delete(copy(o)?);
+        old = rows.next().map_err(db)?;
     }
     Ok(delta)
 }

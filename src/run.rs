@@ -303,6 +303,9 @@ fn sync_incremental(
     };
     // A second connection reads half the store on another core. Only under the write
     // lock: then nothing can commit between the two connections' reads.
+    // Until the plan, the store is only read: mostly the whole of `customer_sources`, once.
+    // A large page cache would only hold (and first allocate) pages read once.
+    store::set_cache_mib(conn, path, store::READING_CACHE_MIB)?;
     let reader = match &tx {
         Some(_) => store::open_ro(path)?,
         None => None,
@@ -322,7 +325,7 @@ fn sync_incremental(
         return Ok(Ok((resolution, plan, false, gate_results)));
     }
     // (Not before: the store's scan would fill the larger cache with pages it only reads.)
-    store::widen_cache_for_scattered_writes(conn, path)?;
+    store::set_cache_mib(conn, path, store::SCATTERED_WRITES_CACHE_MIB)?;
     let _writeback = store::Writeback::start(path);
     let (plan, load) = plan_and_apply(
         conn,
