@@ -301,11 +301,11 @@ fn sync_incremental(
             .as_ref()
             .ok_or_else(|| Error::Other("no store connection".into()))?,
     };
-    // A second connection reads half the store on another core. Only under the write
-    // lock: then nothing can commit between the two connections' reads.
     // Until the plan, the store is only read: mostly the whole of `customer_sources`, once.
     // A large page cache would only hold (and first allocate) pages read once.
     store::set_cache_mib(conn, path, store::READING_CACHE_MIB)?;
+    // A second connection reads half the store on another core. Only under the write
+    // lock: then nothing can commit between the two connections' reads.
     let reader = match &tx {
         Some(_) => store::open_ro(path)?,
         None => None,

@@ -261,9 +261,9 @@ pub fn set_cache_mib(conn: &Connection, path: &Path, mib: i64) -> Result<()> {
 
 /// The page cache of a sync's write connection while it reads the store (scans
 /// `customer_sources` and looks up stored records): in [`open_rw`]'s 64 MiB, the scan
-/// would first allocate, then fill, 64 MiB with pages it reads once (0.2 s of a 10k sync
-/// into a 1M store, with the zeroing of fresh memory); 8 MiB still keeps the b-trees'
-/// interior pages for the look-ups.
+/// would first allocate, then fill, 64 MiB with pages it reads once (0.1-0.15 s of a 10k
+/// sync into a 1M store, with the zeroing of fresh memory); 8 MiB still keeps the
+/// b-trees' interior pages for the look-ups.
 pub const READING_CACHE_MIB: i64 = 8;
 
 /// The page cache of a connection that will update rows scattered over the whole store (a
