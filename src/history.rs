@@ -23,6 +23,10 @@ pub struct RunEntry {
     pub links: i64,
     /// Audit events the run recorded.
     pub changes: i64,
+    /// Its undo log is in the store. A rollback to a run needs the undo logs of that run
+    /// and every later one: runs loaded by a crmfuse older than the undo log have none,
+    /// and `crmfuse prune` deletes those of old runs.
+    pub undo_log: bool,
 }
 
 /// Every run in the store, oldest first.
@@ -33,13 +37,19 @@ pub fn runs(conn: &Connection, store: &std::path::Path) -> Result<Vec<RunEntry>>
 /// The runs with an id at or after `from`, oldest first.
 pub fn runs_from(conn: &Connection, store: &std::path::Path, from: i64) -> Result<Vec<RunEntry>> {
     let db = |e: rusqlite::Error| Error::store(store, e);
+    // (A store written before the undo log existed has no such table.)
+    let undo = if crate::store::has_table(conn, "undo_log").map_err(db)? {
+        "EXISTS (SELECT 1 FROM undo_log u WHERE u.run_id = runs.run_id)"
+    } else {
+        "0"
+    };
     let mut stmt = conn
-        .prepare(
+        .prepare(&format!(
             "SELECT run_id, started_at, command, rows_read, records_loaded, rows_quarantined,
                 customers_created, customers_updated, customers_merged, customers_retired,
-                links, changes
-             FROM runs WHERE run_id >= ?1 ORDER BY run_id",
-        )
+                links, changes, {undo}
+             FROM runs WHERE run_id >= ?1 ORDER BY run_id"
+        ))
         .map_err(db)?;
     let rows = stmt
         .query_map([from], |r| {
@@ -56,6 +66,7 @@ pub fn runs_from(conn: &Connection, store: &std::path::Path, from: i64) -> Resul
                 customers_retired: r.get(9)?,
                 links: r.get(10)?,
                 changes: r.get(11)?,
+                undo_log: r.get(12)?,
             })
         })
         .map_err(db)?;
@@ -65,7 +76,7 @@ pub fn runs_from(conn: &Connection, store: &std::path::Path, from: i64) -> Resul
 /// A fixed-width table of runs, one line each, with a header.
 pub fn format_table(runs: &[RunEntry]) -> String {
     let mut out = format!(
-        "{:>6}  {:<24}  {:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+        "{:>6}  {:<24}  {:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {}\n",
         "run",
         "started",
         "command",
@@ -75,11 +86,12 @@ pub fn format_table(runs: &[RunEntry]) -> String {
         "updated",
         "merged",
         "retired",
-        "changes"
+        "changes",
+        "undo"
     );
     for r in runs {
         out.push_str(&format!(
-            "{:>6}  {:<24}  {:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}\n",
+            "{:>6}  {:<24}  {:<13} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}  {}\n",
             r.run_id,
             r.started_at,
             r.command,
@@ -89,7 +101,8 @@ pub fn format_table(runs: &[RunEntry]) -> String {
             r.customers_updated,
             r.customers_merged,
             r.customers_retired,
-            r.changes
+            r.changes,
+            if r.undo_log { "yes" } else { "none" }
         ));
     }
     out

@@ -1460,14 +1460,7 @@ pub fn read_term_counts(
 ) -> Result<Option<(i64, score::TermCounts)>> {
     let db = |e: rusqlite::Error| Error::store(store_path, e);
     // A store written by an older crmfuse has no such table until its next real run.
-    let exists: bool = conn
-        .query_row(
-            "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'term_counts'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
-    if !exists {
+    if !store::has_table(conn, "term_counts").map_err(db)? {
         return Ok(None);
     }
     let run: Option<i64> = conn

@@ -121,14 +121,7 @@ pub fn read_active(conn: &Connection, store: &Path) -> Result<Vec<Override>> {
 /// Every override of a store, active or not, oldest first.
 pub fn read_all(conn: &Connection, store: &Path) -> Result<Vec<OverrideRow>> {
     let db = |e: rusqlite::Error| Error::store(store, e);
-    let exists: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'overrides'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db)?;
-    if exists == 0 {
+    if !crate::store::has_table(conn, "overrides").map_err(db)? {
         return Ok(Vec::new());
     }
     type Row = (i64, i64, String, String, String, String, String, bool);

@@ -11,6 +11,11 @@
 //! before run N: the rollback leaves no trace in it (the command prints what it removed).
 //! A run recorded by a crmfuse without an undo log cannot be rolled back exactly, and the
 //! rollback is refused.
+//!
+//! Prune: the undo log grows with every run (a nightly sync of 10,000 changes adds about
+//! 54,000 rows, 13 MiB). [`prune`] deletes the undo log of all but the newest runs, in one
+//! transaction; those older runs keep their `runs` rows and audit events but can no longer
+//! be rolled back, and a rollback to one of them is refused with the reason.
 
 use std::path::Path;
 
@@ -50,12 +55,22 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
             )
             .map_err(db)?;
         if n == 0 {
-            return Err(Error::Store {
-                path: store.to_path_buf(),
-                message: format!(
+            let pruned_before = crate::store::meta_get(&tx, UNDO_PRUNED_BEFORE)
+                .map_err(db)?
+                .and_then(|v| v.parse::<i64>().ok());
+            let message = match pruned_before {
+                Some(p) if r.run_id < p => format!(
+                    "run {} cannot be rolled back: `crmfuse prune` deleted the undo log of the runs before run {p}",
+                    r.run_id
+                ),
+                _ => format!(
                     "run {} has no undo log (it was loaded by an older crmfuse); it cannot be rolled back exactly",
                     r.run_id
                 ),
+            };
+            return Err(Error::Store {
+                path: store.to_path_buf(),
+                message,
             });
         }
     }
@@ -175,4 +190,122 @@ pub fn rollback(conn: &mut Connection, store: &Path, run_id: i64) -> Result<Vec<
     }
     tx.commit().map_err(db)?;
     Ok(runs)
+}
+
+/// `meta` key: the runs with a lower id lost their undo log to [`prune`].
+pub const UNDO_PRUNED_BEFORE: &str = "undo_pruned_before";
+
+/// What a prune that keeps the undo logs of the newest `keep` runs deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prune {
+    /// The runs that lose their undo log (those that still have one), oldest first.
+    pub runs: Vec<RunEntry>,
+    /// The oldest run that keeps its undo log (`None`: no more than `keep` runs).
+    pub kept_from: Option<i64>,
+}
+
+/// What [`prune`] would delete, keeping the undo logs of the newest `keep` runs (run,
+/// sync and steward commands alike).
+pub fn runs_to_prune(conn: &Connection, store: &Path, keep: usize) -> Result<Prune> {
+    let all = history::runs(conn, store)?;
+    let Some(kept_from) = all.len().checked_sub(keep.max(1)).map(|i| all[i].run_id) else {
+        return Ok(Prune {
+            runs: Vec::new(),
+            kept_from: None,
+        });
+    };
+    Ok(Prune {
+        runs: all
+            .into_iter()
+            .filter(|r| r.run_id < kept_from && r.undo_log)
+            .collect(),
+        kept_from: Some(kept_from),
+    })
+}
+
+/// Delete the undo log of every run but the newest `keep`, in one transaction. Returns
+/// what was pruned and how many undo rows went. The runs' rows and audit events stay.
+/// The store file keeps its size: later runs reuse the freed pages.
+pub fn prune(conn: &mut Connection, store: &Path, keep: usize) -> Result<(Prune, usize)> {
+    let db = |e: rusqlite::Error| Error::store(store, e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db)?;
+    let plan = runs_to_prune(&tx, store, keep)?;
+    let Some(kept_from) = plan.kept_from.filter(|_| !plan.runs.is_empty()) else {
+        return Ok((plan, 0));
+    };
+    let deleted = tx
+        .execute("DELETE FROM undo_log WHERE run_id < ?1", [kept_from])
+        .map_err(db)?;
+    let before = crate::store::meta_get(&tx, UNDO_PRUNED_BEFORE)
+        .map_err(db)?
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [UNDO_PRUNED_BEFORE, &before.max(kept_from).to_string()],
+    )
+    .map_err(db)?;
+    tx.commit().map_err(db)?;
+    Ok((plan, deleted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prune_keeps_the_newest_runs_and_passes_over_runs_without_an_undo_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("crm.db");
+        let mut conn = crate::store::open_rw(&p).unwrap();
+        for id in 1..=4 {
+            conn.execute(
+                "INSERT INTO runs VALUES (?1, 't', 't', 'sync', 'c', 'h', 'v', 10, 9, 1, 3, 0, 0, 0, 4, 3, '{}', '{}')",
+                [id],
+            )
+            .unwrap();
+        }
+        // Run 1 was loaded by a crmfuse without an undo log; the others logged 2 rows each.
+        for (id, seq) in [(2, 1), (2, 2), (3, 1), (3, 2), (4, 1), (4, 2)] {
+            conn.execute(
+                "INSERT INTO undo_log VALUES (?1, ?2, 'meta', 'insert', '[\"k\"]', NULL)",
+                [id, seq],
+            )
+            .unwrap();
+        }
+        let ids = |p: &Prune| p.runs.iter().map(|r| r.run_id).collect::<Vec<_>>();
+        let all = runs_to_prune(&conn, &p, 5).unwrap();
+        assert_eq!((ids(&all), all.kept_from), (vec![], None));
+        let none = runs_to_prune(&conn, &p, 4).unwrap();
+        assert_eq!((ids(&none), none.kept_from), (vec![], Some(1)));
+        let two = runs_to_prune(&conn, &p, 2).unwrap();
+        assert_eq!((ids(&two), two.kept_from), (vec![2], Some(3)));
+
+        let older = rollback(&mut conn, &p, 1).unwrap_err().to_string();
+        assert!(older.contains("older crmfuse"), "{older}");
+
+        let (done, rows) = prune(&mut conn, &p, 2).unwrap();
+        assert_eq!((ids(&done), rows), (vec![2], 2));
+        let left: Vec<i64> = conn
+            .prepare("SELECT DISTINCT run_id FROM undo_log ORDER BY 1")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(left, [3, 4]);
+        let note = |c: &Connection| crate::store::meta_get(c, UNDO_PRUNED_BEFORE).unwrap();
+        assert_eq!(note(&conn).as_deref(), Some("3"));
+        // Keeping more runs later brings nothing back, and the note keeps the furthest
+        // prune.
+        let (again, rows) = prune(&mut conn, &p, 3).unwrap();
+        assert_eq!((ids(&again), again.kept_from, rows), (vec![], Some(2), 0));
+        assert_eq!(note(&conn).as_deref(), Some("3"));
+        // Now the refusal names the prune.
+        let pruned = rollback(&mut conn, &p, 2).unwrap_err().to_string();
+        assert!(pruned.contains("`crmfuse prune` deleted"), "{pruned}");
+    }
 }

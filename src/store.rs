@@ -441,15 +441,7 @@ pub fn open_existing(path: &Path) -> Result<Connection> {
 }
 
 fn check_version(conn: &Connection, path: &Path, set: bool) -> Result<()> {
-    let has_meta: bool = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .map_err(|e| Error::store(path, e))?
-        > 0;
-    if !has_meta {
+    if !has_table(conn, "meta").map_err(|e| Error::store(path, e))? {
         return Err(Error::Store {
             path: path.to_path_buf(),
             message: "not a crmfuse store (no meta table)".into(),
@@ -504,6 +496,15 @@ pub fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Res
         |r| r.get::<_, i64>(0),
     )
     .map(|n| n > 0)
+}
+
+/// Whether the store has a table `table` (a store made by an older crmfuse may lack one).
+pub fn has_table(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+        [table],
+        |r| r.get(0),
+    )
 }
 
 /// Whether `table` has no rows (`table` is one of the schema's, never user input).

@@ -176,6 +176,99 @@ fn rollback_of_a_sync_restores_every_table_exactly() {
     assert_store_sound(&s.store());
 }
 
+/// The undo log's rows per run, as `(run_id, rows)`.
+fn undo_rows(db: &Path) -> Vec<(i64, i64)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    conn.prepare("SELECT run_id, count(*) FROM undo_log GROUP BY run_id ORDER BY run_id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+#[test]
+fn prune_keeps_the_newest_undo_logs_and_rollback_says_why_it_cannot_go_further() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", CONFIG]));
+    change_sources(&s);
+    ok(&s.run(&["sync", CONFIG]));
+    let before_third = dump_all(&s.store());
+    let wolfgang = customer_of(&s.store(), "erp", "0010008");
+    ok(&s.run(&[
+        "pin",
+        &wolfgang,
+        "given_name",
+        "Wolfi",
+        CONFIG,
+        "--why",
+        "test",
+    ]));
+    ok(&s.run(&["sync", CONFIG]));
+    let logged = undo_rows(&s.store());
+    assert_eq!(logged.iter().map(|r| r.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+
+    // Without a terminal and without --yes: refused, nothing deleted.
+    let err = failed(&s.run(&["prune", CONFIG, "--keep-runs", "2"]));
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(undo_rows(&s.store()), logged);
+    let err = failed(&s.run(&["prune", CONFIG, "--keep-runs", "0", "--yes"]));
+    assert!(err.contains("--keep-runs"), "{err}");
+
+    let events = count(&s.store(), "SELECT count(*) FROM audit_events");
+    let out = ok(&s.run(&["prune", CONFIG, "--keep-runs", "2", "--yes"]));
+    let gone = logged[0].1 + logged[1].1;
+    assert!(
+        out.contains(&format!("run(s) 1, 2 ({gone} undo rows)")),
+        "{out}"
+    );
+    assert!(out.contains("back to run 3"), "{out}");
+    assert_eq!(undo_rows(&s.store()), logged[2..]);
+    // The runs and their audit trail stay; history says which can still be undone.
+    let runs = json(&s.run(&["history", CONFIG, "--json"]));
+    let undo: Vec<bool> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["undo_log"].as_bool().unwrap())
+        .collect();
+    assert_eq!(undo, [false, false, true, true]);
+    assert_eq!(
+        count(&s.store(), "SELECT count(*) FROM audit_events"),
+        events
+    );
+    assert_store_sound(&s.store());
+    // Pruning again finds nothing more to delete.
+    let out = ok(&s.run(&["prune", CONFIG, "--keep-runs", "2", "--yes"]));
+    assert!(out.contains("nothing to prune"), "{out}");
+
+    // A rollback into the pruned runs is refused, and says why.
+    let err = failed(&s.run(&["rollback", "2", CONFIG, "--yes"]));
+    assert!(
+        err.contains("run 2 cannot be rolled back") && err.contains("crmfuse prune"),
+        "{err}"
+    );
+    assert_eq!(undo_rows(&s.store()), logged[2..]);
+    // One to the oldest kept run restores every table as it was before it, except what
+    // the prune itself deleted: the older runs' undo rows (and the note that it did).
+    ok(&s.run(&["rollback", "3", CONFIG, "--yes"]));
+    let expected: Vec<String> = before_third
+        .into_iter()
+        .filter(|r| !r.starts_with("undo_log|"))
+        .collect();
+    let mut got = dump_all(&s.store());
+    let note = got
+        .iter()
+        .position(|r| r.starts_with("meta|Text(\"undo_pruned_before\")"))
+        .expect("the prune's note in meta");
+    assert_eq!(
+        got.remove(note),
+        "meta|Text(\"undo_pruned_before\")|Text(\"3\")"
+    );
+    assert_same(&got, &expected);
+    assert_store_sound(&s.store());
+}
+
 fn query(db: &Path, sql: &str) -> Vec<String> {
     let conn = rusqlite::Connection::open(db).unwrap();
     let mut stmt = conn.prepare(sql).unwrap();

@@ -6,6 +6,7 @@ mod explain;
 mod history;
 mod overrides;
 mod profile;
+mod prune;
 mod retire;
 mod rollback;
 mod run;
@@ -43,6 +44,8 @@ enum Command {
     History(history::HistoryArgs),
     /// Restore the store to its state before a run (and every later run).
     Rollback(rollback::RollbackArgs),
+    /// Delete the undo log of all but the newest runs (they can then no longer be rolled back).
+    Prune(prune::PruneArgs),
     /// The nightly job: compare the sources with the store, report new / changed /
     /// unchanged / disappeared rows, apply each source's on_disappear policy and load.
     Sync(run::RunArgs),
@@ -89,6 +92,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Synth(a) => synth::run(a),
         Command::History(a) => history::run(a),
         Command::Rollback(a) => rollback::run(a),
+        Command::Prune(a) => prune::run(a),
         Command::Sync(a) => sync::run(a),
         Command::Link(a) => steward::link(a),
         Command::Unlink(a) => steward::unlink(a),
@@ -133,6 +137,25 @@ pub fn emit(text: impl std::fmt::Display) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),
     }
+}
+
+/// Ask `question` (`[y/N]`) on the terminal, unless `yes` (the verb's `--yes`) says yes
+/// already. Without a terminal, refuse to `act` rather than wait for an answer.
+pub fn confirm(yes: bool, question: &str, act: &str) -> anyhow::Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if yes {
+        return Ok(true);
+    }
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!(
+            "refusing to {act} without confirmation: stdin is not a terminal; pass --yes"
+        );
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 pub fn load_pipeline(path: &Path) -> anyhow::Result<Pipeline> {

@@ -2,7 +2,6 @@
 //! RUN_ID, removing that run and every later one (listed first, and confirmed unless
 //! `--yes`), in one transaction.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,20 +32,9 @@ pub fn run(args: RollbackArgs) -> anyhow::Result<ExitCode> {
         path.display(),
         history::format_table(&runs)
     );
-    if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            anyhow::bail!(
-                "refusing to roll back without confirmation: stdin is not a terminal; pass --yes"
-            );
-        }
-        eprint!("roll back these runs? [y/N] ");
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("nothing rolled back");
-            return Ok(ExitCode::FAILURE);
-        }
+    if !super::confirm(args.yes, "roll back these runs?", "roll back")? {
+        eprintln!("nothing rolled back");
+        return Ok(ExitCode::FAILURE);
     }
     let mut conn = store::open_rw(&path)?;
     let removed = rollback::rollback(&mut conn, &path, args.run_id)?;
