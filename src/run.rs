@@ -65,6 +65,9 @@ pub struct SourceSummary {
     pub balanced: bool,
     pub quarantine_reasons: BTreeMap<String, u64>,
     pub issues: BTreeMap<String, u64>,
+    /// The size and SHA-256 (hex) of the file read: which export this run loaded.
+    pub bytes: u64,
+    pub sha256: String,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -448,6 +451,8 @@ fn summarise(
             balanced: s.rows_read == s.records + s.quarantined,
             quarantine_reasons: BTreeMap::new(),
             issues: BTreeMap::new(),
+            bytes: s.bytes,
+            sha256: s.checksum.clone(),
         })
         .collect();
     for q in &res.quarantined {

@@ -65,6 +65,36 @@ fn demo_loads_and_every_row_is_accounted_for() {
 }
 
 #[test]
+fn the_run_records_which_export_of_each_source_it_read() {
+    use sha2::{Digest, Sha256};
+    let s = Scratch::demo();
+    let summary = json(&s.run(&["run", "fixtures/demo/pipeline.toml", "--json"]));
+    let conn = rusqlite::Connection::open(s.store()).unwrap();
+    let stored: String = conn
+        .query_row("SELECT summary_json FROM runs", [], |r| r.get(0))
+        .unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    let files = [
+        ("erp", "erp_customers.csv"),
+        ("webshop", "webshop_orders.jsonl"),
+        ("support", "support_tickets.csv"),
+        ("sales_sheet", "sales_sheet.csv"),
+    ];
+    for (i, (name, file)) in files.into_iter().enumerate() {
+        let bytes = std::fs::read(s.path(&format!("fixtures/demo/{file}"))).unwrap();
+        let sha: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        for src in [&summary["sources"][i], &stored["sources"][i]] {
+            assert_eq!(src["name"], name);
+            assert_eq!(src["bytes"].as_u64().unwrap(), bytes.len() as u64, "{name}");
+            assert_eq!(src["sha256"], sha.as_str(), "{name}");
+        }
+    }
+}
+
+#[test]
 fn second_run_changes_nothing() {
     let s = Scratch::demo();
     ok(&s.run(&["run", "fixtures/demo/pipeline.toml"]));
