@@ -193,6 +193,39 @@ pub(crate) fn policy_name(p: DisappearPolicy) -> &'static str {
 
 const CUSTOMER_STATE_COLS: [&str; 3] = ["customer_id", "status", "merged_into"];
 
+/// The columns of `customers` as the loader writes them: state, golden fields, run ids.
+static CUSTOMER_COLS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLock::new(|| {
+    let mut cols: Vec<&'static str> = CUSTOMER_STATE_COLS.to_vec();
+    cols.extend(store::golden_columns());
+    cols.extend(["created_run_id", "updated_run_id"]);
+    cols
+});
+
+/// A profile's golden values as cells, with its pins' values in place.
+fn golden_cells(
+    profile: &crate::survive::GoldenProfile,
+    pins: Option<&Vec<overrides::Pin>>,
+) -> Vec<Sql> {
+    let mut golden: Vec<Sql> = profile
+        .values
+        .iter()
+        .map(|v| opt_text(v.as_deref()))
+        .collect();
+    for p in pins.into_iter().flatten() {
+        golden[p.field.index()] = text(p.value.clone());
+    }
+    golden
+}
+
+/// The `customers` row of a customer created by run `run_id`.
+fn new_customer(id: &str, golden: Vec<Sql>, run_id: i64) -> Vec<Sql> {
+    let mut row = Vec::with_capacity(CUSTOMER_COLS.len());
+    row.extend([text(id), text("active"), Sql::Null]);
+    row.extend(golden);
+    row.extend([Sql::Int(run_id), Sql::Int(run_id)]);
+    row
+}
+
 fn text(s: impl Into<String>) -> Sql {
     Sql::text(s)
 }
@@ -249,10 +282,7 @@ pub fn plan_scoped(
             let mut slim = XREF_COLS;
             slim[6] = "NULL";
             slim[8] = "NULL";
-            let mut cols: Vec<&str> = CUSTOMER_STATE_COLS.to_vec();
-            cols.extend(store::golden_columns());
-            cols.push("created_run_id");
-            cols.push("updated_run_id");
+            let cols = CUSTOMER_COLS.as_slice();
             let read = |c: &Connection, table: &str, cols: &[&str], pk: usize| {
                 store::read_table_where(c, table, cols, pk, by_customer).map_err(db)
             };
@@ -263,7 +293,7 @@ pub fn plan_scoped(
                 std::thread::scope(|s| {
                     let xref = s.spawn(|| read(&own()?, "customer_sources", &slim, 2));
                     let supplied = s.spawn(|| read(&own()?, "field_lineage", &lineage_cols, 2));
-                    let customers = read(c, "customers", &cols, 1);
+                    let customers = read(c, "customers", cols, 1);
                     let join = |h: std::thread::ScopedJoinHandle<'_, Result<TableRows>>| {
                         h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
                     };
@@ -273,7 +303,7 @@ pub fn plan_scoped(
                 (
                     read(c, "customer_sources", &slim, 2)?,
                     read(c, "field_lineage", &lineage_cols, 2)?,
-                    read(c, "customers", &cols, 1)?,
+                    read(c, "customers", cols, 1)?,
                 )
             };
             if scope.is_some() {
@@ -284,7 +314,7 @@ pub fn plan_scoped(
                     let mut id = p.customer.clone();
                     while !customers.contains_key(&vec![text(id.clone())]) {
                         let one = ("customer_id = ?1", id.as_str());
-                        let row = store::read_table_where(c, "customers", &cols, 1, Some(one))
+                        let row = store::read_table_where(c, "customers", cols, 1, Some(one))
                             .map_err(db)?;
                         let Some(next) = row.values().next().and_then(|v| as_str(&v[1])) else {
                             customers.extend(row);
@@ -372,27 +402,23 @@ pub fn plan_scoped(
     let mut conflicts = Vec::new();
     let mut counts = CustomerCounts::default();
 
-    // Customers.
-    let mut cust_cols: Vec<&'static str> = CUSTOMER_STATE_COLS.to_vec();
-    cust_cols.extend(store::golden_columns());
-    cust_cols.push("created_run_id");
-    cust_cols.push("updated_run_id");
+    // Customers. Into a table still empty (a first load), every customer is new, and
+    // `apply` makes their rows as it writes them (as it does for the other tables): a
+    // million rows of golden values are then never all in memory at once.
+    let (cols, pk) = TableKind::Customers.cols();
     let mut cust = TableDelta {
-        table: "customers",
-        cols: cust_cols,
-        pk: 1,
+        table: TableKind::Customers.table(),
+        cols: cols.to_vec(),
+        pk,
         ..TableDelta::default()
+    };
+    let made_later = match conn {
+        Some(c) => store::is_empty(c, cust.table).map_err(db)?,
+        None => true,
     };
     for (ci, profile) in res.profiles.iter().enumerate() {
         let id = &cluster_ids[ci];
-        let mut golden: Vec<Sql> = profile
-            .values
-            .iter()
-            .map(|v| opt_text(v.as_deref()))
-            .collect();
-        for p in pinned.get(id.as_str()).into_iter().flatten() {
-            golden[p.field.index()] = text(p.value.clone());
-        }
+        let golden = || golden_cells(profile, pinned.get(id.as_str()));
         match customers.get(&vec![text(id.clone())]) {
             None => {
                 counts.created += 1;
@@ -404,13 +430,12 @@ pub fn plan_scoped(
                     after: None,
                     detail: Some(format!("{} source record(s)", res.clusters[ci].len())),
                 });
-                let mut row = vec![text(id.clone()), text("active"), Sql::Null];
-                row.extend(golden);
-                row.push(Sql::Int(run_id));
-                row.push(Sql::Int(run_id));
-                cust.inserts.push(row);
+                if !made_later {
+                    cust.inserts.push(new_customer(id, golden(), run_id));
+                }
             }
             Some(old) => {
+                let mut golden = golden();
                 let old_golden = &old[2..2 + GoldenField::ALL.len()];
                 let is_pinned = |f: GoldenField| {
                     pinned
@@ -482,6 +507,9 @@ pub fn plan_scoped(
                 }
             }
         }
+    }
+    if made_later {
+        cust.made = Some((TableKind::Customers, res.profiles.len()));
     }
     // Rows the sources no longer have, and what their source's policy does with them.
     let live: crate::hash::KeySet<(&str, &str)> = res
@@ -607,7 +635,7 @@ pub fn plan_scoped(
         cust.update(row, was);
     }
 
-    let rows = RowMaker::new(pipeline, res, &cluster_ids, &pinned);
+    let rows = RowMaker::new(pipeline, res, &cluster_ids, &pinned, run_id);
     // Attach events for records that move between customers.
     for (i, r) in res.records.iter().enumerate() {
         let id = &cluster_ids[record_cluster[i]];
@@ -746,6 +774,9 @@ fn record_clusters(res: &Resolution) -> Vec<usize> {
 /// The tables whose rows are made from the resolution, parents first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TableKind {
+    /// Only ever made (for a table still empty), never listed: the plan compares
+    /// customers itself.
+    Customers,
     Sources,
     Lineage,
     Links,
@@ -764,6 +795,7 @@ impl TableKind {
 
     fn table(self) -> &'static str {
         match self {
+            TableKind::Customers => "customers",
             TableKind::Sources => "customer_sources",
             TableKind::Lineage => "field_lineage",
             TableKind::Links => "match_links",
@@ -775,6 +807,7 @@ impl TableKind {
     /// The columns, primary key first, and the primary key's width.
     fn cols(self) -> (&'static [&'static str], usize) {
         match self {
+            TableKind::Customers => (CUSTOMER_COLS.as_slice(), 1),
             TableKind::Sources => (&XREF_COLS, 2),
             TableKind::Lineage => (
                 &[
@@ -816,6 +849,8 @@ pub struct RowMaker<'a> {
     res: &'a Resolution,
     cluster_ids: &'a [String],
     pinned: &'a HashMap<String, Vec<overrides::Pin>>,
+    /// The run the rows are written by.
+    run_id: i64,
     record_cluster: Vec<usize>,
     /// The best link probability of each record (NaN: not linked).
     best_score: Vec<f64>,
@@ -828,6 +863,7 @@ impl<'a> RowMaker<'a> {
         res: &'a Resolution,
         cluster_ids: &'a [String],
         pinned: &'a HashMap<String, Vec<overrides::Pin>>,
+        run_id: i64,
     ) -> RowMaker<'a> {
         let mut best_score = vec![f64::NAN; res.records.len()];
         for p in res.links() {
@@ -843,6 +879,7 @@ impl<'a> RowMaker<'a> {
             res,
             cluster_ids,
             pinned,
+            run_id,
             record_cluster: record_clusters(res),
             best_score,
             rules: crate::block::default_rules(),
@@ -857,7 +894,7 @@ impl<'a> RowMaker<'a> {
     fn items(&self, kind: TableKind) -> usize {
         match kind {
             TableKind::Sources | TableKind::Issues => self.res.records.len(),
-            TableKind::Lineage => self.res.profiles.len(),
+            TableKind::Customers | TableKind::Lineage => self.res.profiles.len(),
             TableKind::Links => self.res.scored.len(),
             TableKind::Quarantine => self.res.quarantined.len(),
         }
@@ -867,6 +904,7 @@ impl<'a> RowMaker<'a> {
     fn count(&self, kind: TableKind) -> usize {
         let res = self.res;
         match kind {
+            TableKind::Customers => res.profiles.len(),
             TableKind::Sources => res.records.len(),
             TableKind::Issues => res.records.iter().map(|r| r.issues.len()).sum(),
             TableKind::Quarantine => res.quarantined.len(),
@@ -904,6 +942,14 @@ impl<'a> RowMaker<'a> {
         let res = self.res;
         let json = |e: serde_json::Error| Error::Other(e.to_string());
         Ok(match kind {
+            TableKind::Customers => range
+                .into_par_iter()
+                .map(|ci| {
+                    let id = &self.cluster_ids[ci];
+                    let golden = golden_cells(&res.profiles[ci], self.pinned.get(id.as_str()));
+                    new_customer(id, golden, self.run_id)
+                })
+                .collect(),
             TableKind::Sources => res.records[range.clone()]
                 .par_iter()
                 .zip(range)
@@ -1036,7 +1082,9 @@ impl<'a> RowMaker<'a> {
         // Scoped: only the rows of the re-resolved customers (quarantine is always whole:
         // every row of every source is read on every run).
         let filter = scope.and_then(|s| match kind {
-            TableKind::Sources | TableKind::Lineage | TableKind::Links => Some(s.customers_sql()),
+            TableKind::Customers | TableKind::Sources | TableKind::Lineage | TableKind::Links => {
+                Some(s.customers_sql())
+            }
             TableKind::Issues => Some(s.issues_sql()),
             TableKind::Quarantine => None,
         });
@@ -1318,7 +1366,7 @@ pub fn apply(
                 tx.execute_batch(&format!("DROP INDEX {name}"))
                     .map_err(db)?;
             }
-            let maker = RowMaker::new(pipeline, res, &plan.cluster_ids, &plan.pinned);
+            let maker = RowMaker::new(pipeline, res, &plan.cluster_ids, &plan.pinned, plan.run_id);
             write_made(&maker, kind, &mut stmt, pipeline, progress)?;
             for (_, sql) in &indexes {
                 tx.execute_batch(sql).map_err(db)?;

@@ -19,10 +19,11 @@ pub struct Progress {
     pub memory_limit_mib: Option<u64>,
 }
 
-/// What a run needs per million source records at its peak, the forecast behind
-/// `--memory-limit`: a margin over what was measured (benches/README.md: 3,715 MiB for
-/// 1,001,146 records, 759 MiB for 149,880).
-pub const MIB_PER_MILLION_RECORDS: u64 = 3_900;
+/// What a run needs per million source records at its peak, beyond what it holds once
+/// its sources are read: the forecast behind `--memory-limit`, with a margin over what
+/// was measured (benches/README.md, tenth session: 1,134 -> 2,465 MiB for 1,001,153
+/// records, 202 -> 554 MiB for 149,880, that is 1,331 and 2,348 MiB per million).
+pub const MIB_PER_MILLION_RECORDS: u64 = 2_900;
 
 /// The process's resident set size now, in MiB (`None` off Linux).
 pub fn memory_mib() -> Option<u64> {

@@ -95,6 +95,43 @@ fn the_run_records_which_export_of_each_source_it_read() {
 }
 
 #[test]
+fn a_first_load_writes_each_customer_as_created_by_it_with_its_lineage() {
+    let s = Scratch::demo();
+    ok(&s.run(&["run", "fixtures/demo/pipeline.toml"]));
+    let db = s.store();
+    let customers = count(&db, "SELECT count(*) FROM customers");
+    assert!(customers > 100, "{customers}");
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM customers WHERE status = 'active' AND merged_into IS NULL
+               AND created_run_id = 1 AND updated_run_id = 1"
+        ),
+        customers
+    );
+    // Every golden value is the value its lineage row names, and only those have one.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let fields: Vec<String> = conn
+        .prepare("SELECT DISTINCT field FROM field_lineage ORDER BY 1")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(fields.len() >= 8, "{fields:?}");
+    for f in &fields {
+        let sql = format!(
+            "SELECT count(*) FROM customers c WHERE c.{f} IS NOT
+               (SELECT l.value FROM field_lineage l WHERE l.customer_id = c.customer_id AND l.field = '{f}')"
+        );
+        assert_eq!(count(&db, &sql), 0, "{f}");
+        let filled = format!("SELECT count(*) FROM customers WHERE {f} IS NOT NULL");
+        let lineage = format!("SELECT count(*) FROM field_lineage WHERE field = '{f}'");
+        assert_eq!(count(&db, &filled), count(&db, &lineage), "{f}");
+    }
+}
+
+#[test]
 fn second_run_changes_nothing() {
     let s = Scratch::demo();
     ok(&s.run(&["run", "fixtures/demo/pipeline.toml"]));
