@@ -56,6 +56,7 @@ fn company() -> &'static Company {
             model: None,
             decisions: Default::default(),
             counts: None,
+            keep_pairs: true,
         };
         let res = pipeline::resolve(&pipeline, &opts, &mut Progress::new(false)).expect("run");
         let records = res.records.iter().map(MatchRecord::from_customer).collect();

@@ -81,6 +81,8 @@ fn main() {
         model: None,
         decisions: Decisions::default(),
         counts: None,
+        // The pairs scored below the threshold are what this example explains.
+        keep_pairs: true,
     };
     let res = resolve(&pipe, &opts, &mut Progress::new(false)).expect("resolve");
     let truth = evaluate::read_truth(std::path::Path::new("truth.csv")).expect("truth");

@@ -264,6 +264,7 @@ mod tests {
             training: None,
             tf: Default::default(),
             scored: vec![],
+            candidate_pairs: 0,
             clusters,
             profiles: vec![],
             decided: vec![],

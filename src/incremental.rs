@@ -617,6 +617,7 @@ pub fn resolve(
         counts,
         counts_are_own: false,
         held: Some(&outside_of),
+        keep_pairs: opts.keep_pairs,
     };
     let mut res = pipeline::resolve_cleansed(pipeline, input, scoring, &decisions, progress)?;
     res.incremental = Some(delta);

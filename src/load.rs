@@ -201,15 +201,15 @@ static CUSTOMER_COLS: std::sync::LazyLock<Vec<&'static str>> = std::sync::LazyLo
     cols
 });
 
-/// A profile's golden values as cells, with its pins' values in place.
+/// A profile's golden values (from `records`) as cells, with its pins' values in place.
 fn golden_cells(
     profile: &crate::survive::GoldenProfile,
+    records: &[crate::record::Customer],
     pins: Option<&Vec<overrides::Pin>>,
 ) -> Vec<Sql> {
-    let mut golden: Vec<Sql> = profile
-        .values
-        .iter()
-        .map(|v| opt_text(v.as_deref()))
+    let mut golden: Vec<Sql> = GoldenField::ALL
+        .into_iter()
+        .map(|f| profile.get(f, records).map_or(Sql::Null, text))
         .collect();
     for p in pins.into_iter().flatten() {
         golden[p.field.index()] = text(p.value.clone());
@@ -418,7 +418,7 @@ pub fn plan_scoped(
     };
     for (ci, profile) in res.profiles.iter().enumerate() {
         let id = &cluster_ids[ci];
-        let golden = || golden_cells(profile, pinned.get(id.as_str()));
+        let golden = || golden_cells(profile, &res.records, pinned.get(id.as_str()));
         match customers.get(&vec![text(id.clone())]) {
             None => {
                 counts.created += 1;
@@ -931,9 +931,7 @@ impl<'a> RowMaker<'a> {
         let profile = &self.res.profiles[ci];
         GoldenField::ALL.into_iter().filter_map(move |f| {
             let pin = pins.and_then(|ps| ps.iter().find(|p| p.field == f));
-            let sourced =
-                profile.values[f.index()].is_some() && profile.lineage[f.index()].is_some();
-            (pin.is_some() || sourced).then_some((f, pin))
+            (pin.is_some() || profile.lineage[f.index()].is_some()).then_some((f, pin))
         })
     }
 
@@ -946,7 +944,8 @@ impl<'a> RowMaker<'a> {
                 .into_par_iter()
                 .map(|ci| {
                     let id = &self.cluster_ids[ci];
-                    let golden = golden_cells(&res.profiles[ci], self.pinned.get(id.as_str()));
+                    let pins = self.pinned.get(id.as_str());
+                    let golden = golden_cells(&res.profiles[ci], &res.records, pins);
                     new_customer(id, golden, self.run_id)
                 })
                 .collect(),
@@ -980,20 +979,21 @@ impl<'a> RowMaker<'a> {
                     let profile = &res.profiles[ci];
                     self.lineage_fields(ci).filter_map(move |(f, pin)| {
                         let mut row = vec![text(id.clone()), text(f.name())];
-                        match (pin, &profile.values[f.index()], &profile.lineage[f.index()]) {
-                            (Some(p), _, _) => row.extend([
+                        let value = || profile.get(f, &res.records);
+                        match (pin, &profile.lineage[f.index()]) {
+                            (Some(p), _) => row.extend([
                                 text(p.value.clone()),
                                 text(PIN_SOURCE),
                                 text(format!("override {}", p.override_id)),
                                 text("pin"),
                             ]),
-                            (None, Some(v), Some(l)) => {
+                            (None, Some(l)) => {
                                 let r = &res.records[l.record as usize];
                                 row.extend([
-                                    text(v.clone()),
+                                    text(value()?),
                                     text(self.source_name(r.source)),
                                     text(r.key.clone()),
-                                    text(l.rule),
+                                    text(l.rule.name()),
                                 ]);
                             }
                             _ => return None,

@@ -41,8 +41,12 @@ pub struct Resolution {
     /// How the model was trained; `None` when a saved model was used.
     pub training: Option<TrainingReport>,
     pub tf: TermFrequencies,
-    /// Every scored candidate pair, in pair order.
+    /// The scored candidate pairs, in pair order: every one when the options kept them
+    /// ([`ResolveOptions::keep_pairs`]), else only the links and the vetoed pairs (what
+    /// clustering and the load use).
     pub scored: Vec<ScoredPair>,
+    /// How many candidate pairs were scored.
+    pub candidate_pairs: u64,
     pub clusters: Vec<Cluster>,
     /// One golden profile per cluster.
     pub profiles: Vec<GoldenProfile>,
@@ -83,6 +87,9 @@ pub struct ResolveOptions {
     /// Name counts to score with (a sync's: those of the store's last full resolution)
     /// instead of counting this resolution's records.
     pub counts: Option<TermCounts>,
+    /// Keep every scored pair in the resolution (a report lists the near misses), not
+    /// only the links and vetoes: at 1M records the others are 4M pairs, 160 MiB.
+    pub keep_pairs: bool,
 }
 
 /// Run every stage up to the golden profiles.
@@ -113,6 +120,7 @@ pub fn resolve(
         counts,
         counts_are_own,
         held: None,
+        keep_pairs: opts.keep_pairs,
     };
     resolve_cleansed(pipeline, input, scoring, &opts.decisions, progress)
 }
@@ -136,6 +144,8 @@ pub struct Scoring<'a> {
     pub counts_are_own: bool,
     /// How many records outside these share a blocking key (see [`block::block_within`]).
     pub held: Option<&'a (dyn Fn(u64) -> u64 + Sync)>,
+    /// [`ResolveOptions::keep_pairs`].
+    pub keep_pairs: bool,
 }
 
 /// Every stage from blocking to survivorship.
@@ -163,7 +173,15 @@ pub fn resolve_cleansed(
     );
     progress.between_stages()?;
     let tf = TermFrequencies::from_counts(&match_records, &scoring.counts);
-    let scored = score_stage(&model, &tf, &match_records, &pairs.pairs, progress);
+    let mut scored = score_stage(&model, &tf, &match_records, &pairs.pairs, progress);
+    let blocking = pairs.stats;
+    let candidate_pairs = scored.len() as u64;
+    if !scoring.keep_pairs {
+        // Clustering and the load use the links and the vetoes; the rest would only
+        // weigh on the run's peak memory from here on.
+        scored.retain(|p| p.linked(&model) || p.vetoed);
+        scored.shrink_to_fit();
+    }
     progress.between_stages()?;
     let (decided, mut outcome) = decide_stage(pipeline, &records, decisions);
     let clusters = cluster_stage(&model, &tf, &match_records, &scored, &decided, progress);
@@ -174,11 +192,12 @@ pub fn resolve_cleansed(
         records,
         quarantined,
         sources,
-        blocking: pairs.stats,
+        blocking,
         model,
         training,
         tf,
         scored,
+        candidate_pairs,
         clusters,
         profiles,
         decided,
@@ -557,4 +576,55 @@ fn survive_stage(
         .collect();
     progress.finish(stage);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resolution_without_its_other_pairs_clusters_and_survives_alike() {
+        // A synthetic company: unlike the demo, it has candidate pairs that are neither
+        // linked nor vetoed.
+        let dir = tempfile::tempdir().unwrap();
+        crate::synth::generate(&crate::synth::SynthOptions {
+            people: 1_500,
+            seed: 7,
+            out: dir.path().to_path_buf(),
+        })
+        .unwrap();
+        let pipeline = Pipeline::load(&dir.path().join("pipeline.toml")).unwrap();
+        let resolve_with = |keep_pairs| {
+            let opts = ResolveOptions {
+                today: NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+                model: None,
+                decisions: Decisions::default(),
+                counts: None,
+                keep_pairs,
+            };
+            resolve(&pipeline, &opts, &mut Progress::new(false)).unwrap()
+        };
+        let (all, kept) = (resolve_with(true), resolve_with(false));
+        assert_eq!(all.candidate_pairs, all.scored.len() as u64);
+        assert_eq!(kept.candidate_pairs, all.candidate_pairs);
+        // Pairs of each kind, so that dropping the wrong ones would show.
+        let vetoed = all.scored.iter().filter(|p| p.vetoed).count();
+        let linked = all.links().count();
+        assert!(
+            vetoed > 0 && linked > 0 && vetoed + linked < all.scored.len(),
+            "{vetoed} vetoed, {linked} linked of {}",
+            all.scored.len()
+        );
+        let expected: Vec<CandidatePair> = all
+            .scored
+            .iter()
+            .filter(|p| p.linked(&all.model) || p.vetoed)
+            .map(|p| p.pair)
+            .collect();
+        let got: Vec<CandidatePair> = kept.scored.iter().map(|p| p.pair).collect();
+        assert_eq!(got.len(), expected.len());
+        assert_eq!(got, expected);
+        assert_eq!(kept.clusters, all.clusters);
+        assert_eq!(kept.profiles, all.profiles);
+    }
 }

@@ -277,7 +277,7 @@ pub fn values_lost(
             // source wins for that field.
             let edited = current.get(f.index()).and_then(|v| v.as_deref()) != Some(supplied);
             let kept_edit = edited && !rules.source_wins.iter().any(|w| w == f.name());
-            !kept_edit && !is_pinned(*f) && after.get(*f).is_none()
+            !kept_edit && !is_pinned(*f) && after.lineage[f.index()].is_none()
         })
         .map(|(f, _)| *f)
         .collect();

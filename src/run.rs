@@ -41,6 +41,9 @@ pub struct RunOptions {
     /// A sync re-resolves every record, as a run does, instead of only what changed; the
     /// text says why (shown in the summary).
     pub full_sync: Option<&'static str>,
+    /// Keep every scored pair in the outcome (for the report), not only the links and
+    /// vetoes.
+    pub keep_pairs: bool,
 }
 
 /// How a sync resolved.
@@ -164,6 +167,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         model: None,
         decisions,
         counts: None,
+        keep_pairs: opts.keep_pairs,
     };
     let mut sync = None;
     if opts.command == Some("sync") {
@@ -475,7 +479,7 @@ fn summarise(
         store: pipeline.store_path.display().to_string(),
         sources,
         records: res.sources.iter().map(|s| s.records).sum(),
-        candidate_pairs: res.scored.len() as u64,
+        candidate_pairs: res.candidate_pairs,
         links: res.links().count() as u64,
         customers: res.clusters.len() as u64
             + res

@@ -476,9 +476,7 @@ fn matching(pipeline: &Pipeline, outcome: &RunOutcome) -> Matching {
             ClusterView {
                 customer_id: outcome.plan.cluster_ids[ci].clone(),
                 records: res.clusters[ci].len() as u64,
-                name: res.profiles[ci]
-                    .get(GoldenField::FullName)
-                    .map(str::to_string),
+                name: res.profiles[ci].get(GoldenField::FullName, &res.records),
                 sources,
             }
         })
@@ -487,7 +485,7 @@ fn matching(pipeline: &Pipeline, outcome: &RunOutcome) -> Matching {
         threshold: model.threshold,
         threshold_weight: model.threshold_weight(),
         records: res.records.len() as u64,
-        candidate_pairs: res.scored.len() as u64,
+        candidate_pairs: res.candidate_pairs,
         linked_pairs: res.links().count() as u64,
         vetoed_pairs: res.scored.iter().filter(|p| p.vetoed).count() as u64,
         customers: res.clusters.len() as u64,
@@ -700,7 +698,7 @@ fn store_effect(pipeline: &Pipeline, outcome: &RunOutcome) -> StoreEffect {
                 new: e.after.clone().unwrap_or_default(),
                 source: record.map(|r| pipeline.sources[r.source as usize].name.clone()),
                 source_key: record.map(|r| r.key.clone()),
-                rule: lineage.map(|l| l.rule.to_string()),
+                rule: lineage.map(|l| l.rule.name().to_string()),
             }
         })
         .collect();
@@ -746,18 +744,19 @@ fn shadow(pipeline: &Pipeline, outcome: &RunOutcome) -> ShadowDependency {
                 if customers.len() < LIST_CAP {
                     customers.push(ShadowCustomer {
                         customer_id: id.clone(),
-                        name: profile.get(GoldenField::FullName).map(str::to_string),
+                        name: profile.get(GoldenField::FullName, &res.records),
                         records: members.iter().map(|&m| reference(m)).collect(),
                     });
                 }
             }
             for f in GoldenField::ALL {
-                let (Some(value), Some(l)) =
-                    (&profile.values[f.index()], &profile.lineage[f.index()])
-                else {
+                let Some(l) = &profile.lineage[f.index()] else {
                     continue;
                 };
                 let from = &res.records[l.record as usize];
+                let Some(value) = from.golden_value(f) else {
+                    continue;
+                };
                 if !is_shadow(from.source) {
                     continue;
                 }
@@ -774,7 +773,7 @@ fn shadow(pipeline: &Pipeline, outcome: &RunOutcome) -> ShadowDependency {
                     values.push(ShadowValue {
                         customer_id: id.clone(),
                         field: f.name().to_string(),
-                        value: value.clone(),
+                        value,
                         source: pipeline.sources[from.source as usize].name.clone(),
                         source_key: from.key.clone(),
                     });
