@@ -2,8 +2,6 @@
 //! union-find, deterministic: clusters are listed by their smallest record index and members
 //! are sorted.
 
-use std::collections::{HashMap, HashSet};
-
 use crate::block::CandidatePair;
 
 /// Record indices of one customer, sorted.
@@ -46,6 +44,16 @@ impl UnionFind {
             self.rank[ra as usize] += 1;
         }
     }
+}
+
+/// The end of a chain of [`members`].
+const END: u32 = u32::MAX;
+
+/// The records of a chain through `next`, from `from` (each record's next, or [`END`]).
+fn members(next: &[u32], from: u32) -> impl Iterator<Item = u32> + '_ {
+    std::iter::successors(Some(from), move |&m| {
+        Some(next[m as usize]).filter(|&x| x != END)
+    })
 }
 
 /// Connected components over the links.
@@ -122,13 +130,30 @@ pub fn constrained_components_checked(
             .then(links[x].0.cmp(&links[y].0))
     });
     let mut uf = UnionFind::new(n);
-    // Per component root: its members and the records it may not be joined with.
-    let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
-    let mut forbidden: HashMap<u32, HashSet<u32>> = HashMap::new();
+    // Each record's cannot-link partners (both ways), as ranges of one list.
+    let mut at = vec![0u32; n + 1];
     for p in cannot_link {
-        forbidden.entry(p.a).or_default().insert(p.b);
-        forbidden.entry(p.b).or_default().insert(p.a);
+        at[p.a as usize + 1] += 1;
+        at[p.b as usize + 1] += 1;
     }
+    for i in 0..n {
+        at[i + 1] += at[i];
+    }
+    let mut partners = vec![0u32; at[n] as usize];
+    let mut fill = at.clone();
+    for p in cannot_link {
+        for (x, y) in [(p.a, p.b), (p.b, p.a)] {
+            partners[fill[x as usize] as usize] = y;
+            fill[x as usize] += 1;
+        }
+    }
+    drop(fill);
+    // Per component root: its size, and its members as a chain through `next` from
+    // `head` to `tail` (joining two components links their chains; nothing is copied).
+    let mut size = vec![1u32; n];
+    let mut next = vec![END; n];
+    let mut head: Vec<u32> = (0..n as u32).collect();
+    let mut tail: Vec<u32> = (0..n as u32).collect();
     let mut accepted = Vec::with_capacity(must_link.len() + links.len());
     let candidates = must_link
         .iter()
@@ -140,23 +165,28 @@ pub fn constrained_components_checked(
             accepted.push(p);
             continue;
         }
-        let mem = |r: u32, members: &HashMap<u32, Vec<u32>>| -> Vec<u32> {
-            members.get(&r).cloned().unwrap_or_else(|| vec![r])
-        };
-        let (ma, mb) = (mem(ra, &members), mem(rb, &members));
-        let (small, large_root) = if ma.len() <= mb.len() {
-            (&ma, rb)
+        let (small, large) = if size[ra as usize] <= size[rb as usize] {
+            (ra, rb)
         } else {
-            (&mb, ra)
+            (rb, ra)
         };
-        let large = if ma.len() <= mb.len() { &mb } else { &ma };
-        let forbidden_pair = forbidden
-            .get(&large_root)
-            .is_some_and(|f| small.iter().any(|m| f.contains(m)));
+        // A member of the smaller component may not be one customer with a member of the
+        // larger.
+        let mut forbidden_pair = false;
+        for m in members(&next, head[small as usize]) {
+            let m = m as usize;
+            if partners[at[m] as usize..at[m + 1] as usize]
+                .iter()
+                .any(|&q| uf.find(q) == large)
+            {
+                forbidden_pair = true;
+                break;
+            }
+        }
         // The pair itself was scored and linked: only the others need comparing.
         let bridged_conflict = || {
-            small.iter().any(|&x| {
-                large.iter().any(|&y| {
+            members(&next, head[small as usize]).any(|x| {
+                members(&next, head[large as usize]).any(|y| {
                     let q = CandidatePair {
                         a: x.min(y),
                         b: x.max(y),
@@ -170,17 +200,11 @@ pub fn constrained_components_checked(
             continue;
         }
         uf.union(ra, rb);
-        let root = uf.find(ra);
-        let mut all = ma;
-        all.extend(mb);
-        let mut fset = forbidden.remove(&ra).unwrap_or_default();
-        fset.extend(forbidden.remove(&rb).unwrap_or_default());
-        if !fset.is_empty() {
-            forbidden.insert(root, fset);
-        }
-        members.remove(&ra);
-        members.remove(&rb);
-        members.insert(root, all);
+        let root = uf.find(ra) as usize;
+        let (ra, rb) = (ra as usize, rb as usize);
+        next[tail[ra] as usize] = head[rb];
+        (head[root], tail[root]) = (head[ra], tail[rb]);
+        size[root] = size[ra] + size[rb];
         accepted.push(p);
     }
     connected_components(n, accepted)
@@ -189,6 +213,111 @@ pub fn constrained_components_checked(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::{HashMap, HashSet};
+
+    /// The constrained clustering as it was first written: each component's members and
+    /// forbidden records in hash maps, copied on every join. The chains and the partner
+    /// lists must decide exactly as it does.
+    fn reference(
+        n: usize,
+        must_link: &[CandidatePair],
+        links: &[(CandidatePair, f64)],
+        cannot_link: &[CandidatePair],
+        conflict: &dyn Fn(u32, u32) -> bool,
+    ) -> Vec<Cluster> {
+        let mut order: Vec<usize> = (0..links.len()).collect();
+        order.sort_by(|&x, &y| {
+            links[y]
+                .1
+                .total_cmp(&links[x].1)
+                .then(links[x].0.cmp(&links[y].0))
+        });
+        let mut uf = UnionFind::new(n);
+        let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut forbidden: HashMap<u32, HashSet<u32>> = HashMap::new();
+        for p in cannot_link {
+            forbidden.entry(p.a).or_default().insert(p.b);
+            forbidden.entry(p.b).or_default().insert(p.a);
+        }
+        let mut accepted = Vec::new();
+        let candidates = must_link
+            .iter()
+            .map(|&p| (p, true))
+            .chain(order.into_iter().map(|i| (links[i].0, false)));
+        for (p, forced) in candidates {
+            let (ra, rb) = (uf.find(p.a), uf.find(p.b));
+            if ra == rb {
+                accepted.push(p);
+                continue;
+            }
+            let mem = |r: u32| members.get(&r).cloned().unwrap_or_else(|| vec![r]);
+            let (ma, mb) = (mem(ra), mem(rb));
+            let (small, large, large_root) = if ma.len() <= mb.len() {
+                (&ma, &mb, rb)
+            } else {
+                (&mb, &ma, ra)
+            };
+            let forbidden_pair = forbidden
+                .get(&large_root)
+                .is_some_and(|f| small.iter().any(|m| f.contains(m)));
+            let bridged = small.iter().any(|&x| {
+                large.iter().any(|&y| {
+                    let q = CandidatePair {
+                        a: x.min(y),
+                        b: x.max(y),
+                    };
+                    q != p && conflict(q.a, q.b)
+                })
+            });
+            if (forbidden_pair || bridged) && !forced {
+                continue;
+            }
+            uf.union(ra, rb);
+            let root = uf.find(ra);
+            let mut all = ma;
+            all.extend(mb);
+            let mut fset = forbidden.remove(&ra).unwrap_or_default();
+            fset.extend(forbidden.remove(&rb).unwrap_or_default());
+            if !fset.is_empty() {
+                forbidden.insert(root, fset);
+            }
+            members.remove(&ra);
+            members.remove(&rb);
+            members.insert(root, all);
+            accepted.push(p);
+        }
+        connected_components(n, accepted)
+    }
+
+    #[test]
+    fn constrained_clustering_decides_as_the_set_based_reference() {
+        let mut rng = crate::rng::Rng::new(11);
+        for round in 0..300 {
+            let n = 2 + rng.below(40) as usize;
+            let pair = |rng: &mut crate::rng::Rng| {
+                let a = rng.below(n as u64) as u32;
+                let b = (a + 1 + rng.below(n as u64 - 1) as u32) % n as u32;
+                CandidatePair {
+                    a: a.min(b),
+                    b: a.max(b),
+                }
+            };
+            let links: Vec<(CandidatePair, f64)> = (0..rng.below(3 * n as u64))
+                .map(|_| (pair(&mut rng), rng.below(8) as f64))
+                .collect();
+            let must: Vec<CandidatePair> = (0..rng.below(3)).map(|_| pair(&mut rng)).collect();
+            let cannot: Vec<CandidatePair> =
+                (0..rng.below(n as u64)).map(|_| pair(&mut rng)).collect();
+            // A bridge check that vetoes some pairs of records (a pure function of them).
+            let salt = rng.below(9);
+            let conflict = move |a: u32, b: u32| {
+                (u64::from(a) * 31 + u64::from(b) * 17 + salt).is_multiple_of(9)
+            };
+            let got = constrained_components_checked(n, &must, &links, &cannot, Some(&conflict));
+            let want = reference(n, &must, &links, &cannot, &conflict);
+            assert_eq!(got, want, "round {round}");
+        }
+    }
 
     #[test]
     fn weak_bridges_between_conflicting_records_are_cut() {
