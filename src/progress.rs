@@ -21,9 +21,9 @@ pub struct Progress {
 
 /// What a run needs per million source records at its peak, beyond what it holds once
 /// its sources are read: the forecast behind `--memory-limit`, with a margin over what
-/// was measured (benches/README.md, tenth session: 1,134 -> 2,465 MiB for 1,001,153
-/// records, 202 -> 554 MiB for 149,880, that is 1,331 and 2,348 MiB per million).
-pub const MIB_PER_MILLION_RECORDS: u64 = 2_900;
+/// was measured (benches/README.md, tenth session: 1,133 -> 1,957 MiB for 1,001,153
+/// records, 202 -> 474 MiB for 149,880, that is 824 and 1,815 MiB per million).
+pub const MIB_PER_MILLION_RECORDS: u64 = 2_200;
 
 /// The process's resident set size now, in MiB (`None` off Linux).
 pub fn memory_mib() -> Option<u64> {
