@@ -173,15 +173,19 @@ pub fn resolve_cleansed(
     );
     progress.between_stages()?;
     let tf = TermFrequencies::from_counts(&match_records, &scoring.counts);
-    let mut scored = score_stage(&model, &tf, &match_records, &pairs.pairs, progress);
+    // Unless they are kept for a report, the pairs that are neither links nor vetoes are
+    // dropped as they are scored: clustering and the load never use them.
+    let scored = score_stage(
+        &model,
+        &tf,
+        &match_records,
+        &pairs.pairs,
+        scoring.keep_pairs,
+        progress,
+    );
+    let candidate_pairs = pairs.pairs.len() as u64;
     let blocking = pairs.stats;
-    let candidate_pairs = scored.len() as u64;
-    if !scoring.keep_pairs {
-        // Clustering and the load use the links and the vetoes; the rest would only
-        // weigh on the run's peak memory from here on.
-        scored.retain(|p| p.linked(&model) || p.vetoed);
-        scored.shrink_to_fit();
-    }
+    drop(pairs.pairs);
     progress.between_stages()?;
     let (decided, mut outcome) = decide_stage(pipeline, &records, decisions);
     let clusters = cluster_stage(&model, &tf, &match_records, &scored, &decided, progress);
@@ -394,15 +398,29 @@ fn train_stage(
     (model, Some(report))
 }
 
+/// Score the candidate pairs: all of them (`keep_all`), or only those clustering and the
+/// load use, the links and the vetoes (the others are never held at once).
 fn score_stage(
     model: &Model,
     tf: &TermFrequencies,
     records: &[MatchRecord],
     pairs: &[CandidatePair],
+    keep_all: bool,
     progress: &mut Progress,
 ) -> Vec<ScoredPair> {
     let stage = progress.stage("score", Some(pairs.len() as u64));
-    let out = score::score_all(model, tf, records, pairs);
+    let out = if keep_all {
+        score::score_all(model, tf, records, pairs)
+    } else {
+        pairs
+            .par_iter()
+            .map(|&p| {
+                let (a, b) = (&records[p.a as usize], &records[p.b as usize]);
+                score::score_pair(model, tf, a, b, p)
+            })
+            .filter(|s| s.linked(model) || s.vetoed)
+            .collect()
+    };
     stage.inc(pairs.len() as u64);
     progress.finish(stage);
     out
