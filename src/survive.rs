@@ -60,7 +60,8 @@ impl From<SurvivorRule> for Rule {
 /// (a million profiles' copies were 400 MiB at a run's peak).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct GoldenProfile {
-    /// `None`: no record of the customer has a value for the field.
+    /// `None`: no golden value (the record its field group survived from has none, or
+    /// no record has a value in the group).
     pub lineage: [Option<Lineage>; GOLDEN_FIELD_COUNT],
 }
 
@@ -241,14 +242,12 @@ mod tests {
             g.get(GoldenField::City, &records).as_deref(),
             Some("Berlin")
         );
-        assert_eq!(
-            g.lineage[GoldenField::City.index()]
-                .as_ref()
-                .unwrap()
-                .rule
-                .name(),
-            "only_source"
-        );
+        assert_eq!(rule_of(&g, GoldenField::City), "only_source");
+    }
+
+    /// The name of the rule that chose `f`'s value.
+    fn rule_of(g: &GoldenProfile, f: GoldenField) -> &'static str {
+        g.lineage[f.index()].as_ref().unwrap().rule.name()
     }
 
     #[test]
@@ -276,25 +275,11 @@ mod tests {
             g.get(GoldenField::City, &records).as_deref(),
             Some("Bremen")
         );
-        assert_eq!(
-            g.lineage[GoldenField::City.index()]
-                .as_ref()
-                .unwrap()
-                .rule
-                .name(),
-            "owner"
-        );
+        assert_eq!(rule_of(&g, GoldenField::City), "owner");
         assert_eq!(
             g.get(GoldenField::Email, &records).as_deref(),
             Some("a@x.de")
         );
-        assert_eq!(
-            g.lineage[GoldenField::Email.index()]
-                .as_ref()
-                .unwrap()
-                .rule
-                .name(),
-            "tie_break"
-        );
+        assert_eq!(rule_of(&g, GoldenField::Email), "tie_break");
     }
 }
