@@ -88,7 +88,8 @@ pub struct ResolveOptions {
     /// instead of counting this resolution's records.
     pub counts: Option<TermCounts>,
     /// Keep every scored pair in the resolution (a report lists the near misses), not
-    /// only the links and vetoes: at 1M records the others are 4M pairs, 160 MiB.
+    /// only the links and vetoes (at 1M records, 577k of the 4.5M candidate pairs are
+    /// neither: 3.54M are vetoes and 385k links).
     pub keep_pairs: bool,
 }
 
