@@ -754,12 +754,12 @@ fn shadow(pipeline: &Pipeline, outcome: &RunOutcome) -> ShadowDependency {
                     continue;
                 };
                 let from = &res.records[l.record as usize];
-                let Some(value) = from.golden_value(f) else {
-                    continue;
-                };
                 if !is_shadow(from.source) {
                     continue;
                 }
+                let Some(value) = from.golden_value(f) else {
+                    continue;
+                };
                 let elsewhere = members.iter().any(|&m| {
                     let r = &res.records[m as usize];
                     !is_shadow(r.source) && r.golden_value(f).is_some()
