@@ -16,7 +16,7 @@ use crmfuse::progress::Progress;
 use crmfuse::score::{self, MatchRecord};
 
 fn show(r: &MatchRecord, src: &str) -> String {
-    let o = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let o = |v: &Option<crmfuse::record::Text>| v.as_deref().unwrap_or("-").to_string();
     format!(
         "[{src}] {} {} {} dob={} e={:?} p={:?} st={} pc={} city={}",
         o(&r.given),
@@ -34,7 +34,9 @@ fn show(r: &MatchRecord, src: &str) -> String {
 /// What two records share, as a short signature.
 fn shared(x: &MatchRecord, y: &MatchRecord) -> String {
     let mut s = Vec::new();
-    let eq = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+    let eq = |a: &Option<crmfuse::record::Text>, b: &Option<crmfuse::record::Text>| {
+        a.is_some() && a == b
+    };
     if x.emails.iter().any(|e| y.emails.contains(e)) {
         s.push("email");
     } else if !x.emails.is_empty() && !y.emails.is_empty() {

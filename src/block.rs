@@ -100,8 +100,16 @@ fn keys(record: &MatchRecord, rule: &BlockingRule, out: &mut Vec<u64>) {
     let mut combos: Vec<xxhash_rust::xxh3::Xxh3> = vec![xxhash_rust::xxh3::Xxh3::new()];
     for part in &rule.parts {
         let values: Vec<&str> = match part {
-            KeyPart::Email => record.emails.iter().map(String::as_str).collect(),
-            KeyPart::Phone => record.phones.iter().map(String::as_str).collect(),
+            KeyPart::Email => record
+                .emails
+                .iter()
+                .map(crate::record::Text::as_str)
+                .collect(),
+            KeyPart::Phone => record
+                .phones
+                .iter()
+                .map(crate::record::Text::as_str)
+                .collect(),
             KeyPart::GivenName => record.given.as_deref().into_iter().collect(),
             KeyPart::GivenInitial => record
                 .given
@@ -281,14 +289,14 @@ mod tests {
     fn rec(email: &str, phone: &str, family: &str) -> MatchRecord {
         MatchRecord {
             emails: (!email.is_empty())
-                .then(|| email.to_string())
+                .then(|| email.into())
                 .into_iter()
                 .collect(),
             phones: (!phone.is_empty())
-                .then(|| phone.to_string())
+                .then(|| phone.into())
                 .into_iter()
                 .collect(),
-            family: (!family.is_empty()).then(|| family.to_string()),
+            family: (!family.is_empty()).then(|| family.into()),
             ..MatchRecord::default()
         }
     }

@@ -12,11 +12,13 @@
 //! vector patterns in sorted order.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::block::CandidatePair;
+use crate::hash::KeyHasher;
 use crate::rng::Rng;
 use crate::score::{self, Gamma, MatchRecord, Model, NULL_LEVEL};
 
@@ -66,15 +68,14 @@ pub fn train(
     model.prior_weight = score::estimate_prior(records, pairs);
     let sample = sample_levels(&model, records, opts);
     report.u_sample_pairs = sample.pairs;
-    let gammas: Vec<Gamma> = pairs
-        .par_iter()
-        .map(|p| score::gamma(&model, &records[p.a as usize], &records[p.b as usize]))
-        .collect();
-    let shared_mailbox_u = shared_mailbox_u(&model, records.len(), &gammas);
+    // Which level each comparison puts a pair at depends on the comparisons, not on m and
+    // u: the patterns are counted once for both rounds of EM.
+    let patterns = count_patterns(&model, records, pairs);
+    let shared_mailbox_u = shared_mailbox_u(&model, records.len(), &patterns);
     report.email_exact_u_from_collisions = shared_mailbox_u;
     set_u(&mut model, &sample, 0.0);
     set_email_exact_u(&mut model, shared_mailbox_u);
-    estimate_m(&mut model, &gammas, opts, &mut report);
+    estimate_m(&mut model, &patterns, opts, &mut report);
     // The matches among all pairs: those EM finds among the blocked pairs (blocking is
     // built to miss few). That is the prior; with it, u is corrected for the matches in
     // the random sample, and m refitted once.
@@ -87,9 +88,43 @@ pub fn train(
         report.global_match_rate = rate;
         set_u(&mut model, &sample, rate);
         set_email_exact_u(&mut model, shared_mailbox_u);
-        estimate_m(&mut model, &gammas, opts, &mut report);
+        estimate_m(&mut model, &patterns, opts, &mut report);
     }
     (model, report)
+}
+
+type PatternCounts = HashMap<Gamma, u64, BuildHasherDefault<KeyHasher>>;
+
+/// How many blocked pairs have each comparison vector, sorted by vector. Counted on every
+/// core without holding a vector per pair (at 10M records, 8 bytes times some 50M pairs).
+fn count_patterns(
+    model: &Model,
+    records: &[MatchRecord],
+    pairs: &[CandidatePair],
+) -> Vec<(Gamma, u64)> {
+    let counts = pairs
+        .par_iter()
+        .fold(PatternCounts::default, |mut counts, p| {
+            let g = score::gamma(model, &records[p.a as usize], &records[p.b as usize]);
+            *counts.entry(g).or_default() += 1;
+            counts
+        })
+        .reduce(PatternCounts::default, |mut a, mut b| {
+            if a.len() < b.len() {
+                std::mem::swap(&mut a, &mut b);
+            }
+            for (g, k) in b {
+                *a.entry(g).or_default() += k;
+            }
+            a
+        });
+    sorted_patterns(counts)
+}
+
+fn sorted_patterns(counts: PatternCounts) -> Vec<(Gamma, u64)> {
+    let mut patterns: Vec<(Gamma, u64)> = counts.into_iter().collect();
+    patterns.sort_unstable();
+    patterns
 }
 
 /// u of an exact e-mail agreement, counted instead of sampled.
@@ -104,7 +139,7 @@ pub fn train(
 /// e-mail-sharing pairs with clearly different given names, times all e-mail-sharing
 /// pairs, estimates the non-matches that share a mailbox (given names that differ on the
 /// same person, a nickname the table lacks, make it err towards a larger u, the safe side).
-fn shared_mailbox_u(model: &Model, records: usize, gammas: &[Gamma]) -> Option<f64> {
+fn shared_mailbox_u(model: &Model, records: usize, patterns: &[(Gamma, u64)]) -> Option<f64> {
     use score::Comparison;
     let index = |c: Comparison| model.comparisons.iter().position(|cm| cm.comparison == c);
     let (email, given) = (index(Comparison::Email)?, index(Comparison::GivenName)?);
@@ -113,11 +148,13 @@ fn shared_mailbox_u(model: &Model, records: usize, gammas: &[Gamma]) -> Option<f
         .iter()
         .position(|l| l.veto)? as u8;
     let (mut sharing, mut both_named, mut named_differently) = (0u64, 0u64, 0u64);
-    for g in gammas.iter().filter(|g| g[email] == 0) {
-        sharing += 1;
+    for (g, k) in patterns.iter().filter(|(g, _)| g[email] == 0) {
+        sharing += k;
         if g[given] != NULL_LEVEL {
-            both_named += 1;
-            named_differently += u64::from(g[given] == given_different);
+            both_named += k;
+            if g[given] == given_different {
+                named_differently += k;
+            }
         }
     }
     if both_named < 100 {
@@ -221,19 +258,14 @@ fn set_u(model: &mut Model, sample: &USample, match_rate: f64) {
     }
 }
 
-/// m by EM over the distinct comparison vectors of the blocked pairs.
+/// m by EM over the distinct comparison vectors of the blocked pairs (`patterns`: each
+/// with its count, sorted).
 fn estimate_m(
     model: &mut Model,
-    gammas: &[Gamma],
+    patterns: &[(Gamma, u64)],
     opts: &TrainingOptions,
     report: &mut TrainingReport,
 ) {
-    let mut patterns: HashMap<Gamma, u64> = HashMap::new();
-    for g in gammas {
-        *patterns.entry(*g).or_default() += 1;
-    }
-    let mut patterns: Vec<(Gamma, u64)> = patterns.into_iter().collect();
-    patterns.sort_unstable();
     report.distinct_patterns = patterns.len() as u64;
     if patterns.is_empty() {
         return;
@@ -255,7 +287,7 @@ fn estimate_m(
             .map(|cm| vec![0.0; cm.levels.len()])
             .collect();
         let mut matched = 0.0;
-        for (g, k) in &patterns {
+        for (g, k) in patterns {
             let (mut lm, mut lu) = (lambda.ln(), (1.0 - lambda).ln());
             for (ci, &l) in g.iter().take(c).enumerate() {
                 if l != NULL_LEVEL {
@@ -305,7 +337,7 @@ mod tests {
             given: Some(given.into()),
             family: Some(family.into()),
             emails: vec![email.into()],
-            birth_date: Some(format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10)),
+            birth_date: Some(format!("19{:02}-0{}-1{}", 50 + i % 40, 1 + i % 9, i % 10).into()),
             ..MatchRecord::default()
         }
     }
@@ -332,12 +364,18 @@ mod tests {
             (50, 5, 500, 0, 1000, None),
         ];
         for &(agree, differ, unnamed, other, records, want) in cases {
-            let mut gammas = Vec::new();
-            gammas.extend((0..agree).map(|_| vector(0, 0)));
-            gammas.extend((0..differ).map(|_| vector(0, 4)));
-            gammas.extend((0..unnamed).map(|_| vector(0, NULL_LEVEL)));
-            gammas.extend((0..other).map(|_| vector(2, 4)));
-            let got = shared_mailbox_u(&model, records, &gammas);
+            let mut counts = PatternCounts::default();
+            for (g, k) in [
+                (vector(0, 0), agree),
+                (vector(0, 4), differ),
+                (vector(0, NULL_LEVEL), unnamed),
+                (vector(2, 4), other),
+            ] {
+                if k > 0 {
+                    counts.insert(g, k);
+                }
+            }
+            let got = shared_mailbox_u(&model, records, &sorted_patterns(counts));
             match (got, want) {
                 (Some(g), Some(w)) => assert!((g - w).abs() < 1e-12, "{g} {w}"),
                 (g, w) => assert_eq!(g, w),
@@ -347,6 +385,39 @@ mod tests {
         set_email_exact_u(&mut m, Some(1e-9));
         assert_eq!(m.comparisons[email].levels[0].u, 1e-9);
         assert!(m.comparisons[email].levels[0].weight() > 25.0);
+    }
+
+    #[test]
+    fn patterns_are_counted_as_one_pass_over_the_pairs_would() {
+        let model = Model::default_model(0.9);
+        let given = ["anna", "anne", "bert", "carl", "dora"];
+        let records: Vec<MatchRecord> = (0..60)
+            .map(|i| person(i % 7, given[i % 5], "weber", &format!("p{}@x.de", i % 11)))
+            .collect();
+        let mut rng = Rng::new(7);
+        let pairs: Vec<CandidatePair> = (0..20_000)
+            .map(|_| {
+                let a = rng.below(60) as u32;
+                CandidatePair {
+                    a,
+                    b: (a + 1 + rng.below(59) as u32) % 60,
+                }
+            })
+            .collect();
+        let mut want: Vec<(Gamma, u64)> = Vec::new();
+        let mut all: Vec<Gamma> = pairs
+            .iter()
+            .map(|p| score::gamma(&model, &records[p.a as usize], &records[p.b as usize]))
+            .collect();
+        all.sort_unstable();
+        for g in all {
+            match want.last_mut() {
+                Some((last, k)) if *last == g => *k += 1,
+                _ => want.push((g, 1)),
+            }
+        }
+        assert!(want.len() > 5, "{}", want.len());
+        assert_eq!(count_patterns(&model, &records, &pairs), want);
     }
 
     #[test]
