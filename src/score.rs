@@ -529,7 +529,7 @@ fn spells_a_name(local: &str, r: &MatchRecord) -> bool {
 }
 
 fn local(email: &str) -> &str {
-    email.split('@').next().unwrap_or(email)
+    email.split_once('@').map_or(email, |(local, _)| local)
 }
 
 fn tail(s: &str, n: usize) -> &str {
@@ -538,10 +538,12 @@ fn tail(s: &str, n: usize) -> &str {
 
 /// Dates that differ in one component, or with day and month swapped.
 fn date_near(a: &str, b: &str) -> bool {
-    let parts = |s: &str| -> Option<(String, String, String)> {
+    // Borrowed parts, not copies: every candidate pair with two different birth dates
+    // comes here.
+    fn parts(s: &str) -> Option<(&str, &str, &str)> {
         let mut it = s.split('-');
-        Some((it.next()?.into(), it.next()?.into(), it.next()?.into()))
-    };
+        Some((it.next()?, it.next()?, it.next()?))
+    }
     let (Some((ya, ma, da)), Some((yb, mb, db))) = (parts(a), parts(b)) else {
         return false;
     };
