@@ -19,11 +19,16 @@ pub struct Progress {
     pub memory_limit_mib: Option<u64>,
 }
 
-/// What a run needs per million source records at its peak, beyond what it holds once
-/// its sources are read: the forecast behind `--memory-limit`, with a margin over what
-/// was measured (benches/README.md, tenth session: 1,133 -> 1,957 MiB for 1,001,153
-/// records, 202 -> 474 MiB for 149,880, that is 824 and 1,815 MiB per million).
-pub const MIB_PER_MILLION_RECORDS: u64 = 2_200;
+/// What a run needs at its peak beyond what it holds once its sources are read: the
+/// forecast behind `--memory-limit` is this much per million source records plus
+/// [`MIB_FIXED`], with a margin over what was measured (benches/README.md, eleventh
+/// session: 207 -> 477 MiB for 149,880 records, 1,127 -> 1,801 MiB for 1,001,153 and
+/// 10,673 -> 18,436 MiB for 10,004,722; the forecast says 612, 2,384 and 20,933 MiB).
+pub const MIB_PER_MILLION_RECORDS: u64 = 1_000;
+
+/// The part of the forecast that does not grow with the records (the store's page cache,
+/// the model, the reference tables).
+pub const MIB_FIXED: u64 = 256;
 
 /// The process's resident set size now, in MiB (`None` off Linux).
 pub fn memory_mib() -> Option<u64> {
@@ -83,12 +88,14 @@ impl Progress {
             return Ok(());
         };
         let needed = memory_mib().unwrap_or(0)
+            + MIB_FIXED
             + (records as u64).saturating_mul(MIB_PER_MILLION_RECORDS) / 1_000_000;
         if needed > limit {
             return Err(crate::error::Error::MemoryLimit {
                 what: format!(
-                    "{records} source records need about {} MiB per million at the run's peak",
-                    MIB_PER_MILLION_RECORDS
+                    "{records} source records need about {} MiB per million, and {} MiB \
+                     besides, at the run's peak",
+                    MIB_PER_MILLION_RECORDS, MIB_FIXED
                 ),
                 needed_mib: needed,
                 limit_mib: limit,

@@ -242,7 +242,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
             if load {
                 // Last moment to stop: dropping `tx` rolls the whole run back.
                 interrupt::check()?;
-                commit(tx, path, &mut progress)?;
+                commit(tx, path, first_load, &mut progress)?;
             }
             // Not loading: the transaction rolls back when dropped.
             Ok((plan, load))
@@ -347,19 +347,25 @@ fn sync_incremental(
     if load && let Some(tx) = tx {
         // Last moment to stop: dropping `tx` rolls the whole sync back.
         interrupt::check()?;
-        commit(tx, path, progress)?;
+        commit(tx, path, false, progress)?;
     }
     Ok(Ok((resolution, plan, load, gate_results)))
 }
 
 /// Commit a run's transaction: its own stage, as SQLite writes the changed pages back
-/// into the store file then (a checkpoint of the write-ahead log).
+/// into the store file then (a checkpoint of the write-ahead log). A first load (written
+/// without SQLite's per-row reference check, see [`store::begin_first_load`]) has its
+/// references checked first, within this stage.
 fn commit(
     tx: rusqlite::Transaction<'_>,
     path: &std::path::Path,
+    first_load: bool,
     progress: &mut Progress,
 ) -> Result<()> {
     let stage = progress.stage("commit", None);
+    if first_load {
+        store::check_references(&tx, path)?;
+    }
     tx.commit().map_err(|e| Error::store(path, e))?;
     progress.finish(stage);
     Ok(())

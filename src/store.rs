@@ -250,7 +250,43 @@ pub fn begin_first_load(conn: &mut Connection, path: &Path) -> Result<bool> {
     // needs (it does not in WAL mode).
     conn.execute_batch("PRAGMA synchronous = FULL")
         .map_err(db)?;
+    // The references of a first load are checked once, before it commits
+    // ([`check_references`]), instead of as each row goes in: a lookup in the parent table
+    // per row was a fifth of a 1M load (27.2-27.8 s with, 20.7-22.6 s without).
+    conn.execute_batch("PRAGMA foreign_keys = OFF")
+        .map_err(db)?;
     Ok(true)
+}
+
+/// Every reference in the store points at an existing row (SQLite's foreign-key check,
+/// over the whole store), or an error that names the first few that do not. A first load
+/// calls this before it commits, since it writes with the per-row check off
+/// ([`begin_first_load`]); the error rolls the load back.
+pub fn check_references(conn: &Connection, path: &Path) -> Result<()> {
+    let db = |e: rusqlite::Error| Error::store(path, e);
+    let mut stmt = conn
+        .prepare("SELECT \"table\", parent FROM pragma_foreign_key_check")
+        .map_err(db)?;
+    let mut rows = stmt.query([]).map_err(db)?;
+    let (mut broken, mut named) = (0u64, Vec::new());
+    while let Some(r) = rows.next().map_err(db)? {
+        broken += 1;
+        if named.len() < 3 {
+            let (table, parent): (String, String) = (r.get(0).map_err(db)?, r.get(1).map_err(db)?);
+            named.push(format!("{table} -> {parent}"));
+        }
+    }
+    if broken == 0 {
+        return Ok(());
+    }
+    Err(Error::Store {
+        path: path.to_path_buf(),
+        message: format!(
+            "the load would leave {broken} row(s) referring to rows that do not exist ({}); \
+             nothing was written",
+            named.join(", ")
+        ),
+    })
 }
 
 /// Set a connection's page cache to `mib` MiB (see the constants below).
@@ -363,7 +399,7 @@ pub fn end_first_load(conn: &mut Connection) {
     let _ = conn.busy_handler(None::<fn(i32) -> bool>);
     let _ = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0));
     let _ = conn.busy_handler(Some(wait_for_writer));
-    let _ = conn.execute_batch("PRAGMA synchronous = NORMAL");
+    let _ = conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON");
 }
 
 /// A store error of a writer, saying so when another run holds the store or Ctrl-C stopped
@@ -657,6 +693,32 @@ pub fn read_table_where(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A first load writes without SQLite's per-row reference check; the check before
+    /// its commit finds a broken reference, names its table without its values, and the
+    /// store checks references again afterwards.
+    #[test]
+    fn a_first_load_checks_its_references_before_it_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("crm.db");
+        let mut conn = open_rw(&p).unwrap();
+        assert!(begin_first_load(&mut conn, &p).unwrap());
+        let orphan =
+            "INSERT INTO field_lineage (customer_id, field, value, source, source_key, rule)
+                      VALUES ('C-missing', 'email', 'secret@example.com', 'erp', 'k1', 'priority')";
+        conn.execute(orphan, []).unwrap();
+        let e = check_references(&conn, &p).unwrap_err().to_string();
+        assert!(
+            e.contains("1 row(s)") && e.contains("field_lineage -> customers"),
+            "{e}"
+        );
+        assert!(!e.contains("secret") && !e.contains("C-missing"), "{e}");
+        conn.execute("DELETE FROM field_lineage", []).unwrap();
+        check_references(&conn, &p).unwrap();
+        end_first_load(&mut conn);
+        let refused = conn.execute(orphan, []).unwrap_err().to_string();
+        assert!(refused.contains("FOREIGN KEY"), "{refused}");
+    }
 
     /// The writeback thread syncs the store file through a descriptor it never closes:
     /// closing one would release SQLite's locks on the store, and a second writer could
