@@ -16,8 +16,7 @@ use crate::record::{Customer, Text};
 /// The keys a record is compared on, derived once from the cleansed record.
 ///
 /// Its keys are [`Text`]: most fit in the 24 bytes of the value itself, so a record takes
-/// one heap allocation (its e-mails and phones) instead of ten (at 10M records that was
-/// about 3 GB).
+/// about one heap allocation (its e-mails and phones) instead of ten.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct MatchRecord {
     pub given: Option<Text>,
@@ -845,8 +844,6 @@ pub fn evidence(model: &Model, tf: &TermFrequencies, pair: &ScoredPair) -> Vec<E
 /// name, family name and birth date, are taken as sure matches; their share of all possible
 /// pairs is the prior probability that two records are the same customer.
 pub fn estimate_prior(records: &[MatchRecord], pairs: &[CandidatePair]) -> f64 {
-    let n = records.len() as f64;
-    let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
     let sure = pairs
         .par_iter()
         .filter(|p| {
@@ -856,8 +853,15 @@ pub fn estimate_prior(records: &[MatchRecord], pairs: &[CandidatePair]) -> f64 {
                     && compare(Comparison::FamilyName, x, y) == Some(0)
                     && compare(Comparison::BirthDate, x, y) == Some(0))
         })
-        .count() as f64;
-    let p = (sure.max(1.0) / all_pairs).min(0.5);
+        .count() as u64;
+    prior_from_sure_matches(records.len(), sure)
+}
+
+/// The prior weight of [`estimate_prior`], from the count of sure matches among `records`.
+pub fn prior_from_sure_matches(records: usize, sure: u64) -> f64 {
+    let n = records as f64;
+    let all_pairs = (n * (n - 1.0) / 2.0).max(1.0);
+    let p = ((sure as f64).max(1.0) / all_pairs).min(0.5);
     (p / (1.0 - p)).log2()
 }
 
