@@ -41,8 +41,7 @@ pub struct RunOptions {
     /// A sync re-resolves every record, as a run does, instead of only what changed; the
     /// text says why (shown in the summary).
     pub full_sync: Option<&'static str>,
-    /// Keep every scored pair in the outcome (for the report), not only the links and
-    /// vetoes.
+    /// Keep every scored pair in the outcome (for the report), not only the links.
     pub keep_pairs: bool,
 }
 
