@@ -165,6 +165,12 @@ pub fn resolve_cleansed(
     } = input;
     let pairs = block_stage(pipeline, &match_records, scoring.held, progress)?;
     progress.between_stages()?;
+    if scoring.keep_pairs {
+        // With half again as a margin: the 10M go-live dry run grew by more than 7 GiB
+        // while scoring, for 5.8 GiB of scored pairs (benches/README.md).
+        let bytes = std::mem::size_of::<ScoredPair>() as u64 * 3 / 2;
+        progress.forecast_pairs(pairs.pairs.len() as u64, bytes)?;
+    }
     let (model, training) = train_stage(
         pipeline,
         scoring.model,

@@ -104,6 +104,27 @@ impl Progress {
         Ok(())
     }
 
+    /// After blocking, when every scored pair is to be kept (`run --report`): stop early
+    /// when the memory held now and `pairs` scored pairs of `bytes_per_pair` would pass the
+    /// limit. (Without the report only the links are kept, a few per record.)
+    pub fn forecast_pairs(&self, pairs: u64, bytes_per_pair: u64) -> crate::error::Result<()> {
+        let Some(limit) = self.memory_limit_mib else {
+            return Ok(());
+        };
+        let needed = memory_mib().unwrap_or(0) + pairs.saturating_mul(bytes_per_pair) / (1 << 20);
+        if needed > limit {
+            return Err(crate::error::Error::MemoryLimit {
+                what: format!(
+                    "keeping all {pairs} scored candidate pairs for the report, {bytes_per_pair} \
+                     bytes each, besides what the run holds"
+                ),
+                needed_mib: needed,
+                limit_mib: limit,
+            });
+        }
+        Ok(())
+    }
+
     /// Start a stage; `total` items when known, for a bar with rate and ETA.
     pub fn stage(&self, name: &'static str, total: Option<u64>) -> Stage {
         let bar = if !self.enabled {
@@ -150,5 +171,27 @@ impl Stage {
     }
     pub fn set_message(&self, msg: String) {
         self.bar.set_message(msg);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeping_every_pair_is_forecast_against_the_limit() {
+        let mut p = Progress::new(false);
+        p.forecast_pairs(u64::MAX / 64, 40).unwrap(); // no limit: no forecast
+        let Some(now) = memory_mib() else {
+            return; // not Linux: no figure to forecast from
+        };
+        // Margins wide enough for what the tests running beside this one allocate.
+        p.memory_limit_mib = Some(now + 1_000);
+        p.forecast_pairs(1_000_000, 40).unwrap(); // 38 MiB
+        let e = p.forecast_pairs(100_000_000, 40).unwrap_err().to_string(); // 3,815 MiB
+        assert!(
+            e.contains("all 100000000 scored candidate pairs") && e.contains("nothing was written"),
+            "{e}"
+        );
     }
 }
