@@ -166,8 +166,8 @@ pub fn resolve_cleansed(
     let pairs = block_stage(pipeline, &match_records, scoring.held, progress)?;
     progress.between_stages()?;
     if scoring.keep_pairs {
-        // With half again as a margin: the 10M go-live dry run grew by more than 7 GiB
-        // while scoring, for 5.8 GiB of scored pairs (benches/README.md).
+        // With half again as a margin: the 10M go-live dry run grew by 6.8 GiB while
+        // scoring, and was not done, for 5.8 GiB of scored pairs (benches/README.md).
         let bytes = std::mem::size_of::<ScoredPair>() as u64 * 3 / 2;
         progress.forecast_pairs(pairs.pairs.len() as u64, bytes)?;
     }
@@ -411,8 +411,8 @@ fn train_stage(
 /// The vetoed pairs are not kept for clustering either: its bridge check scores every pair
 /// of records that a join would make one customer, and stops the join at a veto, so it
 /// finds each vetoed pair again where it matters, the one place a veto is used. A list of
-/// them would only answer some of those checks without scoring, and at 10M records, where
-/// four in five candidate pairs are vetoes, it would cost gigabytes.
+/// them would only answer some of those checks without scoring, and cost gigabytes at 10M
+/// records (at 1M, four in five candidate pairs are vetoes; at 10M there are 155M pairs).
 fn score_stage(
     model: &Model,
     tf: &TermFrequencies,
