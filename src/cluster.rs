@@ -56,6 +56,19 @@ fn members(next: &[u32], from: u32) -> impl Iterator<Item = u32> + '_ {
     })
 }
 
+/// The indices of `links`, strongest first; ties broken by the pair, so that the order is
+/// deterministic.
+fn strongest_first(links: &[(CandidatePair, f64)]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..links.len()).collect();
+    order.sort_by(|&x, &y| {
+        links[y]
+            .1
+            .total_cmp(&links[x].1)
+            .then(links[x].0.cmp(&links[y].0))
+    });
+    order
+}
+
 /// Connected components over the links.
 pub fn connected_components(
     n: usize,
@@ -122,13 +135,7 @@ pub fn constrained_components_checked(
             must_link.iter().copied().chain(links.iter().map(|l| l.0)),
         );
     }
-    let mut order: Vec<usize> = (0..links.len()).collect();
-    order.sort_by(|&x, &y| {
-        links[y]
-            .1
-            .total_cmp(&links[x].1)
-            .then(links[x].0.cmp(&links[y].0))
-    });
+    let order = strongest_first(links);
     let mut uf = UnionFind::new(n);
     // Each record's cannot-link partners (both ways), as ranges of one list.
     let mut at = vec![0u32; n + 1];
@@ -225,13 +232,7 @@ mod tests {
         cannot_link: &[CandidatePair],
         conflict: &dyn Fn(u32, u32) -> bool,
     ) -> Vec<Cluster> {
-        let mut order: Vec<usize> = (0..links.len()).collect();
-        order.sort_by(|&x, &y| {
-            links[y]
-                .1
-                .total_cmp(&links[x].1)
-                .then(links[x].0.cmp(&links[y].0))
-        });
+        let order = strongest_first(links);
         let mut uf = UnionFind::new(n);
         let mut members: HashMap<u32, Vec<u32>> = HashMap::new();
         let mut forbidden: HashMap<u32, HashSet<u32>> = HashMap::new();

@@ -408,11 +408,11 @@ fn train_stage(
 /// Score the candidate pairs: all of them (`keep_all`), or only those clustering and the
 /// load use, the links (the others are never held at once).
 ///
-/// The vetoed pairs are not kept for clustering either: its bridge check scores every pair
-/// of records that a join would make one customer, and stops the join at a veto, so it
-/// finds each vetoed pair again where it matters, the one place a veto is used. A list of
-/// them would only answer some of those checks without scoring, and cost gigabytes at 10M
-/// records (at 1M, four in five candidate pairs are vetoes; at 10M there are 155M pairs).
+/// The vetoed pairs are not kept for clustering either: it scores every pair of records
+/// that a join would make one customer, and stops the join at a veto, so it finds each
+/// vetoed pair again where it matters, the one place a veto is used. A list of them would
+/// only answer some of those checks without scoring, and cost gigabytes at 10M records (at
+/// 1M, four in five candidate pairs are vetoes; at 10M there are 155M pairs).
 fn score_stage(
     model: &Model,
     tf: &TermFrequencies,
@@ -523,22 +523,19 @@ fn cluster_stage(
         .filter(|p| p.linked(model))
         .map(|p| (p.pair, p.weight))
         .collect();
-    // A steward's `same` overrides a veto on that pair; `different` adds a cannot-link.
-    // (Without `keep_pairs`, `scored` holds no vetoes: the bridge check finds them.)
-    let mut cannot: Vec<CandidatePair> = scored
-        .iter()
-        .filter(|p| p.vetoed && !same.contains(&p.pair))
-        .map(|p| p.pair)
-        .collect();
-    cannot.extend(different.iter().copied());
+    // A steward's `different` is a cannot-link; `same` a must-link, which also overrides a
+    // veto on that pair.
+    let mut cannot: Vec<CandidatePair> = different.iter().copied().collect();
     let mut must: Vec<CandidatePair> = same.iter().copied().collect();
     must.sort_unstable();
     cannot.sort_unstable();
-    cannot.dedup();
-    // Records a link would bridge without having been compared: a veto between them
-    // (different birth dates, Jr against Sr, clearly different given names) keeps them
-    // apart. (Also refusing bridges over clearly contrary evidence, total weight below
-    // -10, cost more recall than it gained precision on the synthetic companies.)
+    // The vetoes: any two records a join would make one customer are scored, and a veto
+    // between them (different birth dates, Jr against Sr, clearly different given names)
+    // keeps them apart, whether they were a candidate pair or a link bridges them without
+    // their having been compared. So the vetoed pairs need not be listed as cannot-links
+    // (see `score_stage`). (Also refusing bridges over clearly contrary evidence, total
+    // weight below -10, cost more recall than it gained precision on the synthetic
+    // companies.)
     let bridge_conflict = |a: u32, b: u32| {
         let pair = CandidatePair { a, b };
         if same.contains(&pair) {
@@ -618,6 +615,7 @@ mod tests {
     fn a_resolution_without_its_other_pairs_clusters_and_survives_alike() {
         // A synthetic company: unlike the demo, it has candidate pairs that are neither
         // linked nor vetoed, and vetoes that keep records apart which links would join.
+        // (Clustering never reads the vetoed pairs it is given: see `score_stage`.)
         let dir = tempfile::tempdir().unwrap();
         crate::synth::generate(&crate::synth::SynthOptions {
             people: 1_500,
