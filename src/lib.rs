@@ -8,6 +8,7 @@
 //! source's quality before a run. Every CSV the tool writes goes through [`csv_out`].
 
 pub mod block;
+pub mod bulk;
 pub mod check;
 pub mod cleanse;
 pub mod cluster;

@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 
+use crate::bulk::RowBatch;
 use crate::config::{DisappearPolicy, Pipeline};
 use crate::error::{Error, Result};
 use crate::overrides::{self, Directive};
@@ -228,10 +229,6 @@ fn new_customer(id: &str, golden: Vec<Sql>, run_id: i64) -> Vec<Sql> {
 
 fn text(s: impl Into<String>) -> Sql {
     Sql::text(s)
-}
-
-fn opt_text(s: Option<&str>) -> Sql {
-    Sql::opt_text(s)
 }
 
 fn as_str(v: &Sql) -> Option<&str> {
@@ -935,122 +932,129 @@ impl<'a> RowMaker<'a> {
         })
     }
 
-    /// The rows made from items `range`, unsorted.
-    fn make(&self, kind: TableKind, range: std::ops::Range<usize>) -> Result<Vec<Vec<Sql>>> {
+    /// The rows made from items `range`, unsorted, in item order; made on every core.
+    fn make(&self, kind: TableKind, range: std::ops::Range<usize>) -> Result<RowBatch> {
+        const PIECE: usize = 1024;
+        let width = kind.cols().0.len();
+        let pieces = range
+            .clone()
+            .step_by(PIECE)
+            .collect::<Vec<_>>()
+            .into_par_iter()
+            .map(|start| {
+                let mut b = RowBatch::new(width);
+                for i in start..(start + PIECE).min(range.end) {
+                    self.push_rows(kind, i, &mut b)?;
+                }
+                Ok(b)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RowBatch::concat(width, pieces))
+    }
+
+    /// Add the rows made from item `i` (a record, cluster, scored pair or quarantined row)
+    /// to `b`.
+    fn push_rows(&self, kind: TableKind, i: usize, b: &mut RowBatch) -> Result<()> {
         let res = self.res;
         let json = |e: serde_json::Error| Error::Other(e.to_string());
-        Ok(match kind {
-            TableKind::Customers => range
-                .into_par_iter()
-                .map(|ci| {
-                    let id = &self.cluster_ids[ci];
-                    let pins = self.pinned.get(id.as_str());
-                    let golden = golden_cells(&res.profiles[ci], &res.records, pins);
-                    new_customer(id, golden, self.run_id)
-                })
-                .collect(),
-            TableKind::Sources => res.records[range.clone()]
-                .par_iter()
-                .zip(range)
-                .map(|(r, i)| {
-                    let s = self.best_score[i];
-                    let keys = crate::block::record_keys(
-                        &score::MatchRecord::from_customer(r),
-                        &self.rules,
-                    );
-                    Ok(vec![
-                        text(self.source_name(r.source)),
-                        text(r.key.clone()),
-                        text(self.cluster_ids[self.record_cluster[i]].clone()),
-                        if s.is_nan() { Sql::Null } else { Sql::real(s) },
-                        Sql::Int(r.line as i64),
-                        text(format!("{:016x}", r.hash)),
-                        text(serde_json::to_string(r).map_err(json)?),
-                        Sql::Null,
-                        text(crate::block::encode_keys(&keys)),
-                    ])
-                })
-                .collect::<Result<_>>()?,
+        match kind {
+            TableKind::Customers => {
+                let id = &self.cluster_ids[i];
+                let pins = self.pinned.get(id.as_str());
+                let golden = golden_cells(&res.profiles[i], &res.records, pins);
+                for c in &new_customer(id, golden, self.run_id) {
+                    b.cell(c);
+                }
+            }
+            TableKind::Sources => {
+                let r = &res.records[i];
+                let s = self.best_score[i];
+                let keys =
+                    crate::block::record_keys(&score::MatchRecord::from_customer(r), &self.rules);
+                b.text(self.source_name(r.source));
+                b.text(&r.key);
+                b.text(&self.cluster_ids[self.record_cluster[i]]);
+                if s.is_nan() {
+                    b.null()
+                } else {
+                    b.real(s)
+                }
+                b.int(r.line as i64);
+                b.fmt(format_args!("{:016x}", r.hash));
+                b.json(r).map_err(json)?;
+                b.null();
+                b.text(&crate::block::encode_keys(&keys));
+            }
             // A pinned field's value comes from its pin, the others from survivorship.
-            TableKind::Lineage => range
-                .into_par_iter()
-                .flat_map_iter(|ci| {
-                    let id = &self.cluster_ids[ci];
-                    let profile = &res.profiles[ci];
-                    self.lineage_fields(ci).filter_map(move |(f, pin)| {
-                        let mut row = vec![text(id.clone()), text(f.name())];
-                        let value = || profile.get(f, &res.records);
-                        match (pin, &profile.lineage[f.index()]) {
-                            (Some(p), _) => row.extend([
-                                text(p.value.clone()),
-                                text(PIN_SOURCE),
-                                text(format!("override {}", p.override_id)),
-                                text("pin"),
-                            ]),
-                            (None, Some(l)) => {
-                                let r = &res.records[l.record as usize];
-                                row.extend([
-                                    text(value()?),
-                                    text(self.source_name(r.source)),
-                                    text(r.key.clone()),
-                                    text(l.rule.name()),
-                                ]);
-                            }
-                            _ => return None,
+            TableKind::Lineage => {
+                let id = &self.cluster_ids[i];
+                let profile = &res.profiles[i];
+                for (f, pin) in self.lineage_fields(i) {
+                    match (pin, &profile.lineage[f.index()]) {
+                        (Some(p), _) => {
+                            b.text(id);
+                            b.text(f.name());
+                            b.text(&p.value);
+                            b.text(PIN_SOURCE);
+                            b.fmt(format_args!("override {}", p.override_id));
+                            b.text("pin");
                         }
-                        Some(row)
-                    })
-                })
-                .collect(),
+                        (None, Some(l)) => {
+                            let Some(value) = profile.get(f, &res.records) else {
+                                continue;
+                            };
+                            let r = &res.records[l.record as usize];
+                            b.text(id);
+                            b.text(f.name());
+                            b.text(&value);
+                            b.text(self.source_name(r.source));
+                            b.text(&r.key);
+                            b.text(l.rule.name());
+                        }
+                        _ => {}
+                    }
+                }
+            }
             // Links inside the final clusters, with their evidence.
-            TableKind::Links => res.scored[range]
-                .par_iter()
-                .filter(|p| self.kept(p))
-                .map(|p| {
-                    let (a, b) = (
-                        &res.records[p.pair.a as usize],
-                        &res.records[p.pair.b as usize],
-                    );
-                    let evidence = score::evidence(&res.model, &res.tf, p);
-                    Ok(vec![
-                        text(self.source_name(a.source)),
-                        text(a.key.clone()),
-                        text(self.source_name(b.source)),
-                        text(b.key.clone()),
-                        text(self.cluster_ids[self.record_cluster[p.pair.a as usize]].clone()),
-                        Sql::real(p.weight),
-                        Sql::real(p.probability),
-                        text(serde_json::to_string(&evidence).map_err(json)?),
-                    ])
-                })
-                .collect::<Result<_>>()?,
-            TableKind::Quarantine => res.quarantined[range]
-                .iter()
-                .map(|q| {
-                    vec![
-                        text(self.source_name(q.source)),
-                        Sql::Int(q.line as i64),
-                        opt_text(q.key.as_deref()),
-                        text(q.reason.code()),
-                        text(q.detail.clone()),
-                        text(q.raw.clone()),
-                    ]
-                })
-                .collect(),
-            TableKind::Issues => res.records[range]
-                .iter()
-                .flat_map(|r| {
-                    r.issues.iter().map(|i| {
-                        vec![
-                            text(self.source_name(r.source)),
-                            text(r.key.clone()),
-                            text(i.field.name()),
-                            text(i.code),
-                        ]
-                    })
-                })
-                .collect(),
-        })
+            TableKind::Links => {
+                let p = &res.scored[i];
+                if !self.kept(p) {
+                    return Ok(());
+                }
+                let (a, c) = (
+                    &res.records[p.pair.a as usize],
+                    &res.records[p.pair.b as usize],
+                );
+                b.text(self.source_name(a.source));
+                b.text(&a.key);
+                b.text(self.source_name(c.source));
+                b.text(&c.key);
+                b.text(&self.cluster_ids[self.record_cluster[p.pair.a as usize]]);
+                b.real(p.weight);
+                b.real(p.probability);
+                b.json(&score::evidence(&res.model, &res.tf, p))
+                    .map_err(json)?;
+            }
+            TableKind::Quarantine => {
+                let q = &res.quarantined[i];
+                b.text(self.source_name(q.source));
+                b.int(q.line as i64);
+                b.opt_text(q.key.as_deref());
+                b.text(q.reason.code());
+                b.text(&q.detail);
+                b.text(&q.raw);
+            }
+            TableKind::Issues => {
+                let r = &res.records[i];
+                for issue in &r.issues {
+                    b.text(self.source_name(r.source));
+                    b.text(&r.key);
+                    b.text(issue.field.name());
+                    b.text(issue.code);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The delta of one table: `extra` rows besides those made from the resolution (the
@@ -1077,7 +1081,7 @@ impl<'a> RowMaker<'a> {
                 ..TableDelta::default()
             });
         }
-        let mut desired = self.make(kind, 0..self.items(kind))?;
+        let mut desired = self.make(kind, 0..self.items(kind))?.into_rows();
         desired.extend(extra);
         // Scoped: only the rows of the re-resolved customers (quarantine is always whole:
         // every row of every source is read on every run).
@@ -1367,7 +1371,7 @@ pub fn apply(
                     .map_err(db)?;
             }
             let maker = RowMaker::new(pipeline, res, &plan.cluster_ids, &plan.pinned, plan.run_id);
-            write_made(&maker, kind, &mut stmt, pipeline, progress)?;
+            write_made(&maker, kind, tx, &sql, pipeline, progress)?;
             for (_, sql) in &indexes {
                 tx.execute_batch(sql).map_err(db)?;
             }
@@ -1539,28 +1543,32 @@ pub fn read_term_counts(
     Ok(Some((run, counts)))
 }
 
-/// Insert the rows of a table still empty, made chunk by chunk from the resolution on a
-/// second thread while this one writes the previous chunk: the rows are never all in
-/// memory, and making them (JSON of records and evidence) overlaps with SQLite's work.
+/// Insert the rows of a table still empty, made chunk by chunk from the resolution (on
+/// every core) while this thread writes the previous chunk: the rows are never all in
+/// memory, and making them (JSON of records and evidence) overlaps with SQLite's work. A
+/// chunk goes in in key order, and of a key given twice in it only its first row.
 fn write_made(
     maker: &RowMaker,
     kind: TableKind,
-    stmt: &mut rusqlite::CachedStatement,
+    tx: &Connection,
+    sql: &str,
     pipeline: &Pipeline,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     const CHUNK: usize = 16_384;
+    let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
     let items = maker.items(kind);
     let (_, pk) = kind.cols();
+    let mut stmt = crate::bulk::BulkInsert::new(tx, sql).map_err(db)?;
     std::thread::scope(|s| {
-        let (send, receive) = std::sync::mpsc::sync_channel::<Result<Vec<Vec<Sql>>>>(1);
+        let (send, receive) = std::sync::mpsc::sync_channel::<Result<(RowBatch, Vec<usize>)>>(1);
         s.spawn(move || {
             for start in (0..items).step_by(CHUNK) {
                 let rows = maker
                     .make(kind, start..(start + CHUNK).min(items))
-                    .map(|mut rows| {
-                        sort_rows(&mut rows, pk);
-                        rows
+                    .map(|rows| {
+                        let order = rows.key_order(pk);
+                        (rows, order)
                     });
                 let failed = rows.is_err();
                 // The writer stopped (an error): stop making rows.
@@ -1570,12 +1578,11 @@ fn write_made(
             }
         });
         for rows in receive {
-            let rows = rows?;
-            for row in &rows {
-                stmt.execute(params_from_iter(row.iter()))
-                    .map_err(|e| Error::store(&pipeline.store_path, e))?;
+            let (rows, order) = rows?;
+            for &i in &order {
+                stmt.execute(rows.row(i)).map_err(db)?;
             }
-            progress(rows.len() as u64);
+            progress(order.len() as u64);
         }
         Ok(())
     })
