@@ -264,6 +264,7 @@ mod tests {
             training: None,
             tf: Default::default(),
             scored: vec![],
+            digest: crate::digest::PairDigest::new(&Model::default_model(0.95)),
             candidate_pairs: 0,
             clusters,
             profiles: vec![],

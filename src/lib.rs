@@ -15,6 +15,7 @@ pub mod cluster;
 pub mod config;
 pub mod csv_out;
 pub mod decisions;
+pub mod digest;
 pub mod error;
 pub mod evaluate;
 pub mod explain;

@@ -10,6 +10,7 @@ use crate::cleanse::{self, CleanseContext};
 use crate::cluster::{self, Cluster};
 use crate::config::Pipeline;
 use crate::decisions::{DecisionOutcome, Decisions, Unapplied, Verdict};
+use crate::digest::PairDigest;
 use crate::error::Result;
 use crate::ingest::{self, Ingested};
 use crate::progress::Progress;
@@ -45,6 +46,8 @@ pub struct Resolution {
     /// ([`ResolveOptions::keep_pairs`]), else only the links (what clustering and the load
     /// use; see [`score_stage`] for why not the vetoes).
     pub scored: Vec<ScoredPair>,
+    /// Counts and examples of every scored pair, kept or not: what a report shows of them.
+    pub digest: PairDigest,
     /// How many candidate pairs were scored.
     pub candidate_pairs: u64,
     pub clusters: Vec<Cluster>,
@@ -87,9 +90,9 @@ pub struct ResolveOptions {
     /// Name counts to score with (a sync's: those of the store's last full resolution)
     /// instead of counting this resolution's records.
     pub counts: Option<TermCounts>,
-    /// Keep every scored pair in the resolution (a report lists the near misses and the
-    /// vetoes), not only the links (at 1M records, 385k of 4.5M candidate pairs; 3.54M are
-    /// vetoes).
+    /// Keep every scored pair in the resolution, not only the links (at 1M records, 385k of
+    /// 4.5M candidate pairs; 3.54M are vetoes): for benchmarks and error analysis. A report
+    /// needs only [`Resolution::digest`].
     pub keep_pairs: bool,
 }
 
@@ -166,8 +169,9 @@ pub fn resolve_cleansed(
     let pairs = block_stage(pipeline, &match_records, scoring.held, progress)?;
     progress.between_stages()?;
     if scoring.keep_pairs {
-        // With half again as a margin: the 10M go-live dry run grew by 6.8 GiB while
-        // scoring, and was not done, for 5.8 GiB of scored pairs (benches/README.md).
+        // With half again as a margin: a 10M go-live dry run that kept every pair grew by
+        // 6.8 GiB while scoring, and was not done, for 5.8 GiB of scored pairs
+        // (benches/README.md).
         let bytes = std::mem::size_of::<ScoredPair>() as u64 * 3 / 2;
         progress.forecast_pairs(pairs.pairs.len() as u64, bytes)?;
     }
@@ -182,7 +186,7 @@ pub fn resolve_cleansed(
     let tf = TermFrequencies::from_counts(&match_records, &scoring.counts);
     // Unless they are kept for a report, the pairs that are not links are dropped as they
     // are scored: clustering and the load never use them.
-    let scored = score_stage(
+    let (scored, digest) = score_stage(
         &model,
         &tf,
         &match_records,
@@ -208,6 +212,7 @@ pub fn resolve_cleansed(
         training,
         tf,
         scored,
+        digest,
         candidate_pairs,
         clusters,
         profiles,
@@ -406,7 +411,8 @@ fn train_stage(
 }
 
 /// Score the candidate pairs: all of them (`keep_all`), or only those clustering and the
-/// load use, the links (the others are never held at once).
+/// load use, the links (the others are never held at once). Either way, with the digest of
+/// every pair that a report shows.
 ///
 /// The vetoed pairs are not kept for clustering either: it scores every pair of records
 /// that a join would make one customer, and stops the join at a veto, so it finds each
@@ -420,23 +426,41 @@ fn score_stage(
     pairs: &[CandidatePair],
     keep_all: bool,
     progress: &mut Progress,
-) -> Vec<ScoredPair> {
+) -> (Vec<ScoredPair>, PairDigest) {
     let stage = progress.stage("score", Some(pairs.len() as u64));
+    let score = |p: CandidatePair| {
+        let (a, b) = (&records[p.a as usize], &records[p.b as usize]);
+        score::score_pair(model, tf, a, b, p)
+    };
     let out = if keep_all {
-        score::score_all(model, tf, records, pairs)
+        let all = score::score_all(model, tf, records, pairs);
+        let digest = PairDigest::of(model, &all);
+        (all, digest)
     } else {
-        pairs
-            .par_iter()
-            .map(|&p| {
-                let (a, b) = (&records[p.a as usize], &records[p.b as usize]);
-                score::score_pair(model, tf, a, b, p)
+        let chunks: Vec<(Vec<ScoredPair>, PairDigest)> = pairs
+            .par_chunks(1 << 14)
+            .map(|chunk| {
+                let mut digest = PairDigest::new(model);
+                let links = chunk
+                    .iter()
+                    .map(|&p| score(p))
+                    .inspect(|s| digest.add(s))
+                    .filter(|s| s.linked(model))
+                    .collect::<Vec<_>>();
+                (links, digest)
             })
-            .filter(|s| s.linked(model))
-            .collect()
+            .collect();
+        let mut links = Vec::with_capacity(chunks.iter().map(|(l, _)| l.len()).sum());
+        let mut digest = PairDigest::new(model);
+        for (l, d) in chunks {
+            links.extend(l);
+            digest = digest.merged(d);
+        }
+        (links, digest)
     };
     stage.inc(pairs.len() as u64);
     progress.finish(stage);
-    out
+    (out.0, out.1.finish())
 }
 
 /// Find the records the decisions name: (source, key) -> record index. Records are sorted
@@ -649,6 +673,11 @@ mod tests {
         let got: Vec<CandidatePair> = kept.scored.iter().map(|p| p.pair).collect();
         assert_eq!(got.len(), expected.len());
         assert_eq!(got, expected);
+        // What a report shows of the pairs is the same whether they were kept or not.
+        assert_eq!(kept.digest, all.digest);
+        assert_eq!(kept.digest.pairs, all.candidate_pairs);
+        assert_eq!(kept.digest.vetoed, vetoed as u64);
+        assert!(!kept.digest.above.is_empty() && !kept.digest.below.is_empty());
         // The vetoes kept some links from joining their records.
         let unconstrained =
             crate::cluster::connected_components(all.records.len(), all.links().map(|p| p.pair));

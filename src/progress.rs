@@ -104,9 +104,11 @@ impl Progress {
         Ok(())
     }
 
-    /// After blocking, when every scored pair is to be kept (`run --report`): stop early
-    /// when the memory held now and `pairs` scored pairs of `bytes_per_pair` would pass the
-    /// limit. (Without the report only the links are kept, a few per record.)
+    /// After blocking, when every scored pair is to be kept
+    /// ([`crate::pipeline::ResolveOptions::keep_pairs`], for benchmarks and error
+    /// analysis): stop early when the memory held now and `pairs` scored pairs of
+    /// `bytes_per_pair` would pass the limit. (Otherwise only the links are kept, a few
+    /// per record; a report needs only their digest.)
     pub fn forecast_pairs(&self, pairs: u64, bytes_per_pair: u64) -> crate::error::Result<()> {
         let Some(limit) = self.memory_limit_mib else {
             return Ok(());
@@ -115,8 +117,8 @@ impl Progress {
         if needed > limit {
             return Err(crate::error::Error::MemoryLimit {
                 what: format!(
-                    "keeping all {pairs} scored candidate pairs for the report, {bytes_per_pair} \
-                     bytes each, besides what the run holds"
+                    "keeping all {pairs} scored candidate pairs, {bytes_per_pair} bytes each, \
+                     besides what the run holds"
                 ),
                 needed_mib: needed,
                 limit_mib: limit,

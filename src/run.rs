@@ -41,8 +41,6 @@ pub struct RunOptions {
     /// A sync re-resolves every record, as a run does, instead of only what changed; the
     /// text says why (shown in the summary).
     pub full_sync: Option<&'static str>,
-    /// Keep every scored pair in the outcome (for the report), not only the links.
-    pub keep_pairs: bool,
 }
 
 /// How a sync resolved.
@@ -166,7 +164,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         model: None,
         decisions,
         counts: None,
-        keep_pairs: opts.keep_pairs,
+        keep_pairs: false,
     };
     let mut sync = None;
     if opts.command == Some("sync") {

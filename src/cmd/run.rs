@@ -135,7 +135,6 @@ pub fn run_as(args: RunArgs, command: &'static str) -> anyhow::Result<ExitCode> 
         } else {
             None
         },
-        keep_pairs: args.report.is_some(),
     };
     let outcome = run_pipeline(&pipeline, &opts)?;
     if interrupt::requested() && outcome.summary.loaded() {

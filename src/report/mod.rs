@@ -21,6 +21,7 @@ use serde::Serialize;
 use crate::block::{CandidatePair, RuleStats};
 use crate::config::Pipeline;
 use crate::decisions::{DecisionOutcome, RecordRef, Verdict as Decision};
+use crate::digest::{BIN_WIDTH, BORDERLINE_PER_SIDE, VETOED_FOR_REVIEW};
 use crate::error::{Error, Result};
 use crate::gates::GateResult;
 use crate::load::CustomerCounts;
@@ -36,17 +37,9 @@ pub const FORMAT_VERSION: u32 = 1;
 const SAMPLES_PER_REASON: usize = 5;
 /// Raw rows are cut to this many characters in the report.
 const SAMPLE_CHARS: usize = 400;
-/// Borderline pairs per side of the threshold.
-const BORDERLINE_PER_SIDE: usize = 25;
-/// Only pairs this close to the threshold (in match weight, log2 odds) are borderline.
-const BORDERLINE_WEIGHT: f64 = 10.0;
-/// Vetoed pairs whose evidence was above the threshold, for review.
-const VETOED_FOR_REVIEW: usize = 10;
 const LARGEST_CLUSTERS: usize = 15;
 /// Long lists (shadow customers and values) are cut here; their totals are kept.
 const LIST_CAP: usize = 1000;
-/// Histogram bin width in match weight.
-const BIN_WIDTH: f64 = 2.0;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -487,7 +480,7 @@ fn matching(pipeline: &Pipeline, outcome: &RunOutcome) -> Matching {
         records: res.records.len() as u64,
         candidate_pairs: res.candidate_pairs,
         linked_pairs: res.links().count() as u64,
-        vetoed_pairs: res.scored.iter().filter(|p| p.vetoed).count() as u64,
+        vetoed_pairs: res.digest.vetoed,
         customers: res.clusters.len() as u64,
         blocking: res.blocking.clone(),
         histogram: histogram(res),
@@ -500,46 +493,26 @@ fn matching(pipeline: &Pipeline, outcome: &RunOutcome) -> Matching {
     }
 }
 
+/// The scored pairs by weight, in bins from the lowest weight's to the highest's.
 fn histogram(res: &Resolution) -> Vec<WeightBin> {
-    let weights = res
-        .scored
-        .iter()
-        .map(|p| p.weight)
-        .filter(|w| w.is_finite());
-    let (lo, hi) = weights.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), w| {
-        (lo.min(w), hi.max(w))
-    });
-    if lo > hi {
+    let d = &res.digest;
+    let (Some((&first, _)), Some((&last, _))) = (d.bins.first_key_value(), d.bins.last_key_value())
+    else {
         return Vec::new();
-    }
-    let tw = res.model.threshold_weight();
-    // Bins are aligned on the threshold so that it falls on a bin edge.
-    let first = ((lo - tw) / BIN_WIDTH).floor() as i64;
-    let last = ((hi - tw) / BIN_WIDTH).floor() as i64;
-    let mut bins: Vec<WeightBin> = (first..=last)
-        .map(|i| WeightBin {
-            from: tw + i as f64 * BIN_WIDTH,
-            to: tw + (i + 1) as f64 * BIN_WIDTH,
-            below: 0,
-            linked: 0,
-            vetoed: 0,
+    };
+    let tw = d.threshold_weight;
+    (first..=last)
+        .map(|i| {
+            let c = d.bins.get(&i).copied().unwrap_or_default();
+            WeightBin {
+                from: tw + i as f64 * BIN_WIDTH,
+                to: tw + (i + 1) as f64 * BIN_WIDTH,
+                below: c.below,
+                linked: c.linked,
+                vetoed: c.vetoed,
+            }
         })
-        .collect();
-    for p in &res.scored {
-        if !p.weight.is_finite() {
-            continue;
-        }
-        let i = (((p.weight - tw) / BIN_WIDTH).floor() as i64 - first) as usize;
-        let Some(bin) = bins.get_mut(i) else { continue };
-        if p.vetoed {
-            bin.vetoed += 1;
-        } else if p.linked(&res.model) {
-            bin.linked += 1;
-        } else {
-            bin.below += 1;
-        }
-    }
-    bins
+        .collect()
 }
 
 /// The record's key fields for review.
@@ -572,36 +545,17 @@ pub fn record_view(pipeline: &Pipeline, r: &Customer) -> RecordView {
 }
 
 /// Borderline pairs: the non-vetoed pairs nearest the threshold on each side, vetoed pairs
-/// whose evidence alone was above it, and every pair a steward decided.
+/// whose evidence alone was above it ([`crate::digest`] chose them while scoring), and
+/// every pair a steward decided.
 fn review_pairs(pipeline: &Pipeline, res: &Resolution) -> Vec<ReviewPair> {
     let model = &res.model;
-    let tw = model.threshold_weight();
-    let near = |p: &&ScoredPair| !p.vetoed && (p.weight - tw).abs() <= BORDERLINE_WEIGHT;
-    let mut above: Vec<&ScoredPair> = res
-        .scored
+    let d = &res.digest;
+    let mut chosen: Vec<ScoredPair> = d
+        .above
         .iter()
-        .filter(near)
-        .filter(|p| p.linked(model))
-        .collect();
-    above.sort_by(|x, y| x.weight.total_cmp(&y.weight).then(x.pair.cmp(&y.pair)));
-    let mut below: Vec<&ScoredPair> = res
-        .scored
-        .iter()
-        .filter(near)
-        .filter(|p| !p.linked(model))
-        .collect();
-    below.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.pair.cmp(&y.pair)));
-    let mut vetoed: Vec<&ScoredPair> = res
-        .scored
-        .iter()
-        .filter(|p| p.vetoed && p.probability >= model.threshold)
-        .collect();
-    vetoed.sort_by(|x, y| y.weight.total_cmp(&x.weight).then(x.pair.cmp(&y.pair)));
-    let mut chosen: Vec<ScoredPair> = above
-        .into_iter()
         .take(BORDERLINE_PER_SIDE)
-        .chain(below.into_iter().take(BORDERLINE_PER_SIDE))
-        .chain(vetoed.into_iter().take(VETOED_FOR_REVIEW))
+        .chain(d.below.iter().take(BORDERLINE_PER_SIDE))
+        .chain(d.vetoed_high.iter().take(VETOED_FOR_REVIEW))
         .cloned()
         .collect();
     let decided: HashMap<CandidatePair, Decision> =
@@ -620,7 +574,8 @@ fn review_pairs(pipeline: &Pipeline, res: &Resolution) -> Vec<ReviewPair> {
             .ok()
             .map(|i| res.scored[i].clone());
         chosen.push(scored.unwrap_or_else(|| {
-            // A pair blocking never proposed: score it here for the review.
+            // A pair the run did not keep (it keeps its links), or one blocking never
+            // proposed: scored here as the score stage scores.
             let m = |i: u32| MatchRecord::from_customer(&res.records[i as usize]);
             score::score_pair(model, &res.tf, &m(pair.a), &m(pair.b), pair)
         }));
