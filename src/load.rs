@@ -283,23 +283,23 @@ pub fn plan_scoped(
             let read = |c: &Connection, table: &str, cols: &[&str], pk: usize| {
                 store::read_table_where(c, table, cols, pk, by_customer).map_err(db)
             };
-            let lineage_cols = ["customer_id", "field", "value"];
+            let supplied = |c: &Connection| read_supplied(c, by_customer).map_err(db);
             // (Three tables at once, on connections of their own, when that is safe.)
             let own = || store::open_existing(&pipeline.store_path);
             let (xref, supplied, mut customers) = if locked {
                 std::thread::scope(|s| {
                     let xref = s.spawn(|| read(&own()?, "customer_sources", &slim, 2));
-                    let supplied = s.spawn(|| read(&own()?, "field_lineage", &lineage_cols, 2));
+                    let supplied = s.spawn(|| supplied(&own()?));
                     let customers = read(c, "customers", cols, 1);
-                    let join = |h: std::thread::ScopedJoinHandle<'_, Result<TableRows>>| {
+                    fn join<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>) -> Result<T> {
                         h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))
-                    };
+                    }
                     Ok::<_, Error>((join(xref)?, join(supplied)?, customers?))
                 })?
             } else {
                 (
                     read(c, "customer_sources", &slim, 2)?,
-                    read(c, "field_lineage", &lineage_cols, 2)?,
+                    supplied(c)?,
                     read(c, "customers", cols, 1)?,
                 )
             };
@@ -330,7 +330,7 @@ pub fn plan_scoped(
             1,
             TableRows::default(),
             TableRows::default(),
-            TableRows::default(),
+            Supplied::default(),
         ),
     };
     let active_overrides = match conn {
@@ -439,10 +439,11 @@ pub fn plan_scoped(
                         .get(id.as_str())
                         .is_some_and(|ps| ps.iter().any(|p| p.field == f))
                 };
+                let last_supplied = supplied.get(id.as_str());
                 for f in GoldenField::ALL {
-                    let last = supplied
-                        .get(&vec![text(id.clone()), text(f.name())])
-                        .map_or(Sql::Null, |v| v[0].clone());
+                    let last = last_supplied
+                        .and_then(|vs| vs.iter().find(|(g, _)| *g == f))
+                        .map_or(Sql::Null, |(_, v)| v.clone());
                     let in_store = &old_golden[f.index()];
                     if *in_store == last || is_pinned(f) {
                         continue;
@@ -839,6 +840,52 @@ impl TableKind {
     }
 }
 
+/// The golden values the sources last supplied, by customer (`field_lineage`'s values):
+/// at 1M records 6.3M rows, held a customer at a time rather than a row at a time.
+type Supplied = crate::hash::KeyMap<Box<str>, SuppliedValues>;
+
+/// One customer's [`Supplied`] values.
+type SuppliedValues = Vec<(GoldenField, Sql)>;
+
+/// Read [`Supplied`] (of the customers `filter` selects, or all).
+fn read_supplied(conn: &Connection, filter: Option<(&str, &str)>) -> rusqlite::Result<Supplied> {
+    let sql = format!(
+        "SELECT customer_id, field, value FROM field_lineage {}",
+        filter.map_or(String::new(), |(w, _)| format!("WHERE {w}"))
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = match filter {
+        Some((_, param)) => stmt.query([param])?,
+        None => stmt.query([])?,
+    };
+    let mut out = Supplied::default();
+    // Rows come in key order, a customer's together: one look-up per customer.
+    let mut current: Option<(Box<str>, SuppliedValues)> = None;
+    while let Some(row) = rows.next()? {
+        // (Read as a `Cell` would be: invalid UTF-8 replaced.)
+        let id = String::from_utf8_lossy(row.get_ref(0)?.as_bytes()?);
+        // (A field that is not a golden column is never looked up.)
+        let field = String::from_utf8_lossy(row.get_ref(1)?.as_bytes()?);
+        let Some(field) = GoldenField::from_name(&field) else {
+            continue;
+        };
+        let value: Sql = row.get(2)?;
+        match &mut current {
+            Some((cur, values)) if **cur == *id => values.push((field, value)),
+            _ => {
+                if let Some((cur, values)) = current.take() {
+                    out.entry(cur).or_default().extend(values);
+                }
+                current = Some((id.into(), vec![(field, value)]));
+            }
+        }
+    }
+    if let Some((cur, values)) = current {
+        out.entry(cur).or_default().extend(values);
+    }
+    Ok(out)
+}
+
 /// Makes the rows of the [`TableKind`] tables from a resolution, for any range of the
 /// items a table's rows come from (records, clusters, scored pairs or quarantined rows).
 pub struct RowMaker<'a> {
@@ -1081,8 +1128,10 @@ impl<'a> RowMaker<'a> {
                 ..TableDelta::default()
             });
         }
-        let mut desired = self.make(kind, 0..self.items(kind))?.into_rows();
-        desired.extend(extra);
+        let mut desired = self.make(kind, 0..self.items(kind))?;
+        for row in &extra {
+            row.iter().for_each(|c| desired.cell(c));
+        }
         // Scoped: only the rows of the re-resolved customers (quarantine is always whole:
         // every row of every source is read on every run).
         let filter = scope.and_then(|s| match kind {
@@ -1092,48 +1141,60 @@ impl<'a> RowMaker<'a> {
             TableKind::Issues => Some(s.issues_sql()),
             TableKind::Quarantine => None,
         });
-        if let (Some(s), TableKind::Issues) = (scope, kind) {
-            // The unchanged records read back from the store carry no issues: keep to the
-            // rows whose issues were made this time.
-            let rows: crate::hash::KeySet<(&str, &str)> = s
-                .issue_rows
-                .iter()
-                .map(|(a, b)| (a.as_str(), b.as_str()))
-                .collect();
-            desired.retain(|r| {
-                rows.contains(&(as_str(&r[0]).unwrap_or(""), as_str(&r[1]).unwrap_or("")))
-            });
-        }
+        // The unchanged records read back from the store carry no issues: keep to the rows
+        // whose issues were made this time.
+        let issue_rows: Option<crate::hash::KeySet<(&str, &str)>> = match (scope, kind) {
+            (Some(s), TableKind::Issues) => Some(
+                s.issue_rows
+                    .iter()
+                    .map(|(a, b)| (a.as_str(), b.as_str()))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let text_at = |i: usize, c: usize| match desired.row(i).nth(c) {
+            Some(rusqlite::types::ValueRef::Text(t)) => std::str::from_utf8(t).unwrap_or(""),
+            _ => "",
+        };
+        let keep = |i: usize| {
+            issue_rows
+                .as_ref()
+                .is_none_or(|rows| rows.contains(&(text_at(i, 0), text_at(i, 1))))
+        };
         let filter = filter.as_ref().map(|(w, p)| (w.as_str(), p.as_str()));
-        diff_table(conn, self.pipeline, kind.table(), cols, pk, desired, filter)
+        // Deterministic write order, and b-trees filled in key order.
+        let mut order = desired.key_order(pk);
+        order.retain(|&i| keep(i));
+        let table = kind.table();
+        diff_table(
+            conn,
+            self.pipeline,
+            table,
+            cols,
+            pk,
+            (&desired, order),
+            filter,
+        )
     }
-}
-
-/// Sort rows by their primary key (the first `pk` cells) and keep the first row of a key
-/// given twice.
-fn sort_rows(rows: &mut Vec<Vec<Sql>>, pk: usize) {
-    rows.par_sort_by(|a, b| a[..pk].cmp(&b[..pk]));
-    rows.dedup_by(|b, a| a[..pk] == b[..pk]);
 }
 
 /// Bytes of old rows a table's delta keeps for the undo log ([`TableDelta::updated_from`]):
 /// a sync's every row, not a whole store's.
 const BEFORE_BUDGET: usize = 256 << 20;
 
-/// Compare desired rows (primary key first; a key given twice keeps its first row) with
-/// the table's rows.
+/// Compare desired rows (primary key first; the rows of the batch in `order`, which is by
+/// key with no key twice) with the table's rows. The desired rows stay in their batch:
+/// only those that go into the delta are copied out.
 fn diff_table(
     conn: Option<&Connection>,
     pipeline: &Pipeline,
     table: &'static str,
     cols: &[&'static str],
     pk: usize,
-    mut desired: Vec<Vec<Sql>>,
+    (desired, order): (&RowBatch, Vec<usize>),
     filter: Option<(&str, &str)>,
 ) -> Result<TableDelta> {
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
-    // Deterministic write order, and b-trees filled in key order.
-    sort_rows(&mut desired, pk);
     let mut delta = TableDelta {
         table,
         cols: cols.to_vec(),
@@ -1143,7 +1204,7 @@ fn diff_table(
     let conn = match conn {
         Some(c) if !store::is_empty(c, table).map_err(db)? => c,
         _ => {
-            delta.inserts = desired;
+            delta.inserts = order.iter().map(|&i| desired.cells(i)).collect();
             return Ok(delta);
         }
     };
@@ -1175,18 +1236,18 @@ fn diff_table(
     .map_err(db)?;
     // Old rows are compared where SQLite holds them; only those that go into the delta
     // (updated or deleted: the undo log keeps them) are copied out.
-    let key_cmp = |o: &rusqlite::Row<'_>, row: &[Sql]| -> Result<std::cmp::Ordering> {
-        for (i, c) in row[..pk].iter().enumerate() {
-            let ord = store::cmp_stored(c, o.get_ref(i).map_err(db)?).reverse();
+    let key_cmp = |o: &rusqlite::Row<'_>, row: usize| -> Result<std::cmp::Ordering> {
+        for (i, c) in desired.row(row).take(pk).enumerate() {
+            let ord = store::cmp_value_stored(c, o.get_ref(i).map_err(db)?).reverse();
             if ord.is_ne() {
                 return Ok(ord);
             }
         }
         Ok(std::cmp::Ordering::Equal)
     };
-    let same_rest = |o: &rusqlite::Row<'_>, row: &[Sql]| -> Result<bool> {
-        for (i, c) in row.iter().enumerate().skip(pk) {
-            if store::cmp_stored(c, o.get_ref(i).map_err(db)?).is_ne() {
+    let same_rest = |o: &rusqlite::Row<'_>, row: usize| -> Result<bool> {
+        for (i, c) in desired.row(row).enumerate().skip(pk) {
+            if store::cmp_value_stored(c, o.get_ref(i).map_err(db)?).is_ne() {
                 return Ok(false);
             }
         }
@@ -1198,22 +1259,22 @@ fn diff_table(
             .collect()
     };
     let mut old = rows.next().map_err(db)?;
-    for row in desired {
+    for row in order {
         while let Some(o) = old {
-            if key_cmp(o, &row)?.is_ge() {
+            if key_cmp(o, row)?.is_ge() {
                 break;
             }
             delta.delete(copy(o)?);
             old = rows.next().map_err(db)?;
         }
         match old {
-            Some(o) if key_cmp(o, &row)?.is_eq() => {
-                if !same_rest(o, &row)? {
-                    delta.update(row, copy(o)?);
+            Some(o) if key_cmp(o, row)?.is_eq() => {
+                if !same_rest(o, row)? {
+                    delta.update(desired.cells(row), copy(o)?);
                 }
                 old = rows.next().map_err(db)?;
             }
-            _ => delta.inserts.push(row),
+            _ => delta.inserts.push(desired.cells(row)),
         }
     }
     while let Some(o) = old {

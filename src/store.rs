@@ -666,32 +666,40 @@ impl rusqlite::types::FromSql for Cell {
 /// How `cell` orders against a value SQLite holds: as against that value read into a
 /// [`Cell`] (`cell.cmp(&Cell::column_result(v))`), without copying it out.
 pub fn cmp_stored(cell: &Cell, v: rusqlite::types::ValueRef<'_>) -> std::cmp::Ordering {
+    use rusqlite::ToSql;
+    use rusqlite::types::ToSqlOutput;
+    match cell.to_sql() {
+        Ok(ToSqlOutput::Borrowed(mine)) => cmp_value_stored(mine, v),
+        // (`Cell` always lends its value.)
+        _ => std::cmp::Ordering::Less,
+    }
+}
+
+/// How a value a [`Cell`] would hold (`mine`: text always UTF-8) orders against a value
+/// SQLite holds, read into a [`Cell`], without copying either.
+pub fn cmp_value_stored(
+    mine: rusqlite::types::ValueRef<'_>,
+    v: rusqlite::types::ValueRef<'_>,
+) -> std::cmp::Ordering {
     use rusqlite::types::ValueRef;
-    use std::cmp::Ordering;
-    let rank = |c: &Cell| match c {
-        Cell::Null => 0,
-        Cell::Int(_) => 1,
-        Cell::Real(_) => 2,
-        Cell::Text(_) => 3,
+    let rank = |v: ValueRef<'_>| match v {
+        ValueRef::Null => 0,
+        ValueRef::Integer(_) => 1,
+        ValueRef::Real(_) => 2,
+        ValueRef::Text(_) | ValueRef::Blob(_) => 3,
     };
-    match (cell, v) {
-        (Cell::Null, ValueRef::Null) => Ordering::Equal,
-        (Cell::Int(a), ValueRef::Integer(b)) => a.cmp(&b),
-        (Cell::Real(a), ValueRef::Real(b)) => a.cmp(&b.to_bits()),
-        (Cell::Text(a), ValueRef::Text(b) | ValueRef::Blob(b)) => match std::str::from_utf8(b) {
-            Ok(b) => a.as_str().cmp(b),
-            // (Read into a cell, invalid UTF-8 is replaced.)
-            Err(_) => a.as_str().cmp(&String::from_utf8_lossy(b)),
-        },
-        (c, v) => {
-            let v = match v {
-                ValueRef::Null => 0,
-                ValueRef::Integer(_) => 1,
-                ValueRef::Real(_) => 2,
-                ValueRef::Text(_) | ValueRef::Blob(_) => 3,
-            };
-            rank(c).cmp(&v)
+    match (mine, v) {
+        (ValueRef::Integer(a), ValueRef::Integer(b)) => a.cmp(&b),
+        (ValueRef::Real(a), ValueRef::Real(b)) => a.to_bits().cmp(&b.to_bits()),
+        // UTF-8 orders by its bytes as its text does.
+        (ValueRef::Text(a) | ValueRef::Blob(a), ValueRef::Text(b) | ValueRef::Blob(b)) => {
+            match std::str::from_utf8(b) {
+                Ok(_) => a.cmp(b),
+                // (Read into a cell, invalid UTF-8 is replaced.)
+                Err(_) => a.cmp(String::from_utf8_lossy(b).as_bytes()),
+            }
         }
+        (a, b) => rank(a).cmp(&rank(b)),
     }
 }
 
