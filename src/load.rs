@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, params_from_iter};
 use serde::Serialize;
 
@@ -1478,27 +1479,32 @@ pub fn apply(
             progress(rows.len() as u64);
         }
     }
-    let mut stmt = tx
-        .prepare_cached(
-            "INSERT INTO audit_events (run_id, customer_id, event, field, before, after, detail)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(db)?;
+    // Bound in place: a first load writes one event per customer.
+    let mut stmt = crate::bulk::BulkInsert::new(
+        tx,
+        "INSERT INTO audit_events (run_id, customer_id, event, field, before, after, detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .map_err(db)?;
+    fn opt(s: Option<&str>) -> ValueRef<'_> {
+        s.map_or(ValueRef::Null, |s| ValueRef::Text(s.as_bytes()))
+    }
     for events in plan.events.chunks(STEP) {
         for e in events {
-            stmt.execute(rusqlite::params![
-                plan.run_id,
-                e.customer_id,
-                e.event,
-                e.field,
-                e.before,
-                e.after,
-                e.detail
+            stmt.execute([
+                ValueRef::Integer(plan.run_id),
+                opt(e.customer_id.as_deref()),
+                ValueRef::Text(e.event.as_bytes()),
+                opt(e.field),
+                opt(e.before.as_deref()),
+                opt(e.after.as_deref()),
+                opt(e.detail.as_deref()),
             ])
             .map_err(db)?;
         }
         progress(events.len() as u64);
     }
+    drop(stmt);
     if let Some(counts) = &res.term_counts {
         write_term_counts(tx, pipeline, plan.run_id, counts)?;
     }

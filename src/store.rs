@@ -262,11 +262,11 @@ pub fn begin_first_load(conn: &mut Connection, path: &Path) -> Result<bool> {
 /// tables of those that do not. A first load calls this before it commits, since it writes
 /// with SQLite's per-row check off ([`begin_first_load`]); the error rolls the load back.
 ///
-/// Each single-column foreign key is checked by one query that reads the child column
-/// through its index where it has one, and looks the value up in the parent's key: at 10M
-/// records 34 s, where SQLite's `foreign_key_check` (which reads every child row whole,
-/// 9 GB of `customer_sources` alone) took 54 s. Any other foreign key goes to
-/// `foreign_key_check`.
+/// Each single-column foreign key is checked by one query that reads the child column's
+/// distinct values through its index where it has one, and looks each up in the parent's
+/// key: at 10M records 34 s a row at a time, where SQLite's `foreign_key_check` (which
+/// reads every child row whole, 9 GB of `customer_sources` alone) took 54 s. Any other
+/// foreign key goes to `foreign_key_check`.
 pub fn check_references(conn: &Connection, path: &Path) -> Result<()> {
     let db = |e: rusqlite::Error| Error::store(path, e);
     let quote = |name: &str| format!("\"{}\"", name.replace('"', "\"\""));
@@ -299,18 +299,33 @@ pub fn check_references(conn: &Connection, path: &Path) -> Result<()> {
             .as_deref()
             .filter(|_| !whole.contains(child.as_str()))
         {
-            Some(pc) => conn.query_row(
-                &format!(
-                    "SELECT count(*) FROM {c} AS x WHERE x.{col} IS NOT NULL AND NOT EXISTS \
-                     (SELECT 1 FROM {p} AS y WHERE y.{pc} = x.{col})",
-                    c = quote(child),
-                    col = quote(column),
-                    p = quote(parent),
-                    pc = quote(pc),
-                ),
-                [],
-                |r| r.get(0),
-            ),
+            Some(pc) => {
+                let (c, col, p, pc) = (quote(child), quote(column), quote(parent), quote(pc));
+                // Each value once (the child's index, or its key, lists them in order): at
+                // 1M records 0.8 s for `field_lineage`'s 6.3M rows instead of 1.8 s. The
+                // rows are counted only when a value is missing.
+                let missing: rusqlite::Result<i64> = conn.query_row(
+                    &format!(
+                        "SELECT count(*) FROM (SELECT DISTINCT {col} AS v FROM {c}) AS x \
+                         WHERE x.v IS NOT NULL AND NOT EXISTS \
+                         (SELECT 1 FROM {p} AS y WHERE y.{pc} = x.v)"
+                    ),
+                    [],
+                    |r| r.get(0),
+                );
+                match missing {
+                    Ok(0) => Ok(0),
+                    Ok(_) => conn.query_row(
+                        &format!(
+                            "SELECT count(*) FROM {c} AS x WHERE x.{col} IS NOT NULL AND NOT EXISTS \
+                             (SELECT 1 FROM {p} AS y WHERE y.{pc} = x.{col})"
+                        ),
+                        [],
+                        |r| r.get(0),
+                    ),
+                    Err(e) => Err(e),
+                }
+            }
             None if checked.insert(child.as_str()) => conn.query_row(
                 "SELECT count(*) FROM pragma_foreign_key_check(?1)",
                 [child],
@@ -768,6 +783,14 @@ mod tests {
             e.contains("1 row(s)") && e.contains("field_lineage -> customers"),
             "{e}"
         );
+        // Rows are counted, not the values they miss.
+        conn.execute_batch(
+            "INSERT INTO field_lineage (customer_id, field, value, source, source_key, rule)
+                 VALUES ('C-missing', 'phone', '+4930', 'erp', 'k1', 'priority')",
+        )
+        .unwrap();
+        let e = check_references(&conn, &p).unwrap_err().to_string();
+        assert!(e.contains("2 row(s)"), "{e}");
         assert!(!e.contains("secret") && !e.contains("C-missing"), "{e}");
         // Through an index (customer_sources_customer), and a key of two columns, which
         // SQLite's own check counts.
@@ -781,7 +804,7 @@ mod tests {
         )
         .unwrap();
         let e = check_references(&conn, &p).unwrap_err().to_string();
-        assert!(e.contains("3 row(s)"), "{e}");
+        assert!(e.contains("4 row(s)"), "{e}");
         assert!(e.contains("customer_sources -> customers"), "{e}");
         assert!(e.contains("pair_child -> pair_parent"), "{e}");
         conn.execute_batch(
