@@ -30,6 +30,13 @@ pub const MIB_PER_MILLION_RECORDS: u64 = 1_000;
 /// the model, the reference tables).
 pub const MIB_FIXED: u64 = 256;
 
+/// What planning a whole run into a store that already holds source records adds, per
+/// million of them: the plan compares every table with the stored rows, and holds the
+/// stored customers, cross-references and lineage values meanwhile (twelfth session: a
+/// 1M run into the 1M store grew from 1,805 MiB after survivorship to 6,495 and 7,178 MiB
+/// in two runs: 4.7-5.4 GiB per million).
+pub const MIB_PER_MILLION_STORED: u64 = 6_000;
+
 /// The process's resident set size now, in MiB (`None` off Linux).
 pub fn memory_mib() -> Option<u64> {
     status_mib("VmRSS:")
@@ -102,6 +109,34 @@ impl Progress {
             });
         }
         Ok(())
+    }
+
+    /// Before a whole run is planned against a store that holds `stored` source records
+    /// (`customer_sources` rows): stop early when the memory held now and what the plan
+    /// adds ([`MIB_PER_MILLION_STORED`]) would pass the limit. A sync that re-resolves
+    /// only what changed reads only those customers, and is not forecast.
+    pub fn forecast_plan(&self, stored: u64) -> crate::error::Result<()> {
+        let Some(limit) = self.memory_limit_mib else {
+            return Ok(());
+        };
+        let needed =
+            memory_mib().unwrap_or(0) + stored.saturating_mul(MIB_PER_MILLION_STORED) / 1_000_000;
+        if needed > limit {
+            return Err(crate::error::Error::MemoryLimit {
+                what: format!(
+                    "comparing the run with the {stored} source records the store holds, \
+                     about {MIB_PER_MILLION_STORED} MiB per million, besides what the run holds"
+                ),
+                needed_mib: needed,
+                limit_mib: limit,
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a memory limit was given (a forecast that costs a query is made only then).
+    pub fn has_memory_limit(&self) -> bool {
+        self.memory_limit_mib.is_some()
     }
 
     /// After blocking, when every scored pair is to be kept
@@ -193,6 +228,25 @@ mod tests {
         let e = p.forecast_pairs(100_000_000, 40).unwrap_err().to_string(); // 3,815 MiB
         assert!(
             e.contains("all 100000000 scored candidate pairs") && e.contains("nothing was written"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn planning_against_a_loaded_store_is_forecast_against_the_limit() {
+        let mut p = Progress::new(false);
+        assert!(!p.has_memory_limit());
+        p.forecast_plan(u64::MAX / 8192).unwrap(); // no limit: no forecast
+        let Some(now) = memory_mib() else {
+            return;
+        };
+        p.memory_limit_mib = Some(now + 1_000);
+        assert!(p.has_memory_limit());
+        p.forecast_plan(10_000).unwrap(); // 60 MiB
+        let e = p.forecast_plan(1_000_000).unwrap_err().to_string(); // 6,000 MiB
+        assert!(
+            e.contains("the 1000000 source records the store holds")
+                && e.contains("nothing was written"),
             "{e}"
         );
     }

@@ -211,8 +211,9 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
     // Gates on the sources fail before the store is even opened for writing.
     let refuse_early = !opts.dry_run && !opts.force && !gates::all_passed(&gate_results);
     let (plan, loaded) = if opts.dry_run || refuse_early {
-        let stage = progress.stage("plan", None);
         let conn = store::open_ro(path)?;
+        forecast_plan(&progress, conn.as_ref(), path)?;
+        let stage = progress.stage("plan", None);
         let plan = load::plan(conn.as_ref(), pipeline, &resolution)?;
         progress.finish(stage);
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
@@ -368,6 +369,22 @@ fn commit(
     Ok(())
 }
 
+/// `--memory-limit`'s forecast before a whole run is planned against the store `conn`
+/// opened (see [`Progress::forecast_plan`]).
+fn forecast_plan(
+    progress: &Progress,
+    conn: Option<&rusqlite::Connection>,
+    path: &std::path::Path,
+) -> Result<()> {
+    let Some(conn) = conn.filter(|_| progress.has_memory_limit()) else {
+        return Ok(());
+    };
+    let stored: i64 = conn
+        .query_row("SELECT count(*) FROM customer_sources", [], |r| r.get(0))
+        .map_err(|e| crate::error::Error::store(path, e))?;
+    progress.forecast_plan(stored as u64)
+}
+
 /// Plan the load inside the write transaction `tx`, judge the plan's gates and, when they
 /// pass (or `--force`), apply it. The caller commits.
 #[allow(clippy::too_many_arguments)]
@@ -381,6 +398,9 @@ fn plan_and_apply(
     gate_results: &mut Vec<GateResult>,
     started_at: &str,
 ) -> Result<(LoadPlan, bool)> {
+    if scope.is_none() {
+        forecast_plan(progress, Some(tx), &pipeline.store_path)?;
+    }
     let stage = progress.stage("plan", None);
     let plan = load::plan_scoped(Some(tx), pipeline, resolution, scope, true)?;
     progress.finish(stage);
