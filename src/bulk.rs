@@ -1,7 +1,7 @@
 //! Bulk writing: rows built into one buffer per batch ([`RowBatch`]), and inserted through
 //! a prepared statement that binds the buffer's text where it lies ([`BulkInsert`]).
 //!
-//! Why not rows of [`Cell`]s through rusqlite: a first load of 1M records writes 9.4M rows.
+//! Why not rows of [`Cell`]s through rusqlite: a first load of 1M records writes 9.2M rows.
 //! As `Vec<Vec<Cell>>`, each was a vector and about five strings, allocated on the threads
 //! that made them and freed on the one that writes; and rusqlite binds every text by
 //! copying it (SQLite's `SQLITE_TRANSIENT`). Binding and freeing were a third of the

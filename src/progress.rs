@@ -33,8 +33,8 @@ pub const MIB_FIXED: u64 = 256;
 /// What planning a whole run into a store that already holds source records adds, per
 /// million of them: the plan compares every table with the stored rows, and holds the
 /// stored customers, cross-references and lineage values meanwhile (twelfth session: a
-/// 1M run into the 1M store grew from 1,805 MiB after survivorship to 6,495 and 7,178 MiB
-/// in two runs: 4.7-5.4 GiB per million).
+/// 1M run into the 1M store grew from 1,805 MiB after survivorship to 6,495 and 7,179 MiB
+/// in two runs: 4,690-5,374 MiB per million).
 pub const MIB_PER_MILLION_STORED: u64 = 6_000;
 
 /// The process's resident set size now, in MiB (`None` off Linux).
