@@ -850,25 +850,17 @@ type SuppliedValues = Vec<(GoldenField, Sql)>;
 
 /// Read [`Supplied`] (of the customers `filter` selects, or all).
 fn read_supplied(conn: &Connection, filter: Option<(&str, &str)>) -> rusqlite::Result<Supplied> {
-    let sql = format!(
-        "SELECT customer_id, field, value FROM field_lineage {}",
-        filter.map_or(String::new(), |(w, _)| format!("WHERE {w}"))
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = match filter {
-        Some((_, param)) => stmt.query([param])?,
-        None => stmt.query([])?,
-    };
     let mut out = Supplied::default();
     // Rows come in key order, a customer's together: one look-up per customer.
     let mut current: Option<(Box<str>, SuppliedValues)> = None;
-    while let Some(row) = rows.next()? {
+    let cols = ["customer_id", "field", "value"];
+    store::scan_where(conn, "field_lineage", &cols, filter, |row| {
         // (Read as a `Cell` would be: invalid UTF-8 replaced.)
         let id = String::from_utf8_lossy(row.get_ref(0)?.as_bytes()?);
         // (A field that is not a golden column is never looked up.)
         let field = String::from_utf8_lossy(row.get_ref(1)?.as_bytes()?);
         let Some(field) = GoldenField::from_name(&field) else {
-            continue;
+            return Ok(());
         };
         let value: Sql = row.get(2)?;
         match &mut current {
@@ -880,7 +872,8 @@ fn read_supplied(conn: &Connection, filter: Option<(&str, &str)>) -> rusqlite::R
                 current = Some((id.into(), vec![(field, value)]));
             }
         }
-    }
+        Ok(())
+    })?;
     if let Some((cur, values)) = current {
         out.entry(cur).or_default().extend(values);
     }

@@ -739,6 +739,27 @@ pub fn read_table_where(
     pk: usize,
     filter: Option<(&str, &str)>,
 ) -> rusqlite::Result<TableRows> {
+    let mut out = TableRows::default();
+    scan_where(conn, table, cols, filter, |row| {
+        let mut values = Vec::with_capacity(cols.len());
+        for i in 0..cols.len() {
+            values.push(row.get::<_, Cell>(i)?);
+        }
+        let rest = values.split_off(pk);
+        out.insert(values, rest);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Visit every row of `SELECT cols FROM table`, with `WHERE filter.0` bound to `filter.1`.
+pub fn scan_where(
+    conn: &Connection,
+    table: &str,
+    cols: &[&str],
+    filter: Option<(&str, &str)>,
+    mut visit: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
     let sql = format!(
         "SELECT {} FROM {table} {}",
         cols.join(", "),
@@ -749,16 +770,10 @@ pub fn read_table_where(
         Some((_, param)) => stmt.query([param])?,
         None => stmt.query([])?,
     };
-    let mut out = TableRows::default();
     while let Some(row) = rows.next()? {
-        let mut values = Vec::with_capacity(cols.len());
-        for i in 0..cols.len() {
-            values.push(row.get::<_, Cell>(i)?);
-        }
-        let rest = values.split_off(pk);
-        out.insert(values, rest);
+        visit(row)?;
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
