@@ -1,12 +1,14 @@
-//! Bulk writing: rows built into one buffer per batch ([`RowBatch`]), and inserted through
-//! a prepared statement that binds the buffer's text where it lies ([`BulkInsert`]).
+//! Bulk writing: rows built into a few buffers per batch ([`RowBatch`]), and inserted
+//! through a prepared statement that binds the buffers' text where it lies
+//! ([`BulkInsert`]).
 //!
 //! Why not rows of [`Cell`]s through rusqlite: a first load of 1M records writes 9.2M rows.
 //! As `Vec<Vec<Cell>>`, each was a vector and about five strings, allocated on the threads
 //! that made them and freed on the one that writes; and rusqlite binds every text by
 //! copying it (SQLite's `SQLITE_TRANSIENT`). Binding and freeing were a third of the
-//! writing thread's time (`perf`, 1M load). A batch is two allocations, and its text is
-//! read once, in order, when SQLite builds the record.
+//! writing thread's time (`perf`, 1M load). A batch is a few allocations (its cells, and a
+//! text buffer per piece it was made of), and its text is read once, in order, when SQLite
+//! builds the record.
 
 use std::cmp::Ordering;
 use std::ffi::{CStr, CString, c_int};
