@@ -184,8 +184,9 @@ pub fn resolve_cleansed(
     );
     progress.between_stages()?;
     let tf = TermFrequencies::from_counts(&match_records, &scoring.counts);
-    // Unless they are kept for a report, the pairs that are not links are dropped as they
-    // are scored: clustering and the load never use them.
+    // Unless every pair is to be kept (benchmarks, error analysis), the pairs that are not
+    // links are dropped as they are scored: clustering and the load never use them, and a
+    // report needs only their digest.
     let (scored, digest) = score_stage(
         &model,
         &tf,
