@@ -236,6 +236,15 @@ fn as_str(v: &Sql) -> Option<&str> {
     v.as_str()
 }
 
+/// The row of `rows` keyed by the texts `key`. An empty map (a first load's) is answered
+/// without making the key: a first load asks once or more per record.
+fn lookup<'m>(rows: &'m TableRows, key: &[&str]) -> Option<&'m Vec<Sql>> {
+    if rows.is_empty() {
+        return None;
+    }
+    rows.get(&key.iter().map(|k| text(*k)).collect::<Vec<_>>())
+}
+
 pub fn customer_id(n: u64) -> String {
     format!("C{n:08}")
 }
@@ -343,8 +352,7 @@ pub fn plan_scoped(
     let retired = overrides::retired_sources(&active_overrides);
     let existing_id = |i: usize| -> Option<&str> {
         let r = &res.records[i];
-        xref.get(&vec![text(source_name(r.source)), text(r.key.clone())])
-            .and_then(|v| as_str(&v[0]))
+        lookup(&xref, &[source_name(r.source), &r.key]).and_then(|v| as_str(&v[0]))
     };
 
     // Stable ids: each existing id goes to the cluster holding most of its records (ties
@@ -417,7 +425,7 @@ pub fn plan_scoped(
     for (ci, profile) in res.profiles.iter().enumerate() {
         let id = &cluster_ids[ci];
         let golden = || golden_cells(profile, &res.records, pinned.get(id.as_str()));
-        match customers.get(&vec![text(id.clone())]) {
+        match lookup(&customers, &[id]) {
             None => {
                 counts.created += 1;
                 events.push(AuditEvent {
@@ -549,7 +557,7 @@ pub fn plan_scoped(
         .collect();
     for r in &res.records {
         let d = &mut source_changes[r.source as usize];
-        match xref.get(&vec![text(source_name(r.source)), text(r.key.clone())]) {
+        match lookup(&xref, &[source_name(r.source), &r.key]) {
             None => d.new += 1,
             Some(v) if as_str(&v[3]) == Some(format!("{:016x}", r.hash).as_str()) => {
                 d.unchanged += 1
@@ -642,7 +650,7 @@ pub fn plan_scoped(
         if conn.is_some() && old != Some(id.as_str()) {
             // A record new to the store, or moved between customers. New customers'
             // records are covered by their create event.
-            let created_now = !customers.contains_key(&vec![text(id.clone())]);
+            let created_now = lookup(&customers, &[id]).is_none();
             if !created_now || old.is_some() {
                 events.push(AuditEvent {
                     customer_id: Some(id.clone()),
