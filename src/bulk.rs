@@ -178,21 +178,7 @@ impl RowBatch {
 
     /// Row `i`'s cells as [`Cell`]s.
     pub fn cells(&self, i: usize) -> Vec<Cell> {
-        self.row(i)
-            .map(|v| match v {
-                ValueRef::Null => Cell::Null,
-                ValueRef::Integer(i) => Cell::Int(i),
-                ValueRef::Real(r) => Cell::real(r),
-                ValueRef::Text(t) | ValueRef::Blob(t) => {
-                    Cell::Text(String::from_utf8_lossy(t).into_owned())
-                }
-            })
-            .collect()
-    }
-
-    /// Every row as [`Cell`]s.
-    pub fn into_rows(self) -> Vec<Vec<Cell>> {
-        (0..self.len()).map(|i| self.cells(i)).collect()
+        self.row(i).map(Cell::from_value_ref).collect()
     }
 
     /// How two cells order, as the [`Cell`]s they hold would (`Null < Int < Real < Text`,
@@ -207,10 +193,9 @@ impl RowBatch {
         match (a, b) {
             (Slot::Int(x), Slot::Int(y)) => x.cmp(&y),
             (Slot::Real(x), Slot::Real(y)) => x.to_bits().cmp(&y.to_bits()),
-            (Slot::Text(..), Slot::Text(..)) => match (self.value(a), self.value(b)) {
-                (ValueRef::Text(x), ValueRef::Text(y)) => x.cmp(y),
-                _ => Ordering::Equal,
-            },
+            (Slot::Text(i, a0, a1), Slot::Text(j, b0, b1)) => {
+                self.texts[i as usize][a0..a1].cmp(&self.texts[j as usize][b0..b1])
+            }
             (a, b) => rank(a).cmp(&rank(b)),
         }
     }
@@ -401,7 +386,7 @@ mod tests {
         a.text("c");
         a.int(9);
         a.text("after");
-        let rows = a.into_rows();
+        let rows: Vec<Vec<Cell>> = (0..a.len()).map(|i| a.cells(i)).collect();
         assert_eq!(rows.len(), 6);
         assert_eq!(
             rows[5],

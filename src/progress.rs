@@ -91,24 +91,14 @@ impl Progress {
     /// After ingest, before the dear stages: stop early when `records` source records
     /// would need more than the memory limit at the run's peak.
     pub fn forecast(&self, records: usize) -> crate::error::Result<()> {
-        let Some(limit) = self.memory_limit_mib else {
-            return Ok(());
-        };
-        let needed = memory_mib().unwrap_or(0)
-            + MIB_FIXED
-            + (records as u64).saturating_mul(MIB_PER_MILLION_RECORDS) / 1_000_000;
-        if needed > limit {
-            return Err(crate::error::Error::MemoryLimit {
-                what: format!(
-                    "{records} source records need about {} MiB per million, and {} MiB \
-                     besides, at the run's peak",
-                    MIB_PER_MILLION_RECORDS, MIB_FIXED
-                ),
-                needed_mib: needed,
-                limit_mib: limit,
-            });
-        }
-        Ok(())
+        let extra =
+            MIB_FIXED + (records as u64).saturating_mul(MIB_PER_MILLION_RECORDS) / 1_000_000;
+        self.check_forecast(extra, || {
+            format!(
+                "{records} source records need about {MIB_PER_MILLION_RECORDS} MiB per million, \
+                 and {MIB_FIXED} MiB besides, at the run's peak"
+            )
+        })
     }
 
     /// Before a whole run is planned against a store that holds `stored` source records
@@ -116,22 +106,13 @@ impl Progress {
     /// adds ([`MIB_PER_MILLION_STORED`]) would pass the limit. A sync that re-resolves
     /// only what changed reads only those customers, and is not forecast.
     pub fn forecast_plan(&self, stored: u64) -> crate::error::Result<()> {
-        let Some(limit) = self.memory_limit_mib else {
-            return Ok(());
-        };
-        let needed =
-            memory_mib().unwrap_or(0) + stored.saturating_mul(MIB_PER_MILLION_STORED) / 1_000_000;
-        if needed > limit {
-            return Err(crate::error::Error::MemoryLimit {
-                what: format!(
-                    "comparing the run with the {stored} source records the store holds, \
-                     about {MIB_PER_MILLION_STORED} MiB per million, besides what the run holds"
-                ),
-                needed_mib: needed,
-                limit_mib: limit,
-            });
-        }
-        Ok(())
+        let extra = stored.saturating_mul(MIB_PER_MILLION_STORED) / 1_000_000;
+        self.check_forecast(extra, || {
+            format!(
+                "comparing the run with the {stored} source records the store holds, \
+                 about {MIB_PER_MILLION_STORED} MiB per million, besides what the run holds"
+            )
+        })
     }
 
     /// Whether a memory limit was given (a forecast that costs a query is made only then).
@@ -145,16 +126,29 @@ impl Progress {
     /// `bytes_per_pair` would pass the limit. (Otherwise only the links are kept, a few
     /// per record; a report needs only their digest.)
     pub fn forecast_pairs(&self, pairs: u64, bytes_per_pair: u64) -> crate::error::Result<()> {
+        let extra = pairs.saturating_mul(bytes_per_pair) / (1 << 20);
+        self.check_forecast(extra, || {
+            format!(
+                "keeping all {pairs} scored candidate pairs, {bytes_per_pair} bytes each, \
+                 besides what the run holds"
+            )
+        })
+    }
+
+    /// Stop when the memory held now and `extra_mib` more would pass the limit; `what`
+    /// names the extra for the error.
+    fn check_forecast(
+        &self,
+        extra_mib: u64,
+        what: impl FnOnce() -> String,
+    ) -> crate::error::Result<()> {
         let Some(limit) = self.memory_limit_mib else {
             return Ok(());
         };
-        let needed = memory_mib().unwrap_or(0) + pairs.saturating_mul(bytes_per_pair) / (1 << 20);
+        let needed = memory_mib().unwrap_or(0) + extra_mib;
         if needed > limit {
             return Err(crate::error::Error::MemoryLimit {
-                what: format!(
-                    "keeping all {pairs} scored candidate pairs, {bytes_per_pair} bytes each, \
-                     besides what the run holds"
-                ),
+                what: what(),
                 needed_mib: needed,
                 limit_mib: limit,
             });

@@ -647,6 +647,30 @@ impl Cell {
         }
     }
 
+    /// A value SQLite holds, as a cell (invalid UTF-8 replaced; a blob read as text).
+    pub fn from_value_ref(v: rusqlite::types::ValueRef<'_>) -> Cell {
+        use rusqlite::types::ValueRef;
+        match v {
+            ValueRef::Null => Cell::Null,
+            ValueRef::Integer(i) => Cell::Int(i),
+            ValueRef::Real(r) => Cell::real(r),
+            ValueRef::Text(t) | ValueRef::Blob(t) => {
+                Cell::Text(String::from_utf8_lossy(t).into_owned())
+            }
+        }
+    }
+
+    /// The value as SQLite takes it.
+    pub fn value_ref(&self) -> rusqlite::types::ValueRef<'_> {
+        use rusqlite::types::ValueRef;
+        match self {
+            Cell::Null => ValueRef::Null,
+            Cell::Int(i) => ValueRef::Integer(*i),
+            Cell::Real(bits) => ValueRef::Real(f64::from_bits(*bits)),
+            Cell::Text(s) => ValueRef::Text(s.as_bytes()),
+        }
+    }
+
     /// Bytes it takes in memory, roughly (for budgets).
     pub fn heap_size(&self) -> usize {
         std::mem::size_of::<Cell>() + self.as_str().map_or(0, str::len)
@@ -655,39 +679,20 @@ impl Cell {
 
 impl rusqlite::ToSql for Cell {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        use rusqlite::types::{ToSqlOutput, ValueRef};
-        Ok(match self {
-            Cell::Null => ToSqlOutput::Borrowed(ValueRef::Null),
-            Cell::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
-            Cell::Real(bits) => ToSqlOutput::Borrowed(ValueRef::Real(f64::from_bits(*bits))),
-            Cell::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-        })
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(self.value_ref()))
     }
 }
 
 impl rusqlite::types::FromSql for Cell {
     fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        use rusqlite::types::ValueRef;
-        Ok(match v {
-            ValueRef::Null => Cell::Null,
-            ValueRef::Integer(i) => Cell::Int(i),
-            ValueRef::Real(r) => Cell::real(r),
-            ValueRef::Text(t) => Cell::Text(String::from_utf8_lossy(t).into_owned()),
-            ValueRef::Blob(b) => Cell::Text(String::from_utf8_lossy(b).into_owned()),
-        })
+        Ok(Cell::from_value_ref(v))
     }
 }
 
 /// How `cell` orders against a value SQLite holds: as against that value read into a
 /// [`Cell`] (`cell.cmp(&Cell::column_result(v))`), without copying it out.
 pub fn cmp_stored(cell: &Cell, v: rusqlite::types::ValueRef<'_>) -> std::cmp::Ordering {
-    use rusqlite::ToSql;
-    use rusqlite::types::ToSqlOutput;
-    match cell.to_sql() {
-        Ok(ToSqlOutput::Borrowed(mine)) => cmp_value_stored(mine, v),
-        // (`Cell` always lends its value.)
-        _ => std::cmp::Ordering::Less,
-    }
+    cmp_value_stored(cell.value_ref(), v)
 }
 
 /// How a value a [`Cell`] would hold (`mine`: text always UTF-8) orders against a value
