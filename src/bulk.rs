@@ -214,6 +214,10 @@ impl RowBatch {
                 .unwrap_or(Ordering::Equal)
         };
         let mut order: Vec<usize> = (0..self.len()).collect();
+        // Rows made in key order (a first load makes most of them so) need no sort.
+        if order.windows(2).all(|w| cmp(w[0], w[1]).is_lt()) {
+            return order;
+        }
         // Stable: of equal keys, the first in the batch comes first and is kept.
         order.par_sort_by(|&a, &b| cmp(a, b));
         order.dedup_by(|b, a| cmp(*a, *b).is_eq());
@@ -257,11 +261,12 @@ impl<'c> BulkInsert<'c> {
         }
     }
 
-    /// Run the statement once with `row`'s values, one per parameter.
+    /// Run the statement once with `row`'s values, one per parameter; the number of rows
+    /// it inserted, updated or deleted.
     pub fn execute<'v>(
         &mut self,
         row: impl IntoIterator<Item = ValueRef<'v>>,
-    ) -> rusqlite::Result<()> {
+    ) -> rusqlite::Result<usize> {
         let mut n = 0;
         let mut result = Ok(());
         for v in row {
@@ -303,18 +308,20 @@ impl<'c> BulkInsert<'c> {
         if n != self.params && result.is_ok() {
             result = Err(rusqlite::Error::InvalidParameterCount(n, self.params));
         }
-        // SAFETY: `stmt` is live. The error message is read before the reset.
+        let mut changed = 0;
+        // SAFETY: `stmt` and `db` are live. The error message is read before the reset.
         unsafe {
             if result.is_ok() {
                 let rc = ffi::sqlite3_step(self.stmt);
                 if rc != ffi::SQLITE_DONE && rc != ffi::SQLITE_ROW {
                     result = Err(sqlite_error(self.db, rc));
                 }
+                changed = ffi::sqlite3_changes64(self.db) as usize;
             }
             ffi::sqlite3_reset(self.stmt);
             ffi::sqlite3_clear_bindings(self.stmt);
         }
-        result
+        result.map(|()| changed)
     }
 }
 
@@ -361,6 +368,14 @@ mod tests {
         assert_eq!(b.len(), 4);
         assert_eq!(b.key_order(2), vec![1, 3, 0]);
         assert_eq!(b.key_order(1), vec![1, 0]);
+        // Rows already in order.
+        let mut s = RowBatch::new(2);
+        for (k, n) in [("a", 2), ("b", 1), ("b", 3), ("c", 0)] {
+            s.text(k);
+            s.int(n);
+        }
+        assert_eq!(s.key_order(2), vec![0, 1, 2, 3]);
+        assert_eq!(s.key_order(1), vec![0, 1, 3]);
         // The order of cells is that of `Cell`.
         let mut c = RowBatch::new(1);
         c.text("a");
@@ -418,7 +433,7 @@ mod tests {
         b.real(-1.0);
         b.text("é\u{1F600}");
         for i in 0..b.len() {
-            ins.execute(b.row(i)).unwrap();
+            assert_eq!(ins.execute(b.row(i)).unwrap(), 1);
         }
         // A second row with key k1: SQLite's message names the column, not the value.
         let err = ins.execute(b.row(0)).unwrap_err();
@@ -474,5 +489,43 @@ mod tests {
                 ("k3".into(), Some(1), None, Value::Blob(vec![0, 1])),
             ]
         );
+    }
+
+    #[test]
+    fn a_multi_row_insert_counts_the_rows_it_inserted() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+            .unwrap();
+        let mut ins = BulkInsert::new(
+            &conn,
+            "INSERT OR IGNORE INTO t VALUES (?, ?), (?, ?), (?, ?)",
+        )
+        .unwrap();
+        let mut b = RowBatch::new(2);
+        for (k, n) in [("a", Some(1)), ("b", Some(2)), ("c", Some(3))] {
+            b.text(k);
+            match n {
+                Some(n) => b.int(n),
+                None => b.null(),
+            }
+        }
+        let all = || (0..3).flat_map(|i| b.row(i));
+        assert_eq!(ins.execute(all()).unwrap(), 3);
+        // The same keys again: every row ignored, and the count says so.
+        assert_eq!(ins.execute(all()).unwrap(), 0);
+        let mut c = RowBatch::new(2);
+        for (k, n) in [("d", Some(4)), ("e", None), ("f", Some(6))] {
+            c.text(k);
+            match n {
+                Some(n) => c.int(n),
+                None => c.null(),
+            }
+        }
+        // A missing value where one is required: that row is left out.
+        assert_eq!(ins.execute((0..3).flat_map(|i| c.row(i))).unwrap(), 2);
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 5);
     }
 }

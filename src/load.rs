@@ -968,14 +968,20 @@ impl<'a> RowMaker<'a> {
             && self.record_cluster[p.pair.a as usize] == self.record_cluster[p.pair.b as usize]
     }
 
-    /// The golden fields of cluster `ci` that have lineage, with their pin if pinned.
+    /// The golden fields of cluster `ci` that have lineage, with their pin if pinned; by
+    /// name, the order of `field_lineage`'s key.
     fn lineage_fields(
         &self,
         ci: usize,
     ) -> impl Iterator<Item = (GoldenField, Option<&'a overrides::Pin>)> + '_ {
+        static BY_NAME: std::sync::LazyLock<Vec<GoldenField>> = std::sync::LazyLock::new(|| {
+            let mut all = GoldenField::ALL.to_vec();
+            all.sort_by_key(|f| f.name());
+            all
+        });
         let pins = self.pinned.get(self.cluster_ids[ci].as_str());
         let profile = &self.res.profiles[ci];
-        GoldenField::ALL.into_iter().filter_map(move |f| {
+        BY_NAME.iter().copied().filter_map(move |f| {
             let pin = pins.and_then(|ps| ps.iter().find(|p| p.field == f));
             (pin.is_some() || profile.lineage[f.index()].is_some()).then_some((f, pin))
         })
@@ -1434,7 +1440,7 @@ pub fn apply(
                     .map_err(db)?;
             }
             let maker = RowMaker::new(pipeline, res, &plan.cluster_ids, &plan.pinned, plan.run_id);
-            write_made(&maker, kind, tx, &sql, pipeline, progress)?;
+            write_made(&maker, kind, tx, d, pipeline, progress)?;
             for (_, sql) in &indexes {
                 tx.execute_batch(sql).map_err(db)?;
             }
@@ -1614,20 +1620,50 @@ pub fn read_term_counts(
 /// Insert the rows of a table still empty, made chunk by chunk from the resolution (on
 /// every core) while this thread writes the previous chunk: the rows are never all in
 /// memory, and making them (JSON of records and evidence) overlaps with SQLite's work. A
-/// chunk goes in in key order, and of a key given twice in it only its first row.
+/// chunk goes in in key order, and of a key given twice in it only its first row; a key
+/// given in two chunks is an error.
+///
+/// The rows go in 256 to a statement: SQLite then opens the table's cursors, and finds
+/// where a row goes from the b-tree's root, once a statement instead of once a row. With
+/// `field_lineage`'s 6.3M rows (1M records), 4.1-5.7 s -> 3.2-3.6 s (two runs each).
 fn write_made(
     maker: &RowMaker,
     kind: TableKind,
     tx: &Connection,
-    sql: &str,
+    d: &TableDelta,
     pipeline: &Pipeline,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     const CHUNK: usize = 16_384;
+    // Rows per statement: SQLite opens the table's cursors once per step, not per row.
+    const ROWS: usize = 256;
     let db = |e: rusqlite::Error| Error::store(&pipeline.store_path, e);
     let items = maker.items(kind);
     let (_, pk) = kind.cols();
-    let mut stmt = crate::bulk::BulkInsert::new(tx, sql).map_err(db)?;
+    // The table is empty and a chunk's keys are distinct, so nothing conflicts: `OR IGNORE`
+    // only spares SQLite a statement journal (a multi-row statement that may abort copies
+    // every page it changes). A row ignored all the same (a key in two chunks, a missing
+    // value) is caught by the count of rows inserted.
+    let sql = |rows: usize| {
+        format!(
+            "INSERT OR IGNORE INTO {} ({}) VALUES {}",
+            d.table,
+            d.cols.join(", "),
+            vec![format!("({})", vec!["?"; d.cols.len()].join(", ")); rows].join(", ")
+        )
+    };
+    let mut one = crate::bulk::BulkInsert::new(tx, &sql(1)).map_err(db)?;
+    let mut many = crate::bulk::BulkInsert::new(tx, &sql(ROWS)).map_err(db)?;
+    let ignored = |inserted: usize, rows: usize| {
+        Error::store(
+            &pipeline.store_path,
+            format!(
+                "{} of {rows} row(s) for {} were not inserted (a key given twice, or a missing value)",
+                rows - inserted,
+                d.table
+            ),
+        )
+    };
     std::thread::scope(|s| {
         let (send, receive) = std::sync::mpsc::sync_channel::<Result<(RowBatch, Vec<usize>)>>(1);
         s.spawn(move || {
@@ -1647,8 +1683,19 @@ fn write_made(
         });
         for rows in receive {
             let (rows, order) = rows?;
-            for &i in &order {
-                stmt.execute(rows.row(i)).map_err(db)?;
+            let mut groups = order.chunks_exact(ROWS);
+            for group in &mut groups {
+                let n = many
+                    .execute(group.iter().flat_map(|&i| rows.row(i)))
+                    .map_err(db)?;
+                if n != ROWS {
+                    return Err(ignored(n, ROWS));
+                }
+            }
+            for &i in groups.remainder() {
+                if one.execute(rows.row(i)).map_err(db)? != 1 {
+                    return Err(ignored(0, 1));
+                }
             }
             progress(order.len() as u64);
         }
