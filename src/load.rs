@@ -1624,8 +1624,8 @@ pub fn read_term_counts(
 /// given in two chunks is an error.
 ///
 /// The rows go in 256 to a statement: SQLite then opens the table's cursors, and finds
-/// where a row goes from the b-tree's root, once a statement instead of once a row. With
-/// `field_lineage`'s 6.3M rows (1M records), 4.1-5.7 s -> 3.2-3.6 s (two runs each).
+/// where a row goes from the b-tree's root, once a statement instead of once a row. A 1M
+/// first load's load stage: 12.7-13.6 s with a statement a row, 9.2-9.4 s with this.
 fn write_made(
     maker: &RowMaker,
     kind: TableKind,
