@@ -334,6 +334,61 @@ impl Drop for BulkInsert<'_> {
     }
 }
 
+/// Inserts into a table that holds none of the keys inserted (a first load's), many rows
+/// to a statement: SQLite then opens the table's cursors, and finds where a row goes from
+/// its b-tree's root, once a statement instead of once a row. A 1M first load's load
+/// stage: 12.7-13.6 s with a statement a row, 9.2-9.4 s with this.
+///
+/// The statements are `INSERT OR IGNORE`: a multi-row statement that may abort needs a
+/// statement journal, which copies every page it changes. Nothing conflicts in such a
+/// table, so all `OR IGNORE` changes is that; a row ignored all the same (its key given
+/// twice, a required value missing) is told by [`MultiInsert::insert`]'s count.
+pub struct MultiInsert<'c> {
+    one: BulkInsert<'c>,
+    many: BulkInsert<'c>,
+}
+
+impl<'c> MultiInsert<'c> {
+    /// Rows to a statement.
+    pub const ROWS: usize = 256;
+
+    pub fn new(conn: &'c Connection, table: &str, cols: &[&str]) -> rusqlite::Result<Self> {
+        let sql = |rows: usize| {
+            let row = format!("({})", vec!["?"; cols.len()].join(", "));
+            format!(
+                "INSERT OR IGNORE INTO {table} ({}) VALUES {}",
+                cols.join(", "),
+                vec![row; rows].join(", ")
+            )
+        };
+        Ok(MultiInsert {
+            one: BulkInsert::new(conn, &sql(1))?,
+            many: BulkInsert::new(conn, &sql(Self::ROWS))?,
+        })
+    }
+
+    /// Insert a row for each of `items`, `values` giving its values; the number of rows
+    /// inserted (fewer than `items` when SQLite ignored one).
+    pub fn insert<'v, T, I>(
+        &mut self,
+        items: &'v [T],
+        values: impl Fn(&'v T) -> I,
+    ) -> rusqlite::Result<usize>
+    where
+        I: IntoIterator<Item = ValueRef<'v>>,
+    {
+        let mut inserted = 0;
+        let mut groups = items.chunks_exact(Self::ROWS);
+        for group in &mut groups {
+            inserted += self.many.execute(group.iter().flat_map(&values))?;
+        }
+        for item in groups.remainder() {
+            inserted += self.one.execute(values(item))?;
+        }
+        Ok(inserted)
+    }
+}
+
 /// SQLite's error `rc` with the connection's message for it.
 ///
 /// # Safety
