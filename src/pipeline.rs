@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::ingest::{self, Ingested};
 use crate::progress::Progress;
 use crate::record::{Customer, Quarantined};
-use crate::score::{self, MatchRecord, Model, ScoredPair, TermCounts, TermFrequencies};
+use crate::score::{self, Gamma, MatchRecord, Model, ScoredPair, TermCounts, TermFrequencies};
 use crate::survive::{self, GoldenProfile};
 use crate::train::{self, TrainingOptions, TrainingReport};
 
@@ -178,7 +178,7 @@ pub fn resolve_cleansed(
         let bytes = std::mem::size_of::<ScoredPair>() as u64 * 3 / 2;
         progress.forecast_pairs(pairs.pairs.len() as u64, bytes)?;
     }
-    let (model, training) = train_stage(
+    let (model, training, gammas) = train_stage(
         pipeline,
         scoring.model,
         &match_records,
@@ -195,12 +195,14 @@ pub fn resolve_cleansed(
         &tf,
         &match_records,
         &pairs.pairs,
+        gammas.as_deref(),
         scoring.keep_pairs,
         progress,
     );
     let candidate_pairs = pairs.pairs.len() as u64;
     let blocking = pairs.stats;
     drop(pairs.pairs);
+    drop(gammas);
     progress.between_stages()?;
     let (decided, mut outcome) = decide_stage(pipeline, &records, decisions);
     let clusters = cluster_stage(&model, &tf, &match_records, &scored, &decided, progress);
@@ -392,15 +394,18 @@ fn block_stage(
     Ok(out)
 }
 
+/// The model, how it was trained, and the pairs' comparison vectors in pair order (training
+/// works them out; scoring reads them instead of comparing every pair again). A saved model
+/// is not trained: `None` twice.
 fn train_stage(
     pipeline: &Pipeline,
     saved: Option<Model>,
     records: &[MatchRecord],
     pairs: &[CandidatePair],
     progress: &mut Progress,
-) -> (Model, Option<TrainingReport>) {
+) -> (Model, Option<TrainingReport>, Option<Vec<Gamma>>) {
     if let Some(model) = saved {
-        return (model, None);
+        return (model, None, None);
     }
     let stage = progress.stage("train", None);
     let m = &pipeline.matching;
@@ -409,9 +414,24 @@ fn train_stage(
         u_sample_pairs: m.u_sample_pairs,
         ..TrainingOptions::default()
     };
-    let (model, report) = train::train(Model::default_model(m.threshold), records, pairs, &opts);
+    let model = Model::default_model(m.threshold);
+    let gammas = score::gammas(&model, records, pairs);
+    let (trained, report) = train::train(model, records, pairs, &gammas, &opts);
+    // The vectors hold a level per comparison of the untrained model: they are the trained
+    // model's only while training leaves the comparisons as they are.
+    assert!(
+        trained
+            .comparisons
+            .iter()
+            .map(|c| c.comparison)
+            .eq(Model::default_model(m.threshold)
+                .comparisons
+                .iter()
+                .map(|c| c.comparison)),
+        "training changed the model's comparisons"
+    );
     progress.finish(stage);
-    (model, Some(report))
+    (trained, Some(report), Some(gammas))
 }
 
 /// Score the candidate pairs: all of them (`keep_all`), or only those clustering and the
@@ -428,26 +448,38 @@ fn score_stage(
     tf: &TermFrequencies,
     records: &[MatchRecord],
     pairs: &[CandidatePair],
+    gammas: Option<&[Gamma]>,
     keep_all: bool,
     progress: &mut Progress,
 ) -> (Vec<ScoredPair>, PairDigest) {
+    const CHUNK: usize = 1 << 14;
     let stage = progress.stage("score", Some(pairs.len() as u64));
-    let score = |p: CandidatePair| {
+    // The pair at `i`: compared again only when training did not compare it.
+    let score = |i: usize, p: CandidatePair| {
         let (a, b) = (&records[p.a as usize], &records[p.b as usize]);
-        score::score_pair(model, tf, a, b, p)
+        match gammas {
+            Some(g) => score::score_compared(model, tf, a, b, p, g[i]),
+            None => score::score_pair(model, tf, a, b, p),
+        }
     };
     let out = if keep_all {
-        let all = score::score_all(model, tf, records, pairs);
+        let all: Vec<ScoredPair> = pairs
+            .par_iter()
+            .enumerate()
+            .map(|(i, &p)| score(i, p))
+            .collect();
         let digest = PairDigest::of(model, &all);
         (all, digest)
     } else {
         let chunks: Vec<(Vec<ScoredPair>, PairDigest)> = pairs
-            .par_chunks(1 << 14)
-            .map(|chunk| {
+            .par_chunks(CHUNK)
+            .enumerate()
+            .map(|(c, chunk)| {
                 let mut digest = PairDigest::new(model);
                 let links = chunk
                     .iter()
-                    .map(|&p| score(p))
+                    .enumerate()
+                    .map(|(i, &p)| score(c * CHUNK + i, p))
                     .inspect(|s| digest.add(s))
                     .filter(|s| s.linked(model))
                     .collect::<Vec<_>>();
@@ -688,5 +720,42 @@ mod tests {
         assert!(unconstrained.len() < all.clusters.len());
         assert_eq!(kept.clusters, all.clusters);
         assert_eq!(kept.profiles, all.profiles);
+
+        // Scoring with the comparison vectors training worked out is scoring afresh, in
+        // every chunk of pairs: the candidate pairs in turn with random ones, many chunks'
+        // worth, scored both ways.
+        let records: Vec<MatchRecord> =
+            all.records.iter().map(MatchRecord::from_customer).collect();
+        let mut rng = crate::rng::Rng::new(3);
+        let n = records.len() as u64;
+        let mut candidates = all.scored.iter().map(|p| p.pair).cycle();
+        let pairs: Vec<CandidatePair> = (0..40_000)
+            .map(|i| {
+                if i % 2 == 0 {
+                    return candidates.next().unwrap();
+                }
+                let a = rng.below(n - 1) as u32;
+                let b = a + 1 + rng.below(n - 1 - a as u64) as u32;
+                CandidatePair { a, b }
+            })
+            .collect();
+        let gammas = score::gammas(&all.model, &records, &pairs);
+        let mut progress = Progress::new(false);
+        for keep_all in [true, false] {
+            let mut score = |g: Option<&[Gamma]>| {
+                score_stage(
+                    &all.model,
+                    &all.tf,
+                    &records,
+                    &pairs,
+                    g,
+                    keep_all,
+                    &mut progress,
+                )
+            };
+            let (given, afresh) = (score(Some(&gammas)), score(None));
+            assert!(afresh.0.iter().any(|p| p.linked(&all.model)), "some links");
+            assert_eq!(given, afresh);
+        }
     }
 }

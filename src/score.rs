@@ -576,6 +576,14 @@ pub fn gamma(model: &Model, x: &MatchRecord, y: &MatchRecord) -> Gamma {
     g
 }
 
+/// The comparison vector of every pair, in pair order, worked out on every core.
+pub fn gammas(model: &Model, records: &[MatchRecord], pairs: &[CandidatePair]) -> Vec<Gamma> {
+    pairs
+        .par_iter()
+        .map(|p| gamma(model, &records[p.a as usize], &records[p.b as usize]))
+        .collect()
+}
+
 /// How common each record's names are, for term-frequency adjustment: agreeing on
 /// "Smith" is weaker evidence than agreeing on "Zwierzchowski".
 #[derive(Debug, Clone, Default)]
@@ -711,7 +719,19 @@ pub fn score_pair(
     y: &MatchRecord,
     pair: CandidatePair,
 ) -> ScoredPair {
-    let gamma = gamma(model, x, y);
+    score_compared(model, tf, x, y, pair, gamma(model, x, y))
+}
+
+/// [`score_pair`] for a pair whose comparison vector is known (training worked it out with
+/// a model of the same comparisons): the comparisons, the costly part, are not made again.
+pub fn score_compared(
+    model: &Model,
+    tf: &TermFrequencies,
+    x: &MatchRecord,
+    y: &MatchRecord,
+    pair: CandidatePair,
+    gamma: Gamma,
+) -> ScoredPair {
     let mut weight = model.prior_weight;
     let mut vetoed = false;
     // An exact e-mail agreement lifts the given-name veto when the names start alike:

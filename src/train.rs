@@ -59,16 +59,20 @@ pub struct TrainingReport {
     pub email_exact_u_from_collisions: Option<f64>,
 }
 
+/// `gammas` are the pairs' comparison vectors ([`score::gammas`] with `model`'s
+/// comparisons), in pair order; scoring reads them again.
 pub fn train(
     mut model: Model,
     records: &[MatchRecord],
     pairs: &[CandidatePair],
+    gammas: &[Gamma],
     opts: &TrainingOptions,
 ) -> (Model, TrainingReport) {
+    assert_eq!(pairs.len(), gammas.len(), "a comparison vector per pair");
     let mut report = TrainingReport::default();
     // Which level each comparison puts a pair at depends on the comparisons, not on m and
     // u: the patterns are counted once, for the first prior and both rounds of EM.
-    let patterns = count_patterns(&model, records, pairs);
+    let patterns = count_patterns(gammas);
     model.prior_weight = prior_from_patterns(&model, records.len(), &patterns)
         .unwrap_or_else(|| score::estimate_prior(records, pairs));
     let sample = sample_levels(&model, records, opts);
@@ -97,17 +101,12 @@ pub fn train(
 
 type PatternCounts = HashMap<Gamma, u64, BuildHasherDefault<KeyHasher>>;
 
-/// How many blocked pairs have each comparison vector, sorted by vector. Counted on every
-/// core without holding a vector per pair (at 10M records, 8 bytes times 155M pairs).
-fn count_patterns(
-    model: &Model,
-    records: &[MatchRecord],
-    pairs: &[CandidatePair],
-) -> Vec<(Gamma, u64)> {
-    let counts = pairs
+/// How many blocked pairs have each comparison vector, sorted by vector; counted on every
+/// core.
+fn count_patterns(gammas: &[Gamma]) -> Vec<(Gamma, u64)> {
+    let counts = gammas
         .par_iter()
-        .fold(PatternCounts::default, |mut counts, p| {
-            let g = score::gamma(model, &records[p.a as usize], &records[p.b as usize]);
+        .fold(PatternCounts::default, |mut counts, &g| {
             *counts.entry(g).or_default() += 1;
             counts
         })
@@ -435,7 +434,10 @@ mod tests {
             }
         }
         assert!(want.len() > 5, "{}", want.len());
-        assert_eq!(count_patterns(&model, &records, &pairs), want);
+        assert_eq!(
+            count_patterns(&score::gammas(&model, &records, &pairs)),
+            want
+        );
         // The prior read from them is the one a pass over the pairs gives, to the bit.
         let prior = prior_from_patterns(&model, records.len(), &want).unwrap();
         let direct = score::estimate_prior(&records, &pairs);
@@ -473,8 +475,10 @@ mod tests {
             u_sample_pairs: 20_000,
             ..TrainingOptions::default()
         };
-        let (m1, r1) = train(Model::default_model(0.95), &records, &pairs, &opts);
-        let (m2, _) = train(Model::default_model(0.95), &records, &pairs, &opts);
+        let model = Model::default_model(0.95);
+        let gammas = score::gammas(&model, &records, &pairs);
+        let (m1, r1) = train(model.clone(), &records, &pairs, &gammas, &opts);
+        let (m2, _) = train(model, &records, &pairs, &gammas, &opts);
         assert_eq!(m1, m2);
         assert_eq!(r1.u_sample_pairs, 20_000);
         // Eight given names: random pairs agree about 1/8 of the time.
