@@ -982,7 +982,7 @@ impl<'a> RowMaker<'a> {
         let pins = self.pinned.get(self.cluster_ids[ci].as_str());
         let profile = &self.res.profiles[ci];
         BY_NAME.iter().copied().filter_map(move |f| {
-            let pin = pins.and_then(|ps| ps.iter().find(|p| p.field == f));
+            let pin = pins.and_then(|ps| ps.iter().rev().find(|p| p.field == f));
             (pin.is_some() || profile.lineage[f.index()].is_some()).then_some((f, pin))
         })
     }
@@ -1013,13 +1013,23 @@ impl<'a> RowMaker<'a> {
         let res = self.res;
         let json = |e: serde_json::Error| Error::Other(e.to_string());
         match kind {
+            // `new_customer(id, golden_cells(..))`, written without a cell of its own.
             TableKind::Customers => {
                 let id = &self.cluster_ids[i];
                 let pins = self.pinned.get(id.as_str());
-                let golden = golden_cells(&res.profiles[i], &res.records, pins);
-                for c in &new_customer(id, golden, self.run_id) {
-                    b.cell(c);
+                let profile = &res.profiles[i];
+                b.text(id);
+                b.text("active");
+                b.null();
+                for f in GoldenField::ALL {
+                    let pin = pins.and_then(|ps| ps.iter().rev().find(|p| p.field == f));
+                    match pin {
+                        Some(p) => b.text(&p.value),
+                        None => b.opt_text(profile.get(f, &res.records)),
+                    }
                 }
+                b.int(self.run_id);
+                b.int(self.run_id);
             }
             TableKind::Sources => {
                 let r = &res.records[i];
@@ -1061,7 +1071,7 @@ impl<'a> RowMaker<'a> {
                             let r = &res.records[l.record as usize];
                             b.text(id);
                             b.text(f.name());
-                            b.text(&value);
+                            b.text(value);
                             b.text(self.source_name(r.source));
                             b.text(&r.key);
                             b.text(l.rule.name());
@@ -2125,6 +2135,57 @@ pub(crate) fn json_to_cell(v: &serde_json::Value) -> Option<Sql> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn customers_rows_are_made_as_new_customer_makes_them() {
+        // The rows a first load writes, cell by cell, against `new_customer` (what a
+        // later run's plan inserts), with pins: one field pinned twice, the later pin
+        // winning.
+        let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/demo/pipeline.toml");
+        let pipeline = Pipeline::load(std::path::Path::new(demo)).unwrap();
+        let opts = crate::pipeline::ResolveOptions {
+            today: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(),
+            model: None,
+            decisions: crate::decisions::Decisions::default(),
+            counts: None,
+            keep_pairs: false,
+        };
+        let res =
+            crate::pipeline::resolve(&pipeline, &opts, &mut crate::progress::Progress::new(false))
+                .unwrap();
+        let ids: Vec<String> = (0..res.profiles.len())
+            .map(|i| format!("C{i:04}"))
+            .collect();
+        let pin = |id: i64, field: GoldenField, value: &str| overrides::Pin {
+            override_id: id,
+            customer: ids[1].clone(),
+            field,
+            value: value.into(),
+        };
+        let pinned: HashMap<String, Vec<overrides::Pin>> = [(
+            ids[1].clone(),
+            vec![
+                pin(1, GoldenField::Email, "first@example.com"),
+                pin(2, GoldenField::City, "Bonn"),
+                pin(3, GoldenField::Email, "second@example.com"),
+            ],
+        )]
+        .into();
+        let maker = RowMaker::new(&pipeline, &res, &ids, &pinned, 9);
+        let batch = maker.make(TableKind::Customers, 0..ids.len()).unwrap();
+        assert_eq!(batch.len(), ids.len());
+        for (i, id) in ids.iter().enumerate() {
+            let golden = golden_cells(&res.profiles[i], &res.records, pinned.get(id));
+            assert_eq!(batch.cells(i), new_customer(id, golden, 9), "row {i}");
+        }
+        let email = 3 + GoldenField::Email.index();
+        assert_eq!(batch.cells(1)[email], Sql::text("second@example.com"));
+        assert!(
+            res.profiles
+                .iter()
+                .any(|p| p.get(GoldenField::Phone, &res.records).is_some())
+        );
+    }
 
     #[test]
     fn cells_round_trip_through_undo_json() {

@@ -469,7 +469,9 @@ fn matching(pipeline: &Pipeline, outcome: &RunOutcome) -> Matching {
             ClusterView {
                 customer_id: outcome.plan.cluster_ids[ci].clone(),
                 records: res.clusters[ci].len() as u64,
-                name: res.profiles[ci].get(GoldenField::FullName, &res.records),
+                name: res.profiles[ci]
+                    .get(GoldenField::FullName, &res.records)
+                    .map(str::to_string),
                 sources,
             }
         })
@@ -699,7 +701,9 @@ fn shadow(pipeline: &Pipeline, outcome: &RunOutcome) -> ShadowDependency {
                 if customers.len() < LIST_CAP {
                     customers.push(ShadowCustomer {
                         customer_id: id.clone(),
-                        name: profile.get(GoldenField::FullName, &res.records),
+                        name: profile
+                            .get(GoldenField::FullName, &res.records)
+                            .map(str::to_string),
                         records: members.iter().map(|&m| reference(m)).collect(),
                     });
                 }
@@ -728,7 +732,7 @@ fn shadow(pipeline: &Pipeline, outcome: &RunOutcome) -> ShadowDependency {
                     values.push(ShadowValue {
                         customer_id: id.clone(),
                         field: f.name().to_string(),
-                        value,
+                        value: value.to_string(),
                         source: pipeline.sources[from.source as usize].name.clone(),
                         source_key: from.key.clone(),
                     });
