@@ -523,8 +523,8 @@ fn jaro_ascii(a: &[u8], b: &[u8]) -> f64 {
     for (i, &c) in a.iter().enumerate() {
         let lo = i.saturating_sub(range);
         let hi = b_len.min(i + range + 1);
-        for j in lo..hi {
-            if b[j] == c && b_flags & (1 << j) == 0 {
+        for (j, &d) in b.iter().enumerate().take(hi).skip(lo) {
+            if d == c && b_flags & (1 << j) == 0 {
                 a_flags |= 1 << i;
                 b_flags |= 1 << j;
                 matches += 1;
