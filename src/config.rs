@@ -42,6 +42,10 @@ pub struct SyncConfig {
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
     pub path: PathBuf,
+    /// Page size of a new store, in bytes (see [`crate::store::PAGE_SIZE`]); a store that
+    /// exists keeps its own.
+    #[serde(default)]
+    pub page_size: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -243,6 +247,8 @@ pub struct Pipeline {
     /// SHA-256 of the pipeline file and every mapping file, hex.
     pub config_hash: String,
     pub store_path: PathBuf,
+    /// `[store] page_size`, or [`crate::store::PAGE_SIZE`].
+    pub store_page_size: u32,
     pub sources: Vec<Source>,
     pub matching: MatchingConfig,
     pub survivorship: SurvivorshipConfig,
@@ -311,6 +317,15 @@ impl Pipeline {
             });
         }
         validate_gates(path, &file.gates, &sources)?;
+        let page_size = file.store.page_size.unwrap_or(crate::store::PAGE_SIZE);
+        if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
+            return Err(Error::Config {
+                path: path.to_path_buf(),
+                message: format!(
+                    "[store] page_size must be a power of two from 512 to 65536 (bytes), got {page_size}"
+                ),
+            });
+        }
         if let Some(f) = file
             .sync
             .source_wins
@@ -328,6 +343,7 @@ impl Pipeline {
             config_path: path.to_path_buf(),
             config_hash: hasher.finish(),
             store_path: file.store.path,
+            store_page_size: page_size,
             sources,
             matching: file.matching,
             survivorship: file.survivorship,
@@ -423,6 +439,33 @@ mod tests {
         assert_eq!(pipe.store_path, PathBuf::from("crm.db"));
         assert_eq!(pipe.matching.threshold, 0.9);
         assert_eq!(pipe.config_hash.len(), 64);
+        assert_eq!(pipe.store_page_size, crate::store::PAGE_SIZE);
+    }
+
+    #[test]
+    fn a_store_page_size_is_a_power_of_two_sqlite_takes() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "m.toml", MAPPING);
+        let load = |size: &str| {
+            let p = write(
+                dir.path(),
+                "pipeline.toml",
+                &format!(
+                    "[store]\npath = \"crm.db\"\npage_size = {size}\n[[sources]]\nname = \"shop\"\npath = \"shop.csv\"\nformat = \"csv\"\nmapping = \"m.toml\"\n"
+                ),
+            );
+            Pipeline::load(&p)
+        };
+        assert_eq!(load("4096").unwrap().store_page_size, 4096);
+        assert_eq!(load("65536").unwrap().store_page_size, 65536);
+        for bad in ["3000", "256", "131072", "0"] {
+            let msg = load(bad).unwrap_err().to_string();
+            assert!(
+                msg.contains("[store] page_size must be a power of two"),
+                "{bad}: {msg}"
+            );
+            assert!(msg.contains("pipeline.toml"), "{msg}");
+        }
     }
 
     #[test]

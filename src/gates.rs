@@ -280,6 +280,7 @@ mod tests {
             config_path: "pipeline.toml".into(),
             config_hash: String::new(),
             store_path: "crm.db".into(),
+            store_page_size: crate::store::PAGE_SIZE,
             sources: vec![],
             matching: MatchingConfig::default(),
             survivorship: SurvivorshipConfig::default(),

@@ -219,7 +219,7 @@ pub fn run(pipeline: &Pipeline, opts: &RunOptions) -> Result<RunOutcome> {
         gate_results.extend(gates::check_plan(&pipeline.gates, &plan));
         (plan, false)
     } else {
-        let mut conn = store::open_rw(path)?;
+        let mut conn = store::open_rw_sized(path, pipeline.store_page_size)?;
         let first_load = store::begin_first_load(&mut conn, path)?;
         // (A closure, so that the store goes back to WAL mode on every way out of it.)
         let mut write = || -> Result<(LoadPlan, bool)> {
@@ -291,7 +291,10 @@ fn sync_incremental(
             .map_err(|e| Error::store(path, e))?;
         (Some(ro), None)
     } else {
-        (None, Some(store::open_rw(path)?))
+        (
+            None,
+            Some(store::open_rw_sized(path, pipeline.store_page_size)?),
+        )
     };
     let tx = match rw.as_mut() {
         Some(c) => Some(

@@ -168,17 +168,23 @@ pub const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// load's load stage took 7.4-7.5 s against 8.1-8.3 s (16 KiB: 6.9-7.1 s). A sync
 /// rewrites whole pages for scattered rows, so it pays the other way: a 10k-change sync
 /// into a 1M store took 3.2-3.5 s against 2.9-3.1 s (16 KiB: 3.9-4.6 s). benches/README.md
-/// has the runs.
+/// has the runs. A pipeline file's `[store] page_size` chooses another.
 pub const PAGE_SIZE: u32 = 8192;
 
-/// Open (creating if needed) a store for writing.
+/// Open (creating if needed, with [`PAGE_SIZE`]) a store for writing.
 pub fn open_rw(path: &Path) -> Result<Connection> {
+    open_rw_sized(path, PAGE_SIZE)
+}
+
+/// [`open_rw`], a new store getting pages of `page_size` bytes (a power of two from 512
+/// to 65536; the pipeline file's `[store] page_size`).
+pub fn open_rw_sized(path: &Path, page_size: u32) -> Result<Connection> {
     let db = |e: rusqlite::Error| writer_error(path, e);
     let mut conn = Connection::open(path).map_err(db)?;
     conn.busy_handler(Some(wait_for_writer)).map_err(db)?;
     // A new store's page size (an existing store keeps its own: SQLite ignores this
     // then). See [`PAGE_SIZE`].
-    conn.execute_batch(&format!("PRAGMA page_size = {PAGE_SIZE}"))
+    conn.execute_batch(&format!("PRAGMA page_size = {page_size}"))
         .map_err(db)?;
     conn.execute_batch(
         // A 64 MiB page cache (SQLite's default is 2 MiB): a load writes a few tables'

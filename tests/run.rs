@@ -334,6 +334,28 @@ fn malformed_rows_and_bad_bytes_are_quarantined_not_dropped() {
 }
 
 #[test]
+fn a_new_store_gets_the_configured_page_size_and_keeps_it() {
+    let page_size = |db: &std::path::Path| count(db, "SELECT page_size FROM pragma_page_size");
+    // The default: 8 KiB.
+    let s = Scratch::demo();
+    ok(&s.run(&["run", "fixtures/demo/pipeline.toml"]));
+    assert_eq!(page_size(&s.store()), 8192);
+    // `[store] page_size` for a new store; a store that exists keeps its own.
+    let s = Scratch::demo();
+    let p = s.config();
+    let text = std::fs::read_to_string(&p).unwrap();
+    let with = |size: u32| text.replacen("[store]\n", &format!("[store]\npage_size = {size}\n"), 1);
+    std::fs::write(&p, with(4096)).unwrap();
+    let summary = json(&s.run(&["run", "fixtures/demo/pipeline.toml", "--json"]));
+    assert_eq!(page_size(&s.store()), 4096);
+    std::fs::write(&p, with(16384)).unwrap();
+    ok(&s.run(&["run", "fixtures/demo/pipeline.toml"]));
+    assert_eq!(page_size(&s.store()), 4096);
+    assert_store_sound(&s.store());
+    assert!(summary["records"].as_i64().unwrap() > 300, "{summary}");
+}
+
+#[test]
 fn unknown_config_key_names_file_and_line() {
     let s = Scratch::demo();
     let p = s.config();
