@@ -94,50 +94,65 @@ pub struct Blocking {
     pub stats: Vec<RuleStats>,
 }
 
-/// The keys (hashes) one record has under one rule; several when it has several e-mails
-/// or phones.
-fn keys(record: &MatchRecord, rule: &BlockingRule, out: &mut Vec<u64>) {
-    let mut combos: Vec<xxhash_rust::xxh3::Xxh3> = vec![xxhash_rust::xxh3::Xxh3::new()];
-    for part in &rule.parts {
-        let values: Vec<&str> = match part {
-            KeyPart::Email => record
-                .emails
-                .iter()
-                .map(crate::record::Text::as_str)
-                .collect(),
-            KeyPart::Phone => record
-                .phones
-                .iter()
-                .map(crate::record::Text::as_str)
-                .collect(),
-            KeyPart::GivenName => record.given.as_deref().into_iter().collect(),
-            KeyPart::GivenInitial => record
-                .given
-                .as_deref()
-                .and_then(|g| g.get(..1))
-                .into_iter()
-                .collect(),
-            KeyPart::FamilyName => record.family.as_deref().into_iter().collect(),
-            KeyPart::BirthDate => record.birth_date.as_deref().into_iter().collect(),
-            KeyPart::Postcode => record.postcode.as_deref().into_iter().collect(),
-            KeyPart::City => record.city.as_deref().into_iter().collect(),
-            KeyPart::Street => record.street.as_deref().into_iter().collect(),
-        };
-        if values.is_empty() {
-            return;
-        }
-        let mut next = Vec::with_capacity(combos.len() * values.len());
-        for c in &combos {
-            for v in &values {
-                let mut h = c.clone();
-                h.update(v.as_bytes());
-                h.update(&[0x1f]);
-                next.push(h);
-            }
-        }
-        combos = next;
+/// The values one record has for a key part: none, one, or several (e-mails, phones).
+fn part_values(record: &MatchRecord, part: KeyPart) -> &[crate::record::Text] {
+    fn one(v: &Option<crate::record::Text>) -> &[crate::record::Text] {
+        v.as_ref().map_or(&[], std::slice::from_ref)
     }
-    out.extend(combos.into_iter().map(|h| h.digest()));
+    match part {
+        KeyPart::Email => &record.emails,
+        KeyPart::Phone => &record.phones,
+        // The initial is cut from the name where the key is made (`key_bytes`).
+        KeyPart::GivenName | KeyPart::GivenInitial => one(&record.given),
+        KeyPart::FamilyName => one(&record.family),
+        KeyPart::BirthDate => one(&record.birth_date),
+        KeyPart::Postcode => one(&record.postcode),
+        KeyPart::City => one(&record.city),
+        KeyPart::Street => one(&record.street),
+    }
+}
+
+/// The bytes a part contributes to a key: the value, or its first byte for the initial
+/// (`None` when that is not a whole character).
+fn key_bytes(part: KeyPart, value: &str) -> Option<&[u8]> {
+    match part {
+        KeyPart::GivenInitial => value.get(..1).map(str::as_bytes),
+        _ => Some(value.as_bytes()),
+    }
+}
+
+/// The keys (hashes) one record has under one rule; several when it has several e-mails
+/// or phones: one per combination of the parts' values. A key is the XXH3 hash of the
+/// parts' values, each followed by 0x1f, hashed in one go from a buffer (the same hash as
+/// feeding them to a streaming hasher one by one, which is how stored keys were made).
+fn keys(record: &MatchRecord, rule: &BlockingRule, out: &mut Vec<u64>) {
+    let lists: Vec<&[crate::record::Text]> =
+        rule.parts.iter().map(|&p| part_values(record, p)).collect();
+    if lists.iter().any(|l| l.is_empty()) {
+        return;
+    }
+    // An odometer over the combinations, the last part turning fastest.
+    let mut at = vec![0usize; lists.len()];
+    let mut buf: Vec<u8> = Vec::with_capacity(64);
+    'combos: loop {
+        buf.clear();
+        for ((&part, list), &i) in rule.parts.iter().zip(&lists).zip(&at) {
+            let Some(bytes) = key_bytes(part, &list[i]) else {
+                return;
+            };
+            buf.extend_from_slice(bytes);
+            buf.push(0x1f);
+        }
+        out.push(xxhash_rust::xxh3::xxh3_64(&buf));
+        for p in (0..at.len()).rev() {
+            at[p] += 1;
+            if at[p] < lists[p].len() {
+                continue 'combos;
+            }
+            at[p] = 0;
+        }
+        return;
+    }
 }
 
 /// A record's keys under every rule, each mixed with its rule's position so that one
@@ -299,6 +314,80 @@ mod tests {
             family: (!family.is_empty()).then(|| family.into()),
             ..MatchRecord::default()
         }
+    }
+
+    /// The keys as they were made before (and are stored in existing stores): one
+    /// streaming hasher per combination, fed part by part.
+    fn streamed_keys(record: &MatchRecord, rule: &BlockingRule) -> Vec<u64> {
+        let mut combos = vec![xxhash_rust::xxh3::Xxh3::new()];
+        for part in &rule.parts {
+            let values: Vec<&str> = match part {
+                KeyPart::GivenInitial => record
+                    .given
+                    .as_deref()
+                    .and_then(|g| g.get(..1))
+                    .into_iter()
+                    .collect(),
+                p => part_values(record, *p).iter().map(|t| t.as_str()).collect(),
+            };
+            if values.is_empty() {
+                return Vec::new();
+            }
+            let mut next = Vec::new();
+            for c in &combos {
+                for v in &values {
+                    let mut h = c.clone();
+                    h.update(v.as_bytes());
+                    h.update(&[0x1f]);
+                    next.push(h);
+                }
+            }
+            combos = next;
+        }
+        combos.into_iter().map(|h| h.digest()).collect()
+    }
+
+    #[test]
+    fn keys_are_those_a_streaming_hasher_made() {
+        let mut records = vec![
+            rec("a@x.de", "+491", "muller"),
+            rec("", "", ""),
+            rec("b@x.de", "", "o'brien"),
+        ];
+        let mut many = rec("c@x.de", "+4930", "weber");
+        many.emails.push("d@y.de".into());
+        many.emails.push("e@z.de".into());
+        many.phones.push("+4940".into());
+        many.given = Some("émile".into());
+        many.birth_date = Some("1980-02-03".into());
+        many.postcode = Some("10115".into());
+        many.city = Some("berlin".into());
+        many.street = Some("hauptstr1".into());
+        records.push(many.clone());
+        many.given = Some("anna".into());
+        many.family = Some("".into());
+        records.push(many);
+        // Two rules of several multi-valued parts, beside the default ones.
+        let mut rules = default_rules();
+        rules.push(BlockingRule::new(&[
+            KeyPart::Email,
+            KeyPart::Phone,
+            KeyPart::City,
+        ]));
+        rules.push(BlockingRule::new(&[KeyPart::Phone, KeyPart::GivenInitial]));
+        let mut with_keys = 0;
+        for r in &records {
+            for rule in &rules {
+                let mut got = Vec::new();
+                keys(r, rule, &mut got);
+                let mut want = streamed_keys(r, rule);
+                got.sort_unstable();
+                want.sort_unstable();
+                assert_eq!(got, want, "{} of {r:?}", rule.name);
+                with_keys += usize::from(got.len() > 1);
+            }
+        }
+        assert!(with_keys >= 3, "{with_keys}");
     }
 
     #[test]
