@@ -109,6 +109,16 @@ impl RowBatch {
         self.slots.push(Slot::Text(i, start, end));
     }
 
+    /// A text cell that `write` appends to the buffer it is given, in UTF-8.
+    pub fn text_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        let (i, buf) = self.text_buf();
+        let start = buf.len();
+        write(buf);
+        let end = buf.len();
+        debug_assert!(std::str::from_utf8(&buf[start..end]).is_ok());
+        self.slots.push(Slot::Text(i, start, end));
+    }
+
     /// A text cell holding `v` as JSON. On an error nothing is added.
     pub fn json<T: serde::Serialize + ?Sized>(&mut self, v: &T) -> serde_json::Result<()> {
         let (i, buf) = self.text_buf();

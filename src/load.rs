@@ -1046,7 +1046,7 @@ impl<'a> RowMaker<'a> {
                 }
                 b.int(r.line as i64);
                 b.fmt(format_args!("{:016x}", r.hash));
-                b.json(r).map_err(json)?;
+                b.text_with(|buf| r.write_json(buf));
                 b.null();
                 b.text(&crate::block::encode_keys(&keys));
             }
