@@ -186,12 +186,13 @@ pub fn keys_version(rules: &[BlockingRule]) -> String {
 
 /// Keys as stored: 16 hex digits each.
 pub fn encode_keys(keys: &[u64]) -> String {
-    use std::fmt::Write;
-    let mut s = String::with_capacity(keys.len() * 16);
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut s = Vec::with_capacity(keys.len() * 16);
     for k in keys {
-        let _ = write!(s, "{k:016x}");
+        s.extend((0..16).rev().map(|d| HEX[(k >> (4 * d) & 0xf) as usize]));
     }
-    s
+    // Hex digits are ASCII.
+    String::from_utf8(s).unwrap_or_default()
 }
 
 /// The keys of [`encode_keys`]; `None` when the text is not such a list.
@@ -366,6 +367,10 @@ mod tests {
         records.push(many.clone());
         many.given = Some("anna".into());
         many.family = Some("".into());
+        records.push(many.clone());
+        // Keys longer than the buffer on the stack.
+        many.street = Some("x".repeat(150).into());
+        many.postcode = Some("y".repeat(150).into());
         records.push(many);
         // Two rules of several multi-valued parts, beside the default ones.
         let mut rules = default_rules();
@@ -388,6 +393,15 @@ mod tests {
             }
         }
         assert!(with_keys >= 3, "{with_keys}");
+    }
+
+    #[test]
+    fn encoded_keys_are_sixteen_hex_digits_each() {
+        let keys = [0, 1, 0xabc, u64::MAX, 0x0123_4567_89ab_cdef];
+        let want: String = keys.iter().map(|k| format!("{k:016x}")).collect();
+        assert_eq!(encode_keys(&keys), want);
+        assert_eq!(decode_keys(&want), Some(keys.to_vec()));
+        assert_eq!(encode_keys(&[]), "");
     }
 
     #[test]

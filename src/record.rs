@@ -629,7 +629,8 @@ mod tests {
         let value = |i: usize| {
             (set >> i & 1 == 1).then(|| Value {
                 display: s[i % s.len()].as_str().into(),
-                key: (set >> ((i + 20) % 32) & 1 == 1).then(|| s[(i + 1) % s.len()].as_str().into()),
+                key: (set >> ((i + 20) % 32) & 1 == 1)
+                    .then(|| s[(i + 1) % s.len()].as_str().into()),
             })
         };
         let values = |i: usize| -> Vec<Value> {
