@@ -167,7 +167,7 @@ pub const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 /// half as many pages are half as many page writes and b-tree pages to fill: the 1M first
 /// load's load stage took 7.4-7.5 s against 8.1-8.3 s (16 KiB: 6.9-7.1 s). A sync
 /// rewrites whole pages for scattered rows, so it pays the other way: a 10k-change sync
-/// into a 1M store took 3.2-3.5 s against 2.9-3.1 s (16 KiB: 3.9-4.6 s). benches/README.md
+/// into a 1M store took 3.2-3.5 s against 2.9-3.3 s (16 KiB: 3.9-4.6 s). benches/README.md
 /// has the runs. A pipeline file's `[store] page_size` chooses another.
 pub const PAGE_SIZE: u32 = 8192;
 
