@@ -368,7 +368,7 @@ mod tests {
         many.given = Some("anna".into());
         many.family = Some("".into());
         records.push(many.clone());
-        // Keys longer than the buffer on the stack.
+        // Keys of 300 bytes.
         many.street = Some("x".repeat(150).into());
         many.postcode = Some("y".repeat(150).into());
         records.push(many);
