@@ -968,7 +968,8 @@ impl<'a> RowMaker<'a> {
             && self.record_cluster[p.pair.a as usize] == self.record_cluster[p.pair.b as usize]
     }
 
-    /// The golden fields of cluster `ci` that have lineage, with their pin if pinned; by
+    /// The golden fields of cluster `ci` that have lineage, with their pin if pinned (of
+    /// a field pinned more than once the latest, whose value the customer gets); by
     /// name, the order of `field_lineage`'s key.
     fn lineage_fields(
         &self,
@@ -2180,6 +2181,24 @@ mod tests {
         }
         let email = 3 + GoldenField::Email.index();
         assert_eq!(batch.cells(1)[email], Sql::text("second@example.com"));
+        // The lineage of the field pinned twice names the pin whose value the customer
+        // got: the later one.
+        let lineage = maker.make(TableKind::Lineage, 0..ids.len()).unwrap();
+        let rows: Vec<Vec<Sql>> = (0..lineage.len())
+            .map(|i| lineage.cells(i))
+            .filter(|r| r[0] == Sql::text(&ids[1]))
+            .collect();
+        let row = |field: &str| rows.iter().find(|r| r[1] == Sql::text(field)).unwrap();
+        assert_eq!(
+            row("email")[2..],
+            [
+                Sql::text("second@example.com"),
+                Sql::text(PIN_SOURCE),
+                Sql::text("override 3"),
+                Sql::text("pin")
+            ]
+        );
+        assert_eq!(row("city")[2], Sql::text("Bonn"));
         assert!(
             res.profiles
                 .iter()
