@@ -556,6 +556,19 @@ mod tests {
         );
     }
 
+    /// Rows of a text key and an optional integer.
+    fn keyed_rows(rows: &[(&str, Option<i64>)]) -> RowBatch {
+        let mut b = RowBatch::new(2);
+        for &(k, n) in rows {
+            b.text(k);
+            match n {
+                Some(n) => b.int(n),
+                None => b.null(),
+            }
+        }
+        b
+    }
+
     #[test]
     fn a_multi_row_insert_counts_the_rows_it_inserted() {
         let conn = Connection::open_in_memory().unwrap();
@@ -566,26 +579,12 @@ mod tests {
             "INSERT OR IGNORE INTO t VALUES (?, ?), (?, ?), (?, ?)",
         )
         .unwrap();
-        let mut b = RowBatch::new(2);
-        for (k, n) in [("a", Some(1)), ("b", Some(2)), ("c", Some(3))] {
-            b.text(k);
-            match n {
-                Some(n) => b.int(n),
-                None => b.null(),
-            }
-        }
+        let b = keyed_rows(&[("a", Some(1)), ("b", Some(2)), ("c", Some(3))]);
         let all = || (0..3).flat_map(|i| b.row(i));
         assert_eq!(ins.execute(all()).unwrap(), 3);
         // The same keys again: every row ignored, and the count says so.
         assert_eq!(ins.execute(all()).unwrap(), 0);
-        let mut c = RowBatch::new(2);
-        for (k, n) in [("d", Some(4)), ("e", None), ("f", Some(6))] {
-            c.text(k);
-            match n {
-                Some(n) => c.int(n),
-                None => c.null(),
-            }
-        }
+        let c = keyed_rows(&[("d", Some(4)), ("e", None), ("f", Some(6))]);
         // A missing value where one is required: that row is left out.
         assert_eq!(ins.execute((0..3).flat_map(|i| c.row(i))).unwrap(), 2);
         let n: i64 = conn
@@ -620,14 +619,7 @@ mod tests {
         let again: Vec<usize> = (0..MultiInsert::ROWS + 1).collect();
         assert_eq!(ins.insert(&again, |&i| b.row(i)).unwrap(), 0);
         // A required value missing: that row is left out, and counted out.
-        let mut c = RowBatch::new(2);
-        for (k, n) in [("x", Some(4)), ("y", None), ("z", Some(6))] {
-            c.text(k);
-            match n {
-                Some(n) => c.int(n),
-                None => c.null(),
-            }
-        }
+        let c = keyed_rows(&[("x", Some(4)), ("y", None), ("z", Some(6))]);
         assert_eq!(ins.insert(&[0, 1, 2], |&i| c.row(i)).unwrap(), 2);
     }
 }

@@ -219,6 +219,11 @@ fn golden_cells(
     golden
 }
 
+/// The pin of `field` among a customer's pins: the latest, as pins apply in order.
+fn latest_pin(pins: Option<&Vec<overrides::Pin>>, field: GoldenField) -> Option<&overrides::Pin> {
+    pins?.iter().rev().find(|p| p.field == field)
+}
+
 /// The `customers` row of a customer created by run `run_id`.
 fn new_customer(id: &str, golden: Vec<Sql>, run_id: i64) -> Vec<Sql> {
     let mut row = Vec::with_capacity(CUSTOMER_COLS.len());
@@ -983,7 +988,7 @@ impl<'a> RowMaker<'a> {
         let pins = self.pinned.get(self.cluster_ids[ci].as_str());
         let profile = &self.res.profiles[ci];
         BY_NAME.iter().copied().filter_map(move |f| {
-            let pin = pins.and_then(|ps| ps.iter().rev().find(|p| p.field == f));
+            let pin = latest_pin(pins, f);
             (pin.is_some() || profile.lineage[f.index()].is_some()).then_some((f, pin))
         })
     }
@@ -1023,8 +1028,7 @@ impl<'a> RowMaker<'a> {
                 b.text("active");
                 b.null();
                 for f in GoldenField::ALL {
-                    let pin = pins.and_then(|ps| ps.iter().rev().find(|p| p.field == f));
-                    match pin {
+                    match latest_pin(pins, f) {
                         Some(p) => b.text(&p.value),
                         None => b.opt_text(profile.get(f, &res.records)),
                     }

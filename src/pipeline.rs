@@ -416,6 +416,7 @@ fn train_stage(
     };
     let model = Model::default_model(m.threshold);
     let gammas = score::gammas(&model, records, pairs);
+    let compared: Vec<score::Comparison> = model.comparisons.iter().map(|c| c.comparison).collect();
     let (trained, report) = train::train(model, records, pairs, &gammas, &opts);
     // The vectors hold a level per comparison of the untrained model: they are the trained
     // model's only while training leaves the comparisons as they are.
@@ -424,10 +425,7 @@ fn train_stage(
             .comparisons
             .iter()
             .map(|c| c.comparison)
-            .eq(Model::default_model(m.threshold)
-                .comparisons
-                .iter()
-                .map(|c| c.comparison)),
+            .eq(compared),
         "training changed the model's comparisons"
     );
     progress.finish(stage);
